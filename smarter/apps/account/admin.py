@@ -1,0 +1,114 @@
+"""Django admin of the account app. Secrets show no value, and writes go through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from smarter.apps.account import services
+from smarter.apps.account.models import Account, ApiKey, JournalEntry, Membership, Secret
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ["user"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "account_number", "company_name", "is_active", "created_at"]
+    search_fields = ["name", "account_number", "company_name"]
+    readonly_fields = ["account_number", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = services.account_create(
+            company_name=obj.company_name,
+            name=obj.name,
+            **{field: getattr(obj, field) for field in services.PROFILE_FIELDS if field != "company_name"},
+        )
+        obj.pk, obj.account_number = created.pk, created.account_number
+        obj._state.adding = False
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username", "account__name"]
+    raw_id_fields = ["user", "account"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Keys are created through the API or `create_api_key`; here they can be read and revoked."""
+
+    list_display = ["name", "display_prefix", "account", "user", "expires_at", "revoked_at", "last_used_at"]
+    search_fields = ["name", "prefix", "account__name", "user__username"]
+    readonly_fields = ["account", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["digest"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: Any) -> None:
+        for key in queryset:
+            services.api_key_revoke(api_key=key)
+
+
+class SecretForm(forms.ModelForm):
+    new_value = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave empty to keep the value."
+    )
+
+    class Meta:
+        model = Secret
+        fields = ["account", "name", "description", "version", "expires_at"]
+
+
+@admin.register(Secret)
+class SecretAdmin(admin.ModelAdmin):
+    form = SecretForm
+    list_display = ["name", "account", "description", "expires_at", "last_accessed_at", "updated_at"]
+    search_fields = ["name", "account__name"]
+
+    def save_model(self, request: HttpRequest, obj: Secret, form: Any, change: bool) -> None:
+        value = form.cleaned_data.get("new_value") or None
+        if change:
+            services.secret_update(
+                secret=obj, value=value, description=obj.description, version=obj.version, expires_at=obj.expires_at
+            )
+            return
+        created = services.secret_create(
+            account=obj.account,
+            name=obj.name,
+            value=value or "",
+            description=obj.description,
+            version=obj.version,
+            expires_at=obj.expires_at,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "account", "user", "command", "kind", "name", "status_code", "duration_ms"]
+    list_filter = ["command", "status_code"]
+    search_fields = ["name", "kind", "user__username", "account__name", "key", "request_id"]
+    readonly_fields = [field.name for field in JournalEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,361 @@
+"""Every write of the account app: one keyword-only function per use case."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.text import slugify
+
+from smarter.apps.account.models import Account, ApiKey, JournalEntry, Membership, Role, Secret
+from smarter.lib import crypto
+from smarter.lib.errors import Conflict, ValidationFailed
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+# lastUsedAt is written at most this often per key: a write per request would cost more than
+# the whole authentication.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+PROFILE_FIELDS = (
+    "company_name",
+    "phone_number",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "language",
+    "timezone",
+    "currency",
+)
+
+
+# --- accounts ---------------------------------------------------------------------------------
+def _new_account_number() -> str:
+    while True:
+        digits = f"{secrets.randbelow(10**12):012d}"
+        number = f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+        if not Account.objects.filter(account_number=number).exists():
+            return number
+
+
+def _free_account_name(company_name: str) -> str:
+    base = (slugify(company_name).replace("-", "_") or "account")[:40].strip("_") or "account"
+    if not base[0].isalpha():
+        base = f"a_{base}"[:40]
+    name, suffix = base, 2
+    while Account.objects.filter(name=name).exists():
+        name, suffix = f"{base}_{suffix}", suffix + 1
+    return name
+
+
+def account_create(*, company_name: str, name: str | None = None, **profile: Any) -> Account:
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown account fields: {sorted(unknown)}")
+    if name and Account.objects.filter(name=name).exists():
+        raise Conflict(f"An account named {name!r} already exists.", context={"kind": "Account", "name": name})
+    return Account.objects.create(
+        name=name or _free_account_name(company_name),
+        account_number=_new_account_number(),
+        company_name=company_name,
+        **profile,
+    )
+
+
+def account_update(*, account: Account, **profile: Any) -> bool:
+    """Set the company profile; returns whether anything changed (nothing is written if not)."""
+    changed = [field for field, value in profile.items() if getattr(account, field) != value]
+    for field in changed:
+        setattr(account, field, profile[field])
+    if changed:
+        account.save(update_fields=[*changed, "updated_at"])
+    return bool(changed)
+
+
+def account_delete(*, account: Account) -> None:
+    account.delete()
+
+
+# --- people -----------------------------------------------------------------------------------
+def member_add(
+    *,
+    account: Account,
+    username: str,
+    email: str = "",
+    role: str = Role.MEMBER,
+    first_name: str = "",
+    last_name: str = "",
+    password: str | None = None,
+    is_active: bool = True,
+) -> Membership:
+    """Create the user (usernames are global) and make them a member of `account`."""
+    if User.objects.filter(username=username).exists():
+        raise Conflict(
+            f"The username {username!r} is taken; choose another.", context={"kind": "User", "name": username}
+        )
+    user = User.objects.create_user(
+        username=username,
+        email=email,
+        password=password,
+        first_name=first_name,
+        last_name=last_name,
+        is_active=is_active,
+    )
+    return Membership.objects.create(account=account, user=user, role=role)
+
+
+def member_update(*, membership: Membership, role: str | None = None, **user_fields: Any) -> bool:
+    """Change a member's role and name fields; refuses to leave the account without an admin."""
+    changed = False
+    if role is not None and role != membership.role:
+        if membership.role == Role.ADMIN:
+            _ensure_another_admin(membership)
+        membership.role = role
+        membership.save(update_fields=["role", "updated_at"])
+        changed = True
+    user = membership.user
+    user_changes = [field for field, value in user_fields.items() if getattr(user, field) != value]
+    for field in user_changes:
+        setattr(user, field, user_fields[field])
+    if user_changes:
+        user.save(update_fields=user_changes)
+    return changed or bool(user_changes)
+
+
+def member_remove(*, membership: Membership) -> None:
+    """Take a user out of an account; their keys in it stop working with them."""
+    if membership.role == Role.ADMIN:
+        _ensure_another_admin(membership)
+    ApiKey.objects.filter(account_id=membership.account_id, user_id=membership.user_id).delete()
+    user = membership.user
+    membership.delete()
+    if not user.memberships.exists() and not user.is_superuser:
+        user.delete()
+
+
+def _ensure_another_admin(membership: Membership) -> None:
+    others = Membership.objects.filter(account_id=membership.account_id, role=Role.ADMIN).exclude(pk=membership.pk)
+    if not others.exists():
+        raise Conflict(
+            "An account must keep at least one admin; make another member admin first.",
+            context={"kind": "User", "name": membership.user.get_username()},
+        )
+
+
+# --- API keys ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssuedApiKey:
+    """A created key and its plaintext, which exists only in this object and the response."""
+
+    api_key: ApiKey
+    plaintext: str
+
+
+def api_key_create(
+    *,
+    account: Account,
+    user: AbstractBaseUser,
+    name: str,
+    description: str = "",
+    expires_at: datetime | None = None,
+) -> IssuedApiKey:
+    if not Membership.objects.filter(account=account, user_id=user.pk).exists():
+        raise ValidationFailed(f"{user.get_username()!r} is not a member of this account.")
+    generated = crypto.generate_api_key()
+    try:
+        with transaction.atomic():
+            key = ApiKey.objects.create(
+                account=account,
+                user=user,
+                name=name,
+                description=description,
+                prefix=generated.prefix,
+                digest=generated.digest,
+                expires_at=expires_at,
+            )
+    except IntegrityError:
+        raise Conflict(f"An API key named {name!r} already exists.", context={"kind": "ApiKey", "name": name}) from None
+    return IssuedApiKey(api_key=key, plaintext=generated.plaintext)
+
+
+def api_key_update(*, api_key: ApiKey, description: str, expires_at: datetime | None) -> bool:
+    changed = [
+        field
+        for field, value in (("description", description), ("expires_at", expires_at))
+        if getattr(api_key, field) != value
+    ]
+    for field, value in (("description", description), ("expires_at", expires_at)):
+        setattr(api_key, field, value)
+    if changed:
+        api_key.save(update_fields=[*changed, "updated_at"])
+    return bool(changed)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> bool:
+    """Revocation is final and immediate; returns False when the key was already revoked."""
+    updated = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), updated_at=timezone.now()
+    )
+    api_key.refresh_from_db(fields=["revoked_at", "updated_at"])
+    return bool(updated)
+
+
+def api_key_delete(*, api_key: ApiKey) -> None:
+    api_key.delete()
+
+
+def api_key_touch(*, api_key: ApiKey) -> None:
+    """Record use, at most once per LAST_USED_RESOLUTION, with one conditional UPDATE."""
+    now = timezone.now()
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(
+        last_used_at=now
+    )
+
+
+# --- secrets ----------------------------------------------------------------------------------
+def _fernet_keys() -> list[str]:
+    return list(settings.SMARTER_FERNET_KEYS)
+
+
+def secret_create(
+    *, account: Account, name: str, value: str, description: str = "", version: str = "0.1.0",
+    expires_at: date | None = None,
+) -> Secret:
+    try:
+        with transaction.atomic():
+            return Secret.objects.create(
+                account=account,
+                name=name,
+                description=description,
+                version=version,
+                expires_at=expires_at,
+                encrypted_value=crypto.encrypt(value, _fernet_keys()),
+            )
+    except IntegrityError:
+        raise Conflict(f"A secret named {name!r} already exists.", context={"kind": "Secret", "name": name}) from None
+
+
+def secret_update(
+    *, secret: Secret, value: str | None, description: str, version: str, expires_at: date | None
+) -> bool:
+    """Update what differs. The value is re-encrypted only when it really changed, so applying
+    the same manifest twice leaves the row untouched."""
+    changed = [
+        field
+        for field, new in (("description", description), ("version", version), ("expires_at", expires_at))
+        if getattr(secret, field) != new
+    ]
+    secret.description, secret.version, secret.expires_at = description, version, expires_at
+    if value is not None and value != crypto.decrypt(secret.encrypted_value, _fernet_keys()):
+        secret.encrypted_value = crypto.encrypt(value, _fernet_keys())
+        changed.append("encrypted_value")
+    if changed:
+        secret.save(update_fields=[*changed, "updated_at"])
+    return bool(changed)
+
+
+def secret_reveal(*, secret: Secret) -> str:
+    """The plaintext, for the code that uses it (a connection, a provider) — never for a client."""
+    Secret.objects.filter(pk=secret.pk).update(last_accessed_at=timezone.now())
+    return crypto.decrypt(secret.encrypted_value, _fernet_keys())
+
+
+def secret_delete(*, secret: Secret) -> None:
+    """Refused with 409 while anything (a connection, a provider) still uses the secret."""
+    try:
+        secret.delete()
+    except ProtectedError as error:
+        users = sorted({f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects})
+        raise Conflict(
+            f"Secret {secret.name!r} is in use by {', '.join(users)}; change or delete those first.",
+            context={"kind": "Secret", "name": secret.name, "usedBy": users},
+        ) from None
+
+
+def secrets_reencrypt() -> int:
+    """Re-encrypt every secret under the newest Fernet key (after adding a key at the front)."""
+    count = 0
+    keys = _fernet_keys()
+    for secret in Secret.objects.only("pk", "encrypted_value").iterator():
+        rotated = crypto.reencrypt(secret.encrypted_value, keys)
+        Secret.objects.filter(pk=secret.pk).update(encrypted_value=rotated)
+        count += 1
+    return count
+
+
+# --- onboarding -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OnboardedAccount:
+    account: Account
+    user: AbstractBaseUser
+    api_key: IssuedApiKey
+
+
+@transaction.atomic
+def account_onboard(
+    *,
+    company_name: str,
+    username: str,
+    email: str,
+    password: str | None = None,
+    platform_admin: bool = False,
+    key_name: str = "default",
+) -> OnboardedAccount:
+    """A new tenant with its first user (an account admin) and a first API key."""
+    account = account_create(company_name=company_name)
+    membership = member_add(account=account, username=username, email=email, role=Role.ADMIN, password=password)
+    user = membership.user
+    if platform_admin:
+        user.is_staff = user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+    issued = api_key_create(account=account, user=user, name=key_name)
+    return OnboardedAccount(account=account, user=user, api_key=issued)
+
+
+# --- journal ----------------------------------------------------------------------------------
+def journal_record(
+    *,
+    key: str,
+    account: Account | None,
+    user: AbstractBaseUser | None,
+    api_key: ApiKey | None,
+    command: str,
+    kind: str,
+    name: str,
+    status_code: int,
+    duration_ms: float,
+    request_id: str,
+) -> JournalEntry | None:
+    """Write one journal row. A failure here is logged and swallowed: the journal must never
+    turn a successful command into an error for the user."""
+    try:
+        return JournalEntry.objects.create(
+            key=key,
+            account=account,
+            user=user if user is not None and user.pk else None,
+            api_key=api_key,
+            command=command,
+            kind=kind[:50],
+            name=name[:255],
+            status_code=status_code,
+            duration_ms=round(duration_ms, 3),
+            request_id=request_id[:64],
+        )
+    except Exception:
+        logger.exception("journal write failed", extra={"command": command, "kind": kind})
+        return None

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """The REST door: /api/v1 cli endpoints, chat, usage. It routes to the apps' services."""
+
+    name = "smarter.apps.api"
+    label = "api"
+    default_auto_field = "django.db.models.BigAutoField"

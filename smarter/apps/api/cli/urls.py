@@ -1,0 +1,23 @@
+"""`/api/v1/cli/`: trailing slashes are optional (the CLI sends them; curl users often don't)."""
+
+from django.urls import re_path
+
+from smarter.apps.api.cli import views
+
+KIND = r"(?P<kind>[A-Za-z][A-Za-z0-9_-]{0,63})"
+NAME = r"(?P<name>[^/]{1,255})"
+
+urlpatterns = [
+    re_path(r"^apply/?$", views.ApplyView.as_view(), name="cli-apply"),
+    re_path(rf"^get/{KIND}/?$", views.GetView.as_view(), name="cli-get"),
+    re_path(rf"^get/{KIND}/{NAME}/?$", views.GetView.as_view()),
+    re_path(rf"^describe/{KIND}/?$", views.DescribeView.as_view(), name="cli-describe"),
+    re_path(rf"^describe/{KIND}/{NAME}/?$", views.DescribeView.as_view()),
+    re_path(rf"^delete/{KIND}/?$", views.DeleteView.as_view(), name="cli-delete"),
+    re_path(rf"^delete/{KIND}/{NAME}/?$", views.DeleteView.as_view()),
+    re_path(rf"^(?:example_manifest|example-manifest)/{KIND}/?$", views.ExampleManifestView.as_view(), name="cli-example"),
+    re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
+    re_path(r"^whoami/?$", views.WhoAmIView.as_view(), name="cli-whoami"),
+    re_path(r"^status/?$", views.StatusView.as_view(), name="cli-status"),
+    re_path(r"^version/?$", views.VersionView.as_view(), name="cli-version"),
+]

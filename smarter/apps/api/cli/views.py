@@ -1,0 +1,168 @@
+"""The kubectl-like verbs of API.md. Each view parses, calls a broker and wraps the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from smarter.apps.api.cli.base import CliView
+from smarter.lib.errors import FieldError, PayloadTooLarge, ValidationFailed
+from smarter.lib.health import check_backing_services
+from smarter.lib.manifests import MAX_MANIFEST_BYTES, broker_for, load_manifest
+from smarter.lib.manifests.envelope import API_VERSION
+from smarter.lib.manifests.loader import check_content_type
+
+
+def _name_from(request: Request, path_name: str | None) -> str | None:
+    return path_name or request.query_params.get("name") or None
+
+
+def _required_name(request: Request, path_name: str | None, kind: str) -> str:
+    name = _name_from(request, path_name)
+    if not name:
+        raise ValidationFailed(
+            f"Say which {kind}: add ?name=<name> to the URL.",
+            context={"kind": kind},
+            errors=[FieldError("name", "required")],
+        )
+    return name
+
+
+class ApplyView(CliView):
+    command = "apply"
+    http_method_names = ["post", "options"]
+
+    def post(self, request: Request) -> Response:
+        check_content_type(request.content_type or "")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > MAX_MANIFEST_BYTES:
+            raise PayloadTooLarge(
+                f"A manifest may be at most {MAX_MANIFEST_BYTES} bytes; this one is {declared}.",
+                context={"limit": MAX_MANIFEST_BYTES, "size": declared},
+            )
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            raise PayloadTooLarge(f"A manifest may be at most {MAX_MANIFEST_BYTES} bytes.") from None
+        document = load_manifest(body)
+        metadata = document.get("metadata")
+        self.note(
+            kind=str(document.get("kind", "")),
+            name=str(metadata.get("name", "")) if isinstance(metadata, dict) else "",
+        )
+        if document.get("apiVersion") != API_VERSION:
+            raise ValidationFailed(
+                f"apiVersion must be {API_VERSION!r}.",
+                errors=[FieldError("apiVersion", f"must be {API_VERSION}")],
+            )
+        if not isinstance(document.get("kind"), str):
+            raise ValidationFailed("kind is required.", errors=[FieldError("kind", "required")])
+        broker = broker_for(document["kind"])
+        self.note(kind=broker.kind, name=self.journal_name)
+        manifest = broker.validate(document)
+        # Atomic: a manifest that fails half-way leaves nothing behind.
+        with transaction.atomic():
+            outcome = broker.apply(request.auth, manifest)
+        return self.respond(broker.kind, outcome.as_data())
+
+
+class GetView(CliView):
+    command = "get"
+
+    def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
+        broker = broker_for(kind)
+        name = _name_from(request, name)
+        self.note(kind=broker.kind, name=name)
+        return self.respond(broker.kind, broker.get(request.auth, name))
+
+    get = post = handle
+
+
+class DescribeView(CliView):
+    command = "describe"
+
+    def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
+        broker = broker_for(kind)
+        name = _required_name(request, name, broker.kind)
+        self.note(kind=broker.kind, name=name)
+        return self.respond(broker.kind, broker.describe(request.auth, name))
+
+    get = post = handle
+
+
+class DeleteView(CliView):
+    command = "delete"
+    http_method_names = ["post", "delete", "options"]
+
+    def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
+        broker = broker_for(kind)
+        name = _required_name(request, name, broker.kind)
+        self.note(kind=broker.kind, name=name)
+        with transaction.atomic():
+            broker.delete(request.auth, name)
+        return self.respond(broker.kind, {"deleted": True, "name": name})
+
+    post = delete = handle
+
+
+class ExampleManifestView(CliView):
+    command = "example_manifest"
+
+    def handle(self, request: Request, kind: str) -> Response:
+        broker = broker_for(kind)
+        self.note(kind=broker.kind)
+        return self.respond(broker.kind, broker.example())
+
+    get = post = handle
+
+
+class SchemaView(CliView):
+    command = "schema"
+
+    def handle(self, request: Request, kind: str) -> Response:
+        broker = broker_for(kind)
+        self.note(kind=broker.kind)
+        return self.respond(broker.kind, broker.schema())
+
+    get = post = handle
+
+
+class WhoAmIView(CliView):
+    command = "whoami"
+
+    def handle(self, request: Request) -> Response:
+        caller = request.auth
+        data: dict[str, Any] = {
+            "username": caller.user.get_username(),
+            "accountNumber": caller.account.account_number,
+            "role": caller.role,
+        }
+        if caller.is_superuser:
+            data["platformAdmin"] = True
+        return self.respond("User", data)
+
+    get = post = handle
+
+
+class StatusView(CliView):
+    command = "status"
+
+    def handle(self, request: Request) -> Response:
+        report = check_backing_services()
+        return self.respond("Status", {"healthy": report.healthy, "services": report.services})
+
+    get = post = handle
+
+
+class VersionView(CliView):
+    command = "version"
+
+    def handle(self, request: Request) -> Response:
+        return self.respond("Version", {"version": settings.SMARTER_VERSION, "apiVersion": API_VERSION})
+
+    get = post = handle

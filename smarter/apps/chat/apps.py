@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    """Chat sessions, messages, tool calls, LLM providers and the one turn pipeline."""
+
+    name = "smarter.apps.chat"
+    label = "chat"
+    default_auto_field = "django.db.models.BigAutoField"

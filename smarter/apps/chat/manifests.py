@@ -1,0 +1,1 @@
+"""Manifest kinds of the chat app and their brokers."""

@@ -1,0 +1,1 @@
+"""Celery entry points of the chat app; each calls a service."""

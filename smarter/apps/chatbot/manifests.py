@@ -1,0 +1,1 @@
+"""Manifest kinds of the chatbot app and their brokers."""

@@ -1,0 +1,1 @@
+"""Manifest kinds of the dashboard app and their brokers."""

@@ -1,0 +1,1 @@
+"""Celery entry points of the dashboard app; each calls a service."""

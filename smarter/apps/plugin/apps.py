@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class PluginConfig(AppConfig):
+    """Plugins (static, sql, api), connections, selection and safe execution."""
+
+    name = "smarter.apps.plugin"
+    label = "plugin"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Manifest kinds of the plugin app and their brokers."""

@@ -1,0 +1,1 @@
+"""Celery entry points of the plugin app; each calls a service."""

@@ -1,0 +1,272 @@
+"""THE configuration of Smarter: one typed, validated object read from the environment.
+
+Every variable is named ``SMARTER_<FIELD>`` and may instead be given as ``SMARTER_<FIELD>_FILE``
+(the path of a file holding the value, as Kubernetes and Docker mount secrets). Nothing else in
+the project reads ``os.environ``; ``smarter/settings.py`` maps this object onto Django's names.
+
+With nothing set, the result is the embedded default of the design: a SQLite file and
+generated keys under ``.smarter/``, Celery tasks run eagerly, a local-memory cache and the
+offline LLM provider.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SMARTER_"
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+DATABASE_SCHEMES = ("sqlite", "mysql", "postgres", "postgresql")
+
+
+class ConfigurationError(Exception):
+    """A variable has a value Smarter cannot run with; the message names it and what it accepts."""
+
+
+class FileVariablesSource(PydanticBaseSettingsSource):
+    """Reads ``SMARTER_<FIELD>_FILE``: the value is the content of that file, stripped.
+
+    A plain ``SMARTER_<FIELD>`` wins over its ``_FILE`` form, so an operator can override a
+    mounted secret for one run without unmounting it.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        env_name = f"{ENV_PREFIX}{field_name.upper()}_FILE"
+        path = os.environ.get(env_name)
+        if not path:
+            return None, field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as error:
+            raise ConfigurationError(f"{env_name}: cannot read {path!r} ({error.strerror})") from error
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, field_name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class SmarterSettings(BaseSettings):
+    """Every setting of the platform. Field ``x`` is the environment variable ``SMARTER_X``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # --- core -------------------------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        None, description="Django secret key. Unset: generated once and kept in the state directory."
+    )
+    debug: bool = Field(False, description="Development mode: detailed error pages, no HTTPS redirects.")
+    state_dir: Path = Field(
+        BASE_DIR / ".smarter",
+        description="Local folder for the embedded defaults (SQLite file, generated keys, uploads).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (production); text: readable lines."
+    )
+    https: bool = Field(
+        False,
+        description="Served over HTTPS behind a TLS-terminating proxy: secure cookies, HSTS, redirects.",
+    )
+
+    # --- backing services -------------------------------------------------------------------
+    database_url: str = Field(
+        "", description="sqlite:///path, mysql://user:pass@host:3306/db or postgres://... Unset: SQLite."
+    )
+    redis_url: str | None = Field(
+        None, description="redis://host:6379/0: Celery broker, cache and rate limits. Unset: eager tasks."
+    )
+
+    # --- hosts ------------------------------------------------------------------------------
+    root_domain: str = Field(
+        "localhost", description="Chatbots answer on <chatbot>.<account-number>.api.<root-domain>."
+    )
+    platform_host: str = Field(
+        "localhost:8000", description="host[:port] of the console and the REST API."
+    )
+
+    # --- LLM providers ----------------------------------------------------------------------
+    llm_provider: Literal["offline", "openai"] | None = Field(
+        None, description="Platform provider: offline (no key, no network) or openai. Unset: by key."
+    )
+    openai_api_key: SecretStr | None = Field(None, description="The platform's OpenAI (compatible) API key.")
+    openai_base_url: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server. Unset: api.openai.com."
+    )
+    default_model: str = Field("gpt-4o-mini", description="Model used when a chatbot names none.")
+
+    # --- secrets at rest --------------------------------------------------------------------
+    fernet_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated Fernet keys, newest first. Unset: one generated in the state dir.",
+    )
+
+    # --- outbound safety and automation -----------------------------------------------------
+    allow_private_hosts: bool = Field(
+        False, description="Let plugins and providers reach loopback/private addresses (development)."
+    )
+    kubernetes_enabled: bool = Field(False, description="Create an Ingress per deployed chatbot.")
+    aws_route53_enabled: bool = Field(False, description="Create a Route53 record per deployed chatbot.")
+    s3_bucket: str | None = Field(None, description="S3 bucket for files. Unset: the state directory.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, FileVariablesSource(settings_cls))
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme_is_known(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in DATABASE_SCHEMES:
+            raise ValueError("must be a sqlite://, mysql:// or postgres:// URL")
+        return value
+
+    @field_validator("redis_url", "openai_base_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme_is_known(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("redis", "rediss"):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("root_domain")
+    @classmethod
+    def _root_domain_is_a_hostname(cls, value: str) -> str:
+        value = value.strip().lower().rstrip(".")
+        labels = value.split(".")
+        if not value or not all(label and label.replace("-", "").isalnum() for label in labels):
+            raise ValueError("must be a DNS name such as localhost or example.com")
+        return value
+
+    @field_validator("platform_host")
+    @classmethod
+    def _platform_host_is_host_and_port(cls, value: str) -> str:
+        value = value.strip().lower()
+        host, _, port = value.partition(":")
+        if not host or (port and not port.isdigit()) or "/" in value:
+            raise ValueError("must be host or host:port, without scheme or path")
+        return value
+
+    @field_validator("fernet_keys")
+    @classmethod
+    def _fernet_keys_are_valid(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        for key in value.get_secret_value().split(","):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError:
+                raise ValueError(
+                    "must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each)"
+                ) from None
+        return value
+
+    # --- derived values (never set directly) ------------------------------------------------
+    @cached_property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'smarter.sqlite3'}"
+
+    @property
+    def database_engine(self) -> str:
+        scheme = urlsplit(self.effective_database_url).scheme
+        return "postgresql" if scheme.startswith("postgres") else scheme
+
+    @property
+    def tasks_run_eagerly(self) -> bool:
+        """Without a broker, Celery tasks run in the calling process (the embedded default)."""
+        return self.redis_url is None
+
+    @property
+    def effective_llm_provider(self) -> str:
+        if self.llm_provider:
+            return self.llm_provider
+        return "openai" if self.openai_api_key else "offline"
+
+    @property
+    def platform_hostname(self) -> str:
+        return self.platform_host.partition(":")[0]
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        return _state_file(self.state_dir, "secret_key", lambda: secrets.token_urlsafe(50))
+
+    @cached_property
+    def fernet_key_list(self) -> list[str]:
+        """Newest first: the first key encrypts, every key decrypts."""
+        if self.fernet_keys:
+            return [key.strip() for key in self.fernet_keys.get_secret_value().split(",") if key.strip()]
+        return [_state_file(self.state_dir, "fernet_key", lambda: Fernet.generate_key().decode())]
+
+    @property
+    def uses_generated_keys(self) -> bool:
+        return self.secret_key is None or self.fernet_keys is None
+
+
+def _state_file(state_dir: Path, name: str, make: Any) -> str:
+    """A value generated once and kept in the state directory, so restarts keep sessions and data."""
+    path = state_dir / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    value = str(make())
+    path.write_text(value, encoding="utf-8")
+    path.chmod(0o600)
+    return value
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad variable: its environment name, what it accepts and what it got."""
+    lines = []
+    for item in error.errors():
+        field_name = str(item["loc"][0]) if item["loc"] else "?"
+        message = item["msg"].removeprefix("Value error, ")
+        field = SmarterSettings.model_fields.get(field_name)
+        is_secret = field is not None and "SecretStr" in repr(field.annotation)
+        got = "a hidden value" if is_secret else repr(item.get("input"))
+        lines.append(f"{ENV_PREFIX}{field_name.upper()}: {message} (got {got})")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> SmarterSettings:
+    """Read and validate the environment; a bad value raises ConfigurationError naming it."""
+    try:
+        return SmarterSettings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error)) from None
+
+
+def setting_names() -> list[str]:
+    """Every environment variable name, as `.env.example` and the Helm chart must list them."""
+    return [f"{ENV_PREFIX}{name.upper()}" for name in SmarterSettings.model_fields]
