@@ -1,0 +1,3 @@
+"""`/api/v1/plugins/`: REST routes of the plugin app."""
+
+urlpatterns: list = []
