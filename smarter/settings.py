@@ -218,3 +218,15 @@ SMARTER = conf  # the typed object, for code that needs a derived value
 SMARTER_VERSION = __version__
 SMARTER_BASE_DIR = BASE_DIR
 SMARTER_FERNET_KEYS = conf.fernet_key_list
+# Plain copies of the values code reads at run time, so a test can override one with
+# pytest-django's `settings` fixture; code reads these, never os.environ.
+SMARTER_ROOT_DOMAIN = conf.root_domain
+SMARTER_PLATFORM_HOST = conf.platform_host
+SMARTER_ALLOW_PRIVATE_HOSTS = conf.allow_private_hosts
+SMARTER_LLM_PROVIDER = conf.effective_llm_provider
+SMARTER_OPENAI_API_KEY = conf.openai_api_key.get_secret_value() if conf.openai_api_key else None
+SMARTER_OPENAI_BASE_URL = conf.openai_base_url
+SMARTER_DEFAULT_MODEL = conf.default_model
+SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
+SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
+SMARTER_S3_BUCKET = conf.s3_bucket
