@@ -270,3 +270,24 @@ def load_settings(**overrides: Any) -> SmarterSettings:
 def setting_names() -> list[str]:
     """Every environment variable name, as `.env.example` and the Helm chart must list them."""
     return [f"{ENV_PREFIX}{name.upper()}" for name in SmarterSettings.model_fields]
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every variable, commented, with its default."""
+    lines = [
+        "# Smarter's configuration. Every variable is optional: with none set, Smarter runs on its",
+        "# embedded defaults (SQLite and generated keys under .smarter/, eager tasks, offline LLM).",
+        "# Any variable may be given as <NAME>_FILE: the path of a file holding the value.",
+        "",
+    ]
+    for name, field in SmarterSettings.model_fields.items():
+        default = field.default
+        shown = "" if default is None or isinstance(default, Path) or default == "" else default
+        if isinstance(shown, bool):
+            shown = str(shown).lower()
+        lines += [f"# {field.description}", f"# SMARTER_{name.upper()}={shown}", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

@@ -7,3 +7,6 @@ class ApiConfig(AppConfig):
     name = "smarter.apps.api"
     label = "api"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from smarter.apps.api import checks, openapi  # noqa: F401  (registers checks and schemes)

@@ -60,6 +60,8 @@ def as_smarter_error(exc: Exception) -> errors.SmarterError | None:
         return errors.ValidationFailed(
             "The request is invalid; fix the fields listed in errors.", errors=_serializer_errors(exc.detail)
         )
+    if isinstance(exc, drf.NotAuthenticated):
+        return errors.NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
     for drf_class, smarter_class in _DRF_TO_SMARTER:
         if isinstance(exc, drf_class):
             error = smarter_class(str(getattr(exc, "detail", exc)))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from smarter.apps.account import selectors
+from smarter.apps.api.openapi import ERRORS
 from smarter.apps.api.permissions import IsAccountAdmin
 from smarter.lib.health import check_backing_services
 
@@ -43,6 +46,12 @@ class JournalView(APIView):
 
     permission_classes = [IsAccountAdmin]
 
+    @extend_schema(
+        summary="The account's journal, newest first (admins only)",
+        tags=["account"],
+        parameters=[JournalQuery],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         query = JournalQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

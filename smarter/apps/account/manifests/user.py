@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import EmailStr, Field
+from typing import Annotated
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from pydantic import AfterValidator, Field
 
 from smarter.apps.account import selectors, services
 from smarter.apps.account.manifests.common import iso, metadata_of
@@ -14,8 +18,19 @@ from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Mani
 from smarter.lib.manifests.broker import Caller
 
 
+def _email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise ValueError("must be an email address such as ada@example.com") from None
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+
+
 class UserConfig(CamelModel):
-    email: EmailStr
+    email: Email
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
     role: Literal["admin", "member"] = "member"

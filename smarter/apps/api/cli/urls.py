@@ -3,6 +3,12 @@
 from django.urls import re_path
 
 from smarter.apps.api.cli import views
+from smarter.apps.api.openapi import hidden
+
+# Name-in-path variants: the same views, left out of the OpenAPI document (documented via ?name=).
+GetByPath = hidden(type("GetByPath", (views.GetView,), {}))
+DescribeByPath = hidden(type("DescribeByPath", (views.DescribeView,), {}))
+DeleteByPath = hidden(type("DeleteByPath", (views.DeleteView,), {}))
 
 KIND = r"(?P<kind>[A-Za-z][A-Za-z0-9_-]{0,63})"
 NAME = r"(?P<name>[^/]{1,255})"
@@ -10,11 +16,11 @@ NAME = r"(?P<name>[^/]{1,255})"
 urlpatterns = [
     re_path(r"^apply/?$", views.ApplyView.as_view(), name="cli-apply"),
     re_path(rf"^get/{KIND}/?$", views.GetView.as_view(), name="cli-get"),
-    re_path(rf"^get/{KIND}/{NAME}/?$", views.GetView.as_view()),
+    re_path(rf"^get/{KIND}/{NAME}/?$", GetByPath.as_view()),
     re_path(rf"^describe/{KIND}/?$", views.DescribeView.as_view(), name="cli-describe"),
-    re_path(rf"^describe/{KIND}/{NAME}/?$", views.DescribeView.as_view()),
+    re_path(rf"^describe/{KIND}/{NAME}/?$", DescribeByPath.as_view()),
     re_path(rf"^delete/{KIND}/?$", views.DeleteView.as_view(), name="cli-delete"),
-    re_path(rf"^delete/{KIND}/{NAME}/?$", views.DeleteView.as_view()),
+    re_path(rf"^delete/{KIND}/{NAME}/?$", DeleteByPath.as_view()),
     re_path(rf"^(?:example_manifest|example-manifest)/{KIND}/?$", views.ExampleManifestView.as_view(), name="cli-example"),
     re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
     re_path(r"^whoami/?$", views.WhoAmIView.as_view(), name="cli-whoami"),

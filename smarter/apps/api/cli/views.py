@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from smarter.apps.api.cli.base import CliView
+from smarter.apps.api.openapi import cli_operation, hidden
 from smarter.lib.errors import FieldError, PayloadTooLarge, ValidationFailed
 from smarter.lib.health import check_backing_services
 from smarter.lib.manifests import MAX_MANIFEST_BYTES, broker_for, load_manifest
@@ -37,6 +38,7 @@ class ApplyView(CliView):
     command = "apply"
     http_method_names = ["post", "options"]
 
+    @cli_operation("Create or update the resource one manifest declares (idempotent, atomic)", body=True)
     def post(self, request: Request) -> Response:
         check_content_type(request.content_type or "")
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -74,6 +76,7 @@ class ApplyView(CliView):
 class GetView(CliView):
     command = "get"
 
+    @cli_operation("List resources of a kind (or one, by name)", with_name=True)
     def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
         broker = broker_for(kind)
         name = _name_from(request, name)
@@ -86,6 +89,7 @@ class GetView(CliView):
 class DescribeView(CliView):
     command = "describe"
 
+    @cli_operation("The full manifest of one resource, with status", with_name=True)
     def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
         broker = broker_for(kind)
         name = _required_name(request, name, broker.kind)
@@ -99,6 +103,7 @@ class DeleteView(CliView):
     command = "delete"
     http_method_names = ["post", "delete", "options"]
 
+    @cli_operation("Delete one resource", with_name=True)
     def handle(self, request: Request, kind: str, name: str | None = None) -> Response:
         broker = broker_for(kind)
         name = _required_name(request, name, broker.kind)
@@ -113,6 +118,7 @@ class DeleteView(CliView):
 class ExampleManifestView(CliView):
     command = "example_manifest"
 
+    @cli_operation("An example manifest that applies as is")
     def handle(self, request: Request, kind: str) -> Response:
         broker = broker_for(kind)
         self.note(kind=broker.kind)
@@ -124,6 +130,7 @@ class ExampleManifestView(CliView):
 class SchemaView(CliView):
     command = "schema"
 
+    @cli_operation("The JSON Schema of the kind's manifest")
     def handle(self, request: Request, kind: str) -> Response:
         broker = broker_for(kind)
         self.note(kind=broker.kind)
@@ -135,6 +142,7 @@ class SchemaView(CliView):
 class WhoAmIView(CliView):
     command = "whoami"
 
+    @cli_operation("Who the key belongs to")
     def handle(self, request: Request) -> Response:
         caller = request.auth
         data: dict[str, Any] = {
@@ -152,6 +160,7 @@ class WhoAmIView(CliView):
 class StatusView(CliView):
     command = "status"
 
+    @cli_operation("Health of the backing services")
     def handle(self, request: Request) -> Response:
         report = check_backing_services()
         return self.respond("Status", {"healthy": report.healthy, "services": report.services})
@@ -162,6 +171,7 @@ class StatusView(CliView):
 class VersionView(CliView):
     command = "version"
 
+    @cli_operation("Platform and API version")
     def handle(self, request: Request) -> Response:
         return self.respond("Version", {"version": settings.SMARTER_VERSION, "apiVersion": API_VERSION})
 

@@ -1,0 +1,65 @@
+# Smarter: `make run` (the whole platform on embedded defaults) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: help run test lint format migrate worker beat seed bench docker-up clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Smarter needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The embedded default needs no MySQL client headers: only `make test`, CI and the image add them.
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres]"
+	@touch $@ $(VENV)/.run-installed
+
+run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with demo data
+	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py migrate --noinput -v 0
+	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py seed_demo --base-url http://localhost:$(PORT)
+	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} SMARTER_DEBUG=$${SMARTER_DEBUG:-true} \
+		$(BIN)/uvicorn smarter.asgi:application --host $(HOST) --port $(PORT) --log-level warning
+
+test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks the database)
+	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed  ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy smarter
+
+format: $(VENV)/.test-installed  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(VENV)/.run-installed  ## Apply database migrations
+	$(BIN)/python manage.py migrate
+
+worker: $(VENV)/.run-installed  ## A Celery worker (needs SMARTER_REDIS_URL)
+	$(BIN)/celery -A smarter worker --loglevel INFO
+
+beat: $(VENV)/.run-installed  ## Celery beat, the periodic scheduler (needs SMARTER_REDIS_URL)
+	$(BIN)/celery -A smarter beat --loglevel INFO
+
+bench: $(VENV)/.test-installed  ## Run the benchmarks and refresh docs/performance.md
+	@for script in benchmarks/[a-z]*.py; do \
+		name=$$(basename $$script .py); [ "$$name" = report ] && continue; \
+		echo "== $$name"; $(BIN)/python -m benchmarks.$$name || exit 1; done
+
+docker-up:  ## The production-like stack in Docker (web, worker, beat, MySQL, Redis)
+	@test -f .env || cp .env.example .env
+	docker compose up -d --build
+
+clean:  ## Remove the virtual environment and local state
+	rm -rf $(VENV) .smarter

@@ -1,0 +1,102 @@
+"""Secrets: encrypted at rest, write-only through the API, rotatable."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+
+from smarter.apps.account import services
+from smarter.apps.account.models import Secret
+from smarter.apps.account.tests.factories import Persona
+
+pytestmark = pytest.mark.django_db
+APPLY = "/api/v1/cli/apply/"
+PLAINTEXT = "correct horse battery staple 🐎"
+
+
+def secret_manifest(name: str, value: str | None = PLAINTEXT, description: str = "db password") -> str:
+    value_line = f'\n    value: "{value}"' if value is not None else ""
+    return (
+        "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata:\n"
+        f"  name: {name}\nspec:\n  config:{value_line}\n    description: {description}\n"
+    )
+
+
+def raw_column(name: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT encrypted_value FROM account_secret WHERE name = %s", [name])
+        return cursor.fetchone()[0]
+
+
+def test_the_database_row_holds_no_plaintext(owner: Persona) -> None:
+    response = owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
+    assert response.status_code == 200
+    stored = raw_column("db_password")
+    assert PLAINTEXT not in stored and "horse" not in stored
+    assert stored.startswith("gAAAA")  # a Fernet token
+    assert services.secret_reveal(secret=Secret.objects.get(name="db_password")) == PLAINTEXT
+
+
+def test_describe_and_get_never_return_the_value(owner: Persona) -> None:
+    owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
+    described = owner.client.get("/api/v1/cli/describe/secret/?name=db_password").json()["data"]
+    listed = owner.client.get("/api/v1/cli/get/secrets/").json()["data"]
+    assert "value" not in described["spec"]["config"]
+    assert described["spec"]["config"] == {"description": "db password", "expirationDate": None}
+    for body in (described, listed):
+        assert PLAINTEXT not in str(body)
+        assert raw_column("db_password") not in str(body)
+
+
+def test_reapplying_describe_output_keeps_the_value(owner: Persona) -> None:
+    owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
+    before = raw_column("db_password")
+    response = owner.client.post(APPLY, data=secret_manifest("db_password", value=None), content_type="application/yaml")
+    assert response.json()["data"]["applied"] == "unchanged"
+    assert raw_column("db_password") == before
+
+
+def test_changing_the_value_reencrypts_and_says_updated(owner: Persona) -> None:
+    owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
+    response = owner.client.post(APPLY, data=secret_manifest("db_password", value="new"), content_type="application/yaml")
+    assert response.json()["data"]["applied"] == "updated"
+    assert services.secret_reveal(secret=Secret.objects.get(name="db_password")) == "new"
+
+
+def test_a_new_secret_without_value_is_refused_with_the_field(owner: Persona) -> None:
+    response = owner.client.post(APPLY, data=secret_manifest("empty", value=None), content_type="application/yaml")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"loc": "spec.config.value", "msg": "required when creating a secret"}]
+    assert not Secret.objects.exists()
+
+
+def test_rotation_new_key_first_old_values_still_decrypt_and_reencrypt_moves_them(
+    owner: Persona, settings: pytest.FixtureRequest
+) -> None:
+    old_key = settings.SMARTER_FERNET_KEYS[0]
+    services.secret_create(account=owner.account, name="legacy", value=PLAINTEXT)
+    new_key = Fernet.generate_key().decode()
+    settings.SMARTER_FERNET_KEYS = [new_key, old_key]
+    legacy = Secret.objects.get(name="legacy")
+    assert services.secret_reveal(secret=legacy) == PLAINTEXT  # the old key still decrypts
+    before = raw_column("legacy")
+
+    call_command("reencrypt_secrets", stdout=open("/dev/null", "w"))
+
+    after = raw_column("legacy")
+    assert after != before
+    assert Fernet(new_key.encode()).decrypt(after.encode()).decode() == PLAINTEXT
+    settings.SMARTER_FERNET_KEYS = [new_key]  # the old key can now be retired
+    assert services.secret_reveal(secret=Secret.objects.get(name="legacy")) == PLAINTEXT
+
+
+def test_members_cannot_write_secrets_but_can_list_their_names(owner: Persona, teammate: Persona) -> None:
+    owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
+    refused = teammate.client.post(APPLY, data=secret_manifest("other"), content_type="application/yaml")
+    assert refused.status_code == 403
+    assert teammate.client.post("/api/v1/cli/delete/secret/?name=db_password").status_code == 403
+    assert Secret.objects.filter(name="db_password").exists()
+    names = [item["name"] for item in teammate.client.get("/api/v1/cli/get/secret/").json()["data"]["items"]]
+    assert names == ["db_password"]

@@ -1,0 +1,40 @@
+"""System checks for a production deployment (`manage.py check --deploy`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def generated_keys_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Generated keys live in one pod's state directory: other pods could not read the data."""
+    conf = settings.SMARTER
+    warnings = []
+    if conf.secret_key is None:
+        warnings.append(
+            Warning(
+                "SMARTER_SECRET_KEY is not set; a key generated in the state directory is used.",
+                hint="Set SMARTER_SECRET_KEY (or SMARTER_SECRET_KEY_FILE) to the same value on every pod.",
+                id="smarter.W001",
+            )
+        )
+    if conf.fernet_keys is None:
+        warnings.append(
+            Warning(
+                "SMARTER_FERNET_KEYS is not set; secrets are encrypted with a key generated in the state directory.",
+                hint="Set SMARTER_FERNET_KEYS (comma-separated, newest first) on every pod.",
+                id="smarter.W002",
+            )
+        )
+    if conf.database_engine == "sqlite":
+        warnings.append(
+            Warning(
+                "The database is the embedded SQLite file.",
+                hint="Set SMARTER_DATABASE_URL to a MySQL (or PostgreSQL) database.",
+                id="smarter.W003",
+            )
+        )
+    return warnings

@@ -1,0 +1,86 @@
+"""`seed_demo`: the demo account `make run` starts with, and what to do next, printed.
+
+Idempotent: the first run creates the account, its admin (a platform operator, so the admin
+site works) and an API key, and keeps the password and key in the state directory so later
+runs print the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+
+from smarter.apps.account import selectors, services
+
+DEMO_USERNAME = "admin"
+
+
+class Command(BaseCommand):
+    help = "Create the demo account (once) and print its console URL, password, API key and examples."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--base-url", default=None, help="Where the platform is served")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        credentials = self._credentials()
+        base_url = options["base_url"] or f"http://{settings.SMARTER_PLATFORM_HOST}"
+        self.stdout.write(self._banner(base_url, credentials))
+
+    def _credentials(self) -> dict[str, str]:
+        path = Path(settings.SMARTER.state_dir) / "demo-credentials.json"
+        user = get_user_model().objects.filter(username=DEMO_USERNAME).first()
+        if user is not None and path.exists():
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if selectors.caller_for_api_key(stored["apiKey"]) is not None:
+                return stored
+        password = secrets.token_urlsafe(12)
+        if user is None:
+            onboarded = services.account_onboard(
+                company_name="Smarter Demo",
+                username=DEMO_USERNAME,
+                email="admin@demo.localhost",
+                password=password,
+                platform_admin=True,
+                key_name=f"demo_{secrets.token_hex(3)}",
+            )
+            account_number, plaintext = onboarded.account.account_number, onboarded.api_key.plaintext
+        else:
+            # The state directory was wiped but the database was not: issue a fresh password and key.
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            caller = selectors.caller_for_user(user)
+            assert caller is not None, "the demo admin belongs to the demo account"
+            issued = services.api_key_create(
+                account=caller.account, user=user, name=f"demo_{secrets.token_hex(3)}"
+            )
+            account_number, plaintext = caller.account.account_number, issued.plaintext
+        stored = {"username": DEMO_USERNAME, "password": password, "accountNumber": account_number, "apiKey": plaintext}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored), encoding="utf-8")
+        path.chmod(0o600)
+        return stored
+
+    def _banner(self, base_url: str, credentials: dict[str, str]) -> str:
+        key = credentials["apiKey"]
+        return f"""
+  Smarter is ready on {base_url}
+
+  Console (admin)   {base_url}/admin/
+    username        {credentials["username"]}
+    password        {credentials["password"]}
+  Account number    {credentials["accountNumber"]}
+  API key           {key}
+  API docs          {base_url}/api/docs/
+
+  Try it:
+    curl -s {base_url}/api/v1/cli/whoami/ -H 'Authorization: Token {key}'
+    curl -s {base_url}/api/v1/cli/example_manifest/secret/ -H 'Authorization: Token {key}'
+    curl -s {base_url}/api/v1/cli/apply/ -H 'Authorization: Token {key}' \\
+         -H 'Content-Type: application/yaml' --data-binary $'apiVersion: smarter.sh/v1\\nkind: Secret\\nmetadata: {{name: demo_token}}\\nspec: {{config: {{value: s3cr3t}}}}'
+"""
