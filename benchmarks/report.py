@@ -17,7 +17,8 @@ ratios do). Re-run a benchmark to refresh its section: `make bench` runs them al
 
 
 def machine_line() -> str:
-    return f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {platform.machine()}."
+    now = datetime.now(UTC)
+    return f"Measured {now:%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, {platform.machine()}."
 
 
 def write_section(name: str, markdown: str) -> None:

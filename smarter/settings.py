@@ -6,6 +6,7 @@ variables (see `.env.example`).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import dj_database_url
@@ -136,10 +137,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = conf.state_dir / "static"
-try:
-    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at every start without it
-except OSError:
-    pass  # a read-only image with collected static files elsewhere
+# WhiteNoise warns at every start without the folder; a read-only image collects it elsewhere.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

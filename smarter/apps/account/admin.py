@@ -67,7 +67,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class SecretForm(forms.ModelForm):
     new_value = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave empty to keep the value."
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the value.",
     )
 
     class Meta:
@@ -85,7 +87,11 @@ class SecretAdmin(admin.ModelAdmin):
         value = form.cleaned_data.get("new_value") or None
         if change:
             services.secret_update(
-                secret=obj, value=value, description=obj.description, version=obj.version, expires_at=obj.expires_at
+                secret=obj,
+                value=value,
+                description=obj.description,
+                version=obj.version,
+                expires_at=obj.expires_at,
             )
             return
         created = services.secret_create(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from smarter.apps.account.models import Account, ApiKey, Role
 
 
 @dataclass(frozen=True)
 class Caller:
-    user: AbstractBaseUser
+    user: User
     account: Account
     role: str
     api_key: ApiKey | None = None

@@ -9,8 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -21,7 +20,6 @@ from smarter.lib import crypto
 from smarter.lib.errors import Conflict, ValidationFailed
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 
 # lastUsedAt is written at most this often per key: a write per request would cost more than
 # the whole authentication.
@@ -66,7 +64,9 @@ def account_create(*, company_name: str, name: str | None = None, **profile: Any
     if unknown:
         raise TypeError(f"unknown account fields: {sorted(unknown)}")
     if name and Account.objects.filter(name=name).exists():
-        raise Conflict(f"An account named {name!r} already exists.", context={"kind": "Account", "name": name})
+        raise Conflict(
+            f"An account named {name!r} already exists.", context={"kind": "Account", "name": name}
+        )
     return Account.objects.create(
         name=name or _free_account_name(company_name),
         account_number=_new_account_number(),
@@ -147,7 +147,9 @@ def member_remove(*, membership: Membership) -> None:
 
 
 def _ensure_another_admin(membership: Membership) -> None:
-    others = Membership.objects.filter(account_id=membership.account_id, role=Role.ADMIN).exclude(pk=membership.pk)
+    others = Membership.objects.filter(account_id=membership.account_id, role=Role.ADMIN).exclude(
+        pk=membership.pk
+    )
     if not others.exists():
         raise Conflict(
             "An account must keep at least one admin; make another member admin first.",
@@ -167,7 +169,7 @@ class IssuedApiKey:
 def api_key_create(
     *,
     account: Account,
-    user: AbstractBaseUser,
+    user: User,
     name: str,
     description: str = "",
     expires_at: datetime | None = None,
@@ -187,7 +189,9 @@ def api_key_create(
                 expires_at=expires_at,
             )
     except IntegrityError:
-        raise Conflict(f"An API key named {name!r} already exists.", context={"kind": "ApiKey", "name": name}) from None
+        raise Conflict(
+            f"An API key named {name!r} already exists.", context={"kind": "ApiKey", "name": name}
+        ) from None
     return IssuedApiKey(api_key=key, plaintext=generated.plaintext)
 
 
@@ -233,7 +237,12 @@ def _fernet_keys() -> list[str]:
 
 
 def secret_create(
-    *, account: Account, name: str, value: str, description: str = "", version: str = "0.1.0",
+    *,
+    account: Account,
+    name: str,
+    value: str,
+    description: str = "",
+    version: str = "0.1.0",
     expires_at: date | None = None,
 ) -> Secret:
     try:
@@ -247,7 +256,9 @@ def secret_create(
                 encrypted_value=crypto.encrypt(value, _fernet_keys()),
             )
     except IntegrityError:
-        raise Conflict(f"A secret named {name!r} already exists.", context={"kind": "Secret", "name": name}) from None
+        raise Conflict(
+            f"A secret named {name!r} already exists.", context={"kind": "Secret", "name": name}
+        ) from None
 
 
 def secret_update(
@@ -280,7 +291,9 @@ def secret_delete(*, secret: Secret) -> None:
     try:
         secret.delete()
     except ProtectedError as error:
-        users = sorted({f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects})
+        users = sorted(
+            {f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects}
+        )
         raise Conflict(
             f"Secret {secret.name!r} is in use by {', '.join(users)}; change or delete those first.",
             context={"kind": "Secret", "name": secret.name, "usedBy": users},
@@ -302,7 +315,7 @@ def secrets_reencrypt() -> int:
 @dataclass(frozen=True)
 class OnboardedAccount:
     account: Account
-    user: AbstractBaseUser
+    user: User
     api_key: IssuedApiKey
 
 
@@ -318,7 +331,9 @@ def account_onboard(
 ) -> OnboardedAccount:
     """A new tenant with its first user (an account admin) and a first API key."""
     account = account_create(company_name=company_name)
-    membership = member_add(account=account, username=username, email=email, role=Role.ADMIN, password=password)
+    membership = member_add(
+        account=account, username=username, email=email, role=Role.ADMIN, password=password
+    )
     user = membership.user
     if platform_admin:
         user.is_staff = user.is_superuser = True
@@ -332,7 +347,7 @@ def journal_record(
     *,
     key: str,
     account: Account | None,
-    user: AbstractBaseUser | None,
+    user: User | None,
     api_key: ApiKey | None,
     command: str,
     kind: str,

@@ -24,7 +24,7 @@ def generated_keys_in_production(app_configs: Any, **kwargs: Any) -> list[Warnin
     if conf.fernet_keys is None:
         warnings.append(
             Warning(
-                "SMARTER_FERNET_KEYS is not set; secrets are encrypted with a key generated in the state directory.",
+                "SMARTER_FERNET_KEYS is not set; secrets are encrypted with a generated key.",
                 hint="Set SMARTER_FERNET_KEYS (comma-separated, newest first) on every pod.",
                 id="smarter.W002",
             )

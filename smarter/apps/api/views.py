@@ -26,7 +26,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready for traffic: database, cache and broker answer. 503 names which one did not."""
     report = check_backing_services()
-    body = {"status": "ready" if report.healthy else "unavailable", "services": report.services}
+    body: dict[str, object] = {
+        "status": "ready" if report.healthy else "unavailable",
+        "services": report.services,
+    }
     if not report.healthy:
         body["failing"] = report.failing
     return JsonResponse(body, status=200 if report.healthy else 503)

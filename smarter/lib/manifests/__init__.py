@@ -1,11 +1,21 @@
 """Manifests: the kubectl-like resource contract (envelope, loader, broker registry)."""
 
-from smarter.lib.manifests.broker import ApplyOutcome, Broker, Column, broker_for, registered_brokers, register
+from smarter.lib.manifests.broker import (
+    APPLY_ORDER,
+    ApplyOutcome,
+    Broker,
+    Column,
+    apply_rank,
+    broker_for,
+    register,
+    registered_brokers,
+)
 from smarter.lib.manifests.envelope import API_VERSION, CamelModel, Manifest, Metadata, field_errors
 from smarter.lib.manifests.loader import MAX_MANIFEST_BYTES, load_manifest
 
 __all__ = [
     "API_VERSION",
+    "APPLY_ORDER",
     "MAX_MANIFEST_BYTES",
     "ApplyOutcome",
     "Broker",
@@ -13,6 +23,7 @@ __all__ = [
     "Column",
     "Manifest",
     "Metadata",
+    "apply_rank",
     "broker_for",
     "field_errors",
     "load_manifest",

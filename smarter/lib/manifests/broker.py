@@ -17,6 +17,7 @@ from smarter.lib.errors import FieldError, NotFound, PermissionDenied, Validatio
 from smarter.lib.manifests.envelope import API_VERSION, Manifest, field_errors
 
 Role = Literal["admin", "member"]
+ApplyAction = Literal["created", "updated", "unchanged"]
 
 
 class Caller(Protocol):
@@ -44,7 +45,7 @@ class Column:
 class ApplyOutcome:
     """What apply did: `created`, `updated` or `unchanged`, and the resource as describe shows it."""
 
-    action: Literal["created", "updated", "unchanged"]
+    action: ApplyAction
     manifest: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -90,7 +91,11 @@ class Broker(ABC):
         try:
             return self.manifest_model.model_validate({**document, "kind": self.kind})
         except ValidationError as error:
-            name = document.get("metadata", {}).get("name") if isinstance(document.get("metadata"), dict) else None
+            name = (
+                document.get("metadata", {}).get("name")
+                if isinstance(document.get("metadata"), dict)
+                else None
+            )
             raise ValidationFailed(
                 f"The {self.kind} manifest is invalid; fix the fields listed in errors.",
                 context={"kind": self.kind, "name": name},
@@ -115,10 +120,20 @@ class Broker(ABC):
         return schema
 
     def not_found(self, name: str) -> NotFound:
-        return NotFound(f"{self.kind} {name!r} was not found in your account.", context={"kind": self.kind, "name": name})
+        return NotFound(
+            f"{self.kind} {name!r} was not found in your account.", context={"kind": self.kind, "name": name}
+        )
 
-    def envelope(self, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-        return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": metadata, "spec": spec, "status": status}
+    def envelope(
+        self, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {
+            "apiVersion": API_VERSION,
+            "kind": self.kind,
+            "metadata": metadata,
+            "spec": spec,
+            "status": status,
+        }
 
 
 _REGISTRY: dict[str, Broker] = {}
@@ -156,3 +171,25 @@ def broker_for(kind_word: str) -> Broker:
 
 def registered_brokers() -> list[Broker]:
     return [_KINDS[kind] for kind in sorted(_KINDS)]
+
+
+# The order in which a set of manifests must be applied: each kind after the kinds it names.
+APPLY_ORDER = (
+    "Account",
+    "User",
+    "Secret",
+    "ApiKey",
+    "Provider",
+    "SqlConnection",
+    "ApiConnection",
+    "Plugin",
+    "SqlPlugin",
+    "ApiPlugin",
+    "Chatbot",
+)
+
+
+def apply_rank(kind: str) -> int:
+    """Where a kind goes in APPLY_ORDER; unknown kinds go last."""
+    lowered = {name.lower(): index for index, name in enumerate(APPLY_ORDER)}
+    return lowered.get(kind.lower(), len(APPLY_ORDER))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 
 from smarter.lib.errors import FieldError
 
-API_VERSION = "smarter.sh/v1"
+API_VERSION: Final = "smarter.sh/v1"
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SEMVER_PATTERN = r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$"
 

@@ -81,7 +81,7 @@ def _parse(text: str) -> Any:
         except ValueError:
             pass  # not JSON after all: YAML flow mappings start with "{" too
     try:
-        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))  # noqa: S506 (a SafeLoader)
+        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

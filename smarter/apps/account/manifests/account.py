@@ -11,7 +11,7 @@ from smarter.apps.account.manifests.common import iso
 from smarter.apps.account.models import Account
 from smarter.lib.errors import Conflict, PermissionDenied
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
-from smarter.lib.manifests.broker import Caller
+from smarter.lib.manifests.broker import ApplyAction, Caller
 
 
 class AccountConfig(CamelModel):
@@ -51,13 +51,15 @@ class AccountBroker(Broker):
     def check_can_write(self, caller: Caller) -> None:
         if not caller.is_superuser:
             raise PermissionDenied(
-                "Only the platform operator may create, change or delete accounts.", context={"kind": self.kind}
+                "Only the platform operator may create, change or delete accounts.",
+                context={"kind": self.kind},
             )
 
     def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
         self.check_can_write(caller)
         profile = manifest.spec.config.model_dump()
         account = Account.objects.filter(name=manifest.metadata.name).first()
+        action: ApplyAction
         if account is None:
             account = services.account_create(name=manifest.metadata.name, **profile)
             action = "created"
@@ -87,7 +89,9 @@ class AccountBroker(Broker):
         return self._describe(self._get(caller, name))
 
     def _describe(self, account: Account) -> dict[str, Any]:
-        config = AccountConfig.model_validate({field: getattr(account, field) for field in services.PROFILE_FIELDS})
+        config = AccountConfig.model_validate(
+            {field: getattr(account, field) for field in services.PROFILE_FIELDS}
+        )
         return self.envelope(
             {"name": account.name, "description": "", "version": "0.1.0", "tags": [], "annotations": []},
             {"config": config.model_dump(by_alias=True)},
@@ -104,7 +108,10 @@ class AccountBroker(Broker):
         account = self._get(caller, name)
         self.check_can_write(caller)
         if account.pk == caller.account.pk:
-            raise Conflict("You cannot delete the account you are calling from.", context={"kind": self.kind, "name": name})
+            raise Conflict(
+                "You cannot delete the account you are calling from.",
+                context={"kind": self.kind, "name": name},
+            )
         services.account_delete(account=account)
 
     def example(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from django.utils import timezone
@@ -25,7 +25,7 @@ class ApiKeyConfig(CamelModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and timezone.is_naive(value):
-            return timezone.make_aware(value, timezone.UTC)
+            return timezone.make_aware(value, UTC)
         return value
 
 

@@ -118,7 +118,11 @@ class SecretBroker(Broker):
         return {
             "apiVersion": "smarter.sh/v1",
             "kind": "Secret",
-            "metadata": {"name": "crm_api_token", "description": "Token of the CRM's REST API", "version": "0.1.0"},
+            "metadata": {
+                "name": "crm_api_token",
+                "description": "Token of the CRM's REST API",
+                "version": "0.1.0",
+            },
             "spec": {
                 "config": {
                     "value": "replace-me-with-the-real-token",

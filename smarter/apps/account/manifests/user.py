@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -123,7 +121,9 @@ class UserBroker(Broker):
         membership = self._get(caller, name)
         self.check_can_write(caller)
         if membership.user_id == caller.user.pk:
-            raise Conflict("You cannot remove yourself from the account.", context={"kind": self.kind, "name": name})
+            raise Conflict(
+                "You cannot remove yourself from the account.", context={"kind": self.kind, "name": name}
+            )
         services.member_remove(membership=membership)
 
     def example(self) -> dict[str, Any]:

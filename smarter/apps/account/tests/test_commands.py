@@ -36,13 +36,25 @@ def test_create_account_prints_the_account_user_and_a_working_key() -> None:
     account = Account.objects.get(account_number=line["accountNumber"])
     assert account.company_name == "Acme" and account.name == "acme"
     assert Membership.objects.get(account=account, user__username="alice").role == Role.ADMIN
-    assert whoami(line["apiKey"]) == {"username": "alice", "accountNumber": line["accountNumber"], "role": "admin"}
+    assert whoami(line["apiKey"]) == {
+        "username": "alice",
+        "accountNumber": line["accountNumber"],
+        "role": "admin",
+    }
 
 
 def test_create_account_admin_flag_makes_a_platform_operator_with_a_password() -> None:
     line = run(
-        "create_account", "--company", "Ops", "--username", "root_op", "--email", "op@x.test",
-        "--password", "a-long-password-1", "--admin",
+        "create_account",
+        "--company",
+        "Ops",
+        "--username",
+        "root_op",
+        "--email",
+        "op@x.test",
+        "--password",
+        "a-long-password-1",
+        "--admin",
     )
     from django.contrib.auth import authenticate
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -53,22 +55,30 @@ def test_describe_and_get_never_return_the_value(owner: Persona) -> None:
 def test_reapplying_describe_output_keeps_the_value(owner: Persona) -> None:
     owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
     before = raw_column("db_password")
-    response = owner.client.post(APPLY, data=secret_manifest("db_password", value=None), content_type="application/yaml")
+    response = owner.client.post(
+        APPLY, data=secret_manifest("db_password", value=None), content_type="application/yaml"
+    )
     assert response.json()["data"]["applied"] == "unchanged"
     assert raw_column("db_password") == before
 
 
 def test_changing_the_value_reencrypts_and_says_updated(owner: Persona) -> None:
     owner.client.post(APPLY, data=secret_manifest("db_password"), content_type="application/yaml")
-    response = owner.client.post(APPLY, data=secret_manifest("db_password", value="new"), content_type="application/yaml")
+    response = owner.client.post(
+        APPLY, data=secret_manifest("db_password", value="new"), content_type="application/yaml"
+    )
     assert response.json()["data"]["applied"] == "updated"
     assert services.secret_reveal(secret=Secret.objects.get(name="db_password")) == "new"
 
 
 def test_a_new_secret_without_value_is_refused_with_the_field(owner: Persona) -> None:
-    response = owner.client.post(APPLY, data=secret_manifest("empty", value=None), content_type="application/yaml")
+    response = owner.client.post(
+        APPLY, data=secret_manifest("empty", value=None), content_type="application/yaml"
+    )
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"loc": "spec.config.value", "msg": "required when creating a secret"}]
+    assert response.json()["errors"] == [
+        {"loc": "spec.config.value", "msg": "required when creating a secret"}
+    ]
     assert not Secret.objects.exists()
 
 
@@ -83,7 +93,7 @@ def test_rotation_new_key_first_old_values_still_decrypt_and_reencrypt_moves_the
     assert services.secret_reveal(secret=legacy) == PLAINTEXT  # the old key still decrypts
     before = raw_column("legacy")
 
-    call_command("reencrypt_secrets", stdout=open("/dev/null", "w"))
+    call_command("reencrypt_secrets", stdout=StringIO())
 
     after = raw_column("legacy")
     assert after != before

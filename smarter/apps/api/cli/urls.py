@@ -5,10 +5,22 @@ from django.urls import re_path
 from smarter.apps.api.cli import views
 from smarter.apps.api.openapi import hidden
 
+
 # Name-in-path variants: the same views, left out of the OpenAPI document (documented via ?name=).
-GetByPath = hidden(type("GetByPath", (views.GetView,), {}))
-DescribeByPath = hidden(type("DescribeByPath", (views.DescribeView,), {}))
-DeleteByPath = hidden(type("DeleteByPath", (views.DeleteView,), {}))
+@hidden
+class GetByPath(views.GetView):
+    pass
+
+
+@hidden
+class DescribeByPath(views.DescribeView):
+    pass
+
+
+@hidden
+class DeleteByPath(views.DeleteView):
+    pass
+
 
 KIND = r"(?P<kind>[A-Za-z][A-Za-z0-9_-]{0,63})"
 NAME = r"(?P<name>[^/]{1,255})"
@@ -21,7 +33,11 @@ urlpatterns = [
     re_path(rf"^describe/{KIND}/{NAME}/?$", DescribeByPath.as_view()),
     re_path(rf"^delete/{KIND}/?$", views.DeleteView.as_view(), name="cli-delete"),
     re_path(rf"^delete/{KIND}/{NAME}/?$", DeleteByPath.as_view()),
-    re_path(rf"^(?:example_manifest|example-manifest)/{KIND}/?$", views.ExampleManifestView.as_view(), name="cli-example"),
+    re_path(
+        rf"^(?:example_manifest|example-manifest)/{KIND}/?$",
+        views.ExampleManifestView.as_view(),
+        name="cli-example",
+    ),
     re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
     re_path(r"^whoami/?$", views.WhoAmIView.as_view(), name="cli-whoami"),
     re_path(r"^status/?$", views.StatusView.as_view(), name="cli-status"),

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from smarter.apps.api.cli.base import CliView
-from smarter.apps.api.openapi import cli_operation, hidden
+from smarter.apps.api.openapi import cli_operation
 from smarter.lib.errors import FieldError, PayloadTooLarge, ValidationFailed
 from smarter.lib.health import check_backing_services
 from smarter.lib.manifests import MAX_MANIFEST_BYTES, broker_for, load_manifest

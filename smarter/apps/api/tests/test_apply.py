@@ -8,7 +8,7 @@ from smarter.apps.account import services
 from smarter.apps.account.models import JournalEntry, Secret
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.api.tests.helpers import APPLY, database_snapshot
-from smarter.lib.manifests import registered_brokers
+from smarter.lib.manifests import apply_rank, registered_brokers
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +41,16 @@ def test_applying_the_same_manifest_twice_changes_nothing_the_second_time(owner:
 
 def test_a_changed_field_is_an_update(owner: Persona) -> None:
     owner.client.post(APPLY, data=USER, content_type="application/yaml")
-    changed = owner.client.post(APPLY, data=USER.replace("Hopper", "Murray Hopper"), content_type="application/yaml").json()
+    changed = owner.client.post(
+        APPLY, data=USER.replace("Hopper", "Murray Hopper"), content_type="application/yaml"
+    ).json()
     assert changed["data"]["applied"] == "updated"
     assert changed["data"]["manifest"]["spec"]["config"]["lastName"] == "Murray Hopper"
 
 
-def test_a_manifest_that_fails_half_way_leaves_nothing_behind(owner: Persona, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_manifest_that_fails_half_way_leaves_nothing_behind(
+    owner: Persona, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_create = services.secret_create
 
     def create_then_fail(**kwargs: object) -> Secret:
@@ -69,24 +73,31 @@ def test_describe_output_reapplies_unchanged(owner: Persona) -> None:
     assert response.json()["data"]["applied"] == "unchanged"
 
 
-@pytest.mark.parametrize("broker", registered_brokers(), ids=lambda broker: broker.kind)
-def test_every_example_manifest_applies_as_is(owner: Persona, broker: object) -> None:
+def test_every_example_manifest_applies_as_is_in_dependency_order(owner: Persona) -> None:
+    """Examples may name each other (a plugin its connection), as a user's directory would."""
     owner.user.is_superuser = True  # the Account example needs the platform operator
     owner.user.save()
-    example = owner.client.get(f"/api/v1/cli/example_manifest/{broker.kind}/").json()["data"]
-    response = owner.client.post(APPLY, data=example, format="json")
-    assert response.status_code == 200, response.content
-    assert response.json()["data"]["applied"] == "created"
+    for broker in sorted(registered_brokers(), key=lambda broker: apply_rank(broker.kind)):
+        example = owner.client.get(f"/api/v1/cli/example_manifest/{broker.kind}/").json()["data"]
+        assert example["kind"] == broker.kind
+        response = owner.client.post(APPLY, data=example, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["data"]["applied"] == "created", broker.kind
+        again = owner.client.post(APPLY, data=example, format="json")
+        assert again.json()["data"]["applied"] == "unchanged", broker.kind
 
 
 @pytest.mark.parametrize("broker", registered_brokers(), ids=lambda broker: broker.kind)
-def test_every_schema_is_the_json_schema_of_the_manifest_and_validates_its_example(owner: Persona, broker: object) -> None:
+def test_every_schema_is_the_json_schema_of_the_manifest_and_validates_its_example(
+    owner: Persona, broker: object
+) -> None:
     import jsonschema
 
     for path in (f"/api/v1/cli/schema/{broker.kind}/", f"/api/v1/cli/json-schema/{broker.kind}/"):
         schema = owner.client.get(path).json()["data"]
         assert schema["title"] == broker.kind
-        assert schema["properties"]["kind"]["const"] == broker.kind
+        kind_schema = schema["properties"]["kind"]
+        assert broker.kind == kind_schema.get("const", kind_schema["default"])
         example = owner.client.post(f"/api/v1/cli/example-manifest/{broker.kind}/").json()["data"]
         jsonschema.validate(example, schema)
 

@@ -21,32 +21,47 @@ def owned(owner: Persona, teammate: Persona) -> dict[str, str]:
     """One resource of each kind in the owner's account, by kind → name."""
     services.secret_create(account=owner.account, name="acme_db_password", value="p")
     services.api_key_create(account=owner.account, user=owner.user, name="acme_ci")
-    return {"Secret": "acme_db_password", "ApiKey": "acme_ci", "User": "teammate", "Account": owner.account.name}
+    return {
+        "Secret": "acme_db_password",
+        "ApiKey": "acme_ci",
+        "User": "teammate",
+        "Account": owner.account.name,
+    }
 
 
 KINDS = ["Secret", "ApiKey", "User", "Account"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_outsider_gets_404_on_describe_get_and_delete(owned: dict[str, str], outsider: Persona, kind: str) -> None:
+def test_the_outsider_gets_404_on_describe_get_and_delete(
+    owned: dict[str, str], outsider: Persona, kind: str
+) -> None:
     name = owned[kind]
     before = database_snapshot()
     for verb in ("describe", "get", "delete"):
         response = outsider.client.post(f"/api/v1/cli/{verb}/{kind}/?name={name}")
         assert response.status_code == 404, (verb, response.content)
         assert response.json()["errorClass"] == "NotFound"
-        assert response.json()["context"] == {"kind": kind, "name": name, "requestId": response["X-Request-ID"]}
+        assert response.json()["context"] == {
+            "kind": kind,
+            "name": name,
+            "requestId": response["X-Request-ID"],
+        }
     assert database_snapshot() == before
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_outsider_sees_none_of_the_owners_resources_in_lists(owned: dict[str, str], outsider: Persona, kind: str) -> None:
+def test_the_outsider_sees_none_of_the_owners_resources_in_lists(
+    owned: dict[str, str], outsider: Persona, kind: str
+) -> None:
     items = outsider.client.get(f"/api/v1/cli/get/{kind}/").json()["data"]["items"]
     assert owned[kind] not in [item["name"] for item in items]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_owner_and_the_teammate_can_describe(owned: dict[str, str], owner: Persona, teammate: Persona, kind: str) -> None:
+def test_the_owner_and_the_teammate_can_describe(
+    owned: dict[str, str], owner: Persona, teammate: Persona, kind: str
+) -> None:
     assert owner.client.get(f"/api/v1/cli/describe/{kind}/?name={owned[kind]}").status_code == 200
     if kind == "ApiKey":
         # Members see only their own keys.
@@ -55,7 +70,9 @@ def test_the_owner_and_the_teammate_can_describe(owned: dict[str, str], owner: P
         assert teammate.client.get(f"/api/v1/cli/describe/{kind}/?name={owned[kind]}").status_code == 200
 
 
-def test_the_outsider_cannot_reach_the_owners_secret_by_applying_over_it(owned: dict[str, str], outsider: Persona) -> None:
+def test_the_outsider_cannot_reach_the_owners_secret_by_applying_over_it(
+    owned: dict[str, str], outsider: Persona
+) -> None:
     body = "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: acme_db_password}\nspec: {config: {value: mine}}\n"
     response = outsider.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
     assert response.json()["data"]["applied"] == "created"  # a new secret of the outsider's own
@@ -84,7 +101,9 @@ def test_a_teammate_cannot_apply_admin_kinds(teammate: Persona, kind: str, manif
 
 def test_only_the_platform_operator_creates_accounts(owner: Persona) -> None:
     body = "apiVersion: smarter.sh/v1\nkind: Account\nmetadata: {name: newco}\nspec: {config: {companyName: NewCo}}\n"
-    assert owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml").status_code == 403
+    assert (
+        owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml").status_code == 403
+    )
     owner.user.is_superuser = True
     owner.user.save()
     response = owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
@@ -99,7 +118,9 @@ def test_an_admin_cannot_remove_the_last_admin_or_change_their_own_role(owner: P
     response = owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
     assert response.status_code == 409
     assert owner.client.post("/api/v1/cli/delete/user/?name=owner").status_code == 409
-    second = services.member_add(account=owner.account, username="second", email="s@example.test", role=Role.ADMIN)
+    second = services.member_add(
+        account=owner.account, username="second", email="s@example.test", role=Role.ADMIN
+    )
     assert second.role == Role.ADMIN
 
 

@@ -60,7 +60,12 @@ class Command(BaseCommand):
                 account=caller.account, user=user, name=f"demo_{secrets.token_hex(3)}"
             )
             account_number, plaintext = caller.account.account_number, issued.plaintext
-        stored = {"username": DEMO_USERNAME, "password": password, "accountNumber": account_number, "apiKey": plaintext}
+        stored = {
+            "username": DEMO_USERNAME,
+            "password": password,
+            "accountNumber": account_number,
+            "apiKey": plaintext,
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored), encoding="utf-8")
         path.chmod(0o600)
@@ -68,6 +73,10 @@ class Command(BaseCommand):
 
     def _banner(self, base_url: str, credentials: dict[str, str]) -> str:
         key = credentials["apiKey"]
+        manifest = (
+            r"$'apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: demo_token}\n"
+            r"spec: {config: {value: s3cr3t}}'"
+        )
         return f"""
   Smarter is ready on {base_url}
 
@@ -82,5 +91,5 @@ class Command(BaseCommand):
     curl -s {base_url}/api/v1/cli/whoami/ -H 'Authorization: Token {key}'
     curl -s {base_url}/api/v1/cli/example_manifest/secret/ -H 'Authorization: Token {key}'
     curl -s {base_url}/api/v1/cli/apply/ -H 'Authorization: Token {key}' \\
-         -H 'Content-Type: application/yaml' --data-binary $'apiVersion: smarter.sh/v1\\nkind: Secret\\nmetadata: {{name: demo_token}}\\nspec: {{config: {{value: s3cr3t}}}}'
+         -H 'Content-Type: application/yaml' --data-binary {manifest}
 """
