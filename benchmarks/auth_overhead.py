@@ -87,7 +87,16 @@ def main() -> None:
         key = created["apiKey"]
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "smarter.asgi:application", "--port", str(port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "smarter.asgi:application",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             cwd=ROOT,
             env=env,
         )
@@ -132,8 +141,8 @@ of {REQUESTS_PER_ROUND} requests per endpoint.
 - `whoami` adds {added:.2f} ms at p50 over the baseline; that includes DRF, the key check, the
   `lastUsedAt` bookkeeping and the journal row (a committed INSERT on SQLite).
 - Key verification alone (one indexed SQL lookup by prefix joining account, user and role, then
-  SHA-256 and a constant-time comparison): **{lookup_us:.0f} µs**; the digest comparison by itself: {digest_us:.2f} µs. Django's
-  default PBKDF2 password hasher would cost about 200 ms per request instead.
+  SHA-256 and a constant-time comparison): **{lookup_us:.0f} µs**; the digest comparison by
+  itself: {digest_us:.2f} µs. Django's default PBKDF2 hasher would cost about 200 ms instead.
 """
     write_section("auth", markdown)
     print(markdown)

@@ -94,9 +94,7 @@ class SmarterSettings(BaseSettings):
     root_domain: str = Field(
         "localhost", description="Chatbots answer on <chatbot>.<account-number>.api.<root-domain>."
     )
-    platform_host: str = Field(
-        "localhost:8000", description="host[:port] of the console and the REST API."
-    )
+    platform_host: str = Field("localhost:8000", description="host[:port] of the console and the REST API.")
 
     # --- LLM providers ----------------------------------------------------------------------
     llm_provider: Literal["offline", "openai"] | None = Field(

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.fernet import InvalidToken, MultiFernet, Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 API_KEY_PREFIX = "smarter"
 _PREFIX_ID_LENGTH = 8

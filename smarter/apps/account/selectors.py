@@ -52,13 +52,15 @@ def _key_lookup_sql() -> str:
         for alias, model in zip(("k", "a", "u"), _JOINED_MODELS, strict=True)
         for field in model._meta.concrete_fields
     ]
+    # Only identifiers from the models' metadata are interpolated; the prefix is a bound parameter.
     return (
-        f"SELECT {', '.join(columns)}, m.{quote('role')} "
+        f"SELECT {', '.join(columns)}, m.{quote('role')} "  # noqa: S608
         f"FROM {quote(ApiKey._meta.db_table)} k "
         f"JOIN {quote(Account._meta.db_table)} a ON a.{quote('id')} = k.{quote('account_id')} "
         f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = k.{quote('user_id')} "
         f"LEFT JOIN {quote(Membership._meta.db_table)} m "
-        f"ON m.{quote('account_id')} = k.{quote('account_id')} AND m.{quote('user_id')} = k.{quote('user_id')} "
+        f"ON m.{quote('account_id')} = k.{quote('account_id')} "
+        f"AND m.{quote('user_id')} = k.{quote('user_id')} "
         f"WHERE k.{quote('prefix')} = %s"
     )
 
@@ -96,9 +98,7 @@ def _converters() -> list[list[tuple[int, Any, list[Any]]]]:
 
 def caller_for_user(user: User, account_id: int | None = None) -> Caller | None:
     """A console user acting in `account_id` (their chosen account), else in their first one."""
-    memberships = Membership.objects.select_related("account").filter(
-        user_id=user.pk, account__is_active=True
-    )
+    memberships = Membership.objects.select_related("account").filter(user_id=user.pk, account__is_active=True)
     if account_id is not None:
         memberships = memberships.filter(account_id=account_id)
     membership = memberships.order_by("created_at", "id").first()

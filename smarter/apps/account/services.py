@@ -64,9 +64,7 @@ def account_create(*, company_name: str, name: str | None = None, **profile: Any
     if unknown:
         raise TypeError(f"unknown account fields: {sorted(unknown)}")
     if name and Account.objects.filter(name=name).exists():
-        raise Conflict(
-            f"An account named {name!r} already exists.", context={"kind": "Account", "name": name}
-        )
+        raise Conflict(f"An account named {name!r} already exists.", context={"kind": "Account", "name": name})
     return Account.objects.create(
         name=name or _free_account_name(company_name),
         account_number=_new_account_number(),
@@ -147,9 +145,7 @@ def member_remove(*, membership: Membership) -> None:
 
 
 def _ensure_another_admin(membership: Membership) -> None:
-    others = Membership.objects.filter(account_id=membership.account_id, role=Role.ADMIN).exclude(
-        pk=membership.pk
-    )
+    others = Membership.objects.filter(account_id=membership.account_id, role=Role.ADMIN).exclude(pk=membership.pk)
     if not others.exists():
         raise Conflict(
             "An account must keep at least one admin; make another member admin first.",
@@ -189,9 +185,7 @@ def api_key_create(
                 expires_at=expires_at,
             )
     except IntegrityError:
-        raise Conflict(
-            f"An API key named {name!r} already exists.", context={"kind": "ApiKey", "name": name}
-        ) from None
+        raise Conflict(f"An API key named {name!r} already exists.", context={"kind": "ApiKey", "name": name}) from None
     return IssuedApiKey(api_key=key, plaintext=generated.plaintext)
 
 
@@ -226,9 +220,7 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     now = timezone.now()
     if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
         return
-    ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(
-        last_used_at=now
-    )
+    ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(last_used_at=now)
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -256,9 +248,7 @@ def secret_create(
                 encrypted_value=crypto.encrypt(value, _fernet_keys()),
             )
     except IntegrityError:
-        raise Conflict(
-            f"A secret named {name!r} already exists.", context={"kind": "Secret", "name": name}
-        ) from None
+        raise Conflict(f"A secret named {name!r} already exists.", context={"kind": "Secret", "name": name}) from None
 
 
 def secret_update(
@@ -291,9 +281,7 @@ def secret_delete(*, secret: Secret) -> None:
     try:
         secret.delete()
     except ProtectedError as error:
-        users = sorted(
-            {f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects}
-        )
+        users = sorted({f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects})
         raise Conflict(
             f"Secret {secret.name!r} is in use by {', '.join(users)}; change or delete those first.",
             context={"kind": "Secret", "name": secret.name, "usedBy": users},
@@ -331,9 +319,7 @@ def account_onboard(
 ) -> OnboardedAccount:
     """A new tenant with its first user (an account admin) and a first API key."""
     account = account_create(company_name=company_name)
-    membership = member_add(
-        account=account, username=username, email=email, role=Role.ADMIN, password=password
-    )
+    membership = member_add(account=account, username=username, email=email, role=Role.ADMIN, password=password)
     user = membership.user
     if platform_admin:
         user.is_staff = user.is_superuser = True

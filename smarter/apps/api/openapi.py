@@ -66,9 +66,7 @@ def cli_operation(summary: str, *, with_name: bool = False, body: bool = False, 
         summary=summary,
         tags=["cli"],
         parameters=[NAME_PARAMETER] if with_name else None,
-        request={"application/yaml": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT}
-        if body
-        else None,
+        request={"application/yaml": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT} if body else None,
         responses={200: CliEnvelope, **ERRORS},
         **kwargs,
     )

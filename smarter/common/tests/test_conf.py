@@ -66,7 +66,9 @@ def test_an_openai_key_makes_openai_the_platform_provider(clean_env: Path, monke
     assert load_settings().effective_llm_provider == "openai"
 
 
-def test_file_variants_read_the_value_from_a_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_file_variants_read_the_value_from_a_file(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     key = Fernet.generate_key().decode()
     (tmp_path / "fernet").write_text(f"{key}\n")
     (tmp_path / "db").write_text("mysql://root@127.0.0.1:3306/x\n")
@@ -77,7 +79,9 @@ def test_file_variants_read_the_value_from_a_file(clean_env: Path, monkeypatch: 
     assert conf.database_url == "mysql://root@127.0.0.1:3306/x"
 
 
-def test_a_plain_variable_wins_over_its_file_variant(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_plain_variable_wins_over_its_file_variant(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / "domain").write_text("from-file.example")
     monkeypatch.setenv("SMARTER_ROOT_DOMAIN_FILE", str(tmp_path / "domain"))
     monkeypatch.setenv("SMARTER_ROOT_DOMAIN", "from-env.example")
@@ -93,12 +97,36 @@ def test_an_unreadable_file_variant_names_the_variable(clean_env: Path, monkeypa
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("SMARTER_DATABASE_URL", "oracle://x/y", "SMARTER_DATABASE_URL: must be a sqlite://, mysql:// or postgres:// URL (got 'oracle://x/y')"),
-        ("SMARTER_REDIS_URL", "http://cache", "SMARTER_REDIS_URL: must be a redis:// or rediss:// URL (got 'http://cache')"),
-        ("SMARTER_DEBUG", "maybe", "SMARTER_DEBUG: Input should be a valid boolean, unable to interpret input (got 'maybe')"),
-        ("SMARTER_LLM_PROVIDER", "gemini", "SMARTER_LLM_PROVIDER: Input should be 'offline' or 'openai' (got 'gemini')"),
-        ("SMARTER_PLATFORM_HOST", "https://x/", "SMARTER_PLATFORM_HOST: must be host or host:port, without scheme or path (got 'https://x/')"),
-        ("SMARTER_ROOT_DOMAIN", "exa mple.com", "SMARTER_ROOT_DOMAIN: must be a DNS name such as localhost or example.com (got 'exa mple.com')"),
+        (
+            "SMARTER_DATABASE_URL",
+            "oracle://x/y",
+            "SMARTER_DATABASE_URL: must be a sqlite://, mysql:// or postgres:// URL (got 'oracle://x/y')",
+        ),
+        (
+            "SMARTER_REDIS_URL",
+            "http://cache",
+            "SMARTER_REDIS_URL: must be a redis:// or rediss:// URL (got 'http://cache')",
+        ),
+        (
+            "SMARTER_DEBUG",
+            "maybe",
+            "SMARTER_DEBUG: Input should be a valid boolean, unable to interpret input (got 'maybe')",
+        ),
+        (
+            "SMARTER_LLM_PROVIDER",
+            "gemini",
+            "SMARTER_LLM_PROVIDER: Input should be 'offline' or 'openai' (got 'gemini')",
+        ),
+        (
+            "SMARTER_PLATFORM_HOST",
+            "https://x/",
+            "SMARTER_PLATFORM_HOST: must be host or host:port, without scheme or path (got 'https://x/')",
+        ),
+        (
+            "SMARTER_ROOT_DOMAIN",
+            "exa mple.com",
+            "SMARTER_ROOT_DOMAIN: must be a DNS name such as localhost or example.com (got 'exa mple.com')",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_what_it_accepts(
@@ -125,7 +153,12 @@ def test_start_up_stops_with_the_one_line_and_exit_status_2(clean_env: Path) -> 
     env["SMARTER_STATE_DIR"] = str(clean_env)
     env["SMARTER_REDIS_URL"] = "memcached://x"
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
@@ -135,7 +168,9 @@ def test_start_up_stops_with_the_one_line_and_exit_status_2(clean_env: Path) -> 
 
 def test_env_example_lists_every_variable_with_a_comment() -> None:
     lines = (BASE_DIR / ".env.example").read_text().splitlines()
-    listed = [line.split("=")[0].lstrip("# ") for line in lines if "=" in line and line.lstrip("# ").startswith("SMARTER_")]
+    listed = [
+        line.split("=")[0].lstrip("# ") for line in lines if "=" in line and line.lstrip("# ").startswith("SMARTER_")
+    ]
     assert sorted(listed) == sorted(setting_names())
     for index, line in enumerate(lines):
         if "=" in line and line.lstrip("# ").startswith("SMARTER_"):

@@ -91,11 +91,7 @@ class Broker(ABC):
         try:
             return self.manifest_model.model_validate({**document, "kind": self.kind})
         except ValidationError as error:
-            name = (
-                document.get("metadata", {}).get("name")
-                if isinstance(document.get("metadata"), dict)
-                else None
-            )
+            name = document.get("metadata", {}).get("name") if isinstance(document.get("metadata"), dict) else None
             raise ValidationFailed(
                 f"The {self.kind} manifest is invalid; fix the fields listed in errors.",
                 context={"kind": self.kind, "name": name},
@@ -124,9 +120,7 @@ class Broker(ABC):
             f"{self.kind} {name!r} was not found in your account.", context={"kind": self.kind, "name": name}
         )
 
-    def envelope(
-        self, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
-    ) -> dict[str, Any]:
+    def envelope(self, metadata: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         return {
             "apiVersion": API_VERSION,
             "kind": self.kind,

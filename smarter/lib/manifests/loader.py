@@ -66,8 +66,7 @@ def load_manifest(body: bytes) -> dict[str, Any]:
     document = _parse(text)
     if not isinstance(document, dict):
         raise ValidationFailed(
-            f"A manifest must be a mapping with apiVersion, kind, metadata and spec, not a "
-            f"{_type_name(document)}.",
+            f"A manifest must be a mapping with apiVersion, kind, metadata and spec, not a {_type_name(document)}.",
             errors=[FieldError(loc="(root)", msg=f"expected a mapping, got {_type_name(document)}")],
         )
     return document

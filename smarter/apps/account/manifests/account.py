@@ -89,9 +89,7 @@ class AccountBroker(Broker):
         return self._describe(self._get(caller, name))
 
     def _describe(self, account: Account) -> dict[str, Any]:
-        config = AccountConfig.model_validate(
-            {field: getattr(account, field) for field in services.PROFILE_FIELDS}
-        )
+        config = AccountConfig.model_validate({field: getattr(account, field) for field in services.PROFILE_FIELDS})
         return self.envelope(
             {"name": account.name, "description": "", "version": "0.1.0", "tags": [], "annotations": []},
             {"config": config.model_dump(by_alias=True)},

@@ -67,9 +67,7 @@ class UserBroker(Broker):
             "is_active": config.is_active,
         }
         if membership is None:
-            membership = services.member_add(
-                account=caller.account, username=username, role=config.role, **user_fields
-            )
+            membership = services.member_add(account=caller.account, username=username, role=config.role, **user_fields)
             return ApplyOutcome("created", self._describe(membership))
         if membership.user_id == caller.user.pk and config.role != membership.role:
             raise Conflict("You cannot change your own role.", context={"kind": self.kind, "name": username})
@@ -121,9 +119,7 @@ class UserBroker(Broker):
         membership = self._get(caller, name)
         self.check_can_write(caller)
         if membership.user_id == caller.user.pk:
-            raise Conflict(
-                "You cannot remove yourself from the account.", context={"kind": self.kind, "name": name}
-            )
+            raise Conflict("You cannot remove yourself from the account.", context={"kind": self.kind, "name": name})
         services.member_remove(membership=membership)
 
     def example(self) -> dict[str, Any]:

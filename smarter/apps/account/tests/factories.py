@@ -42,6 +42,4 @@ def make_persona(account: Account, username: str, role: str = Role.MEMBER, **use
         account=account, username=username, email=f"{username}@example.test", role=role, **user_fields
     )
     issued = services.api_key_create(account=account, user=membership.user, name=f"{username}_key")
-    return Persona(
-        account=account, user=membership.user, role=role, api_key=issued.api_key, key=issued.plaintext
-    )
+    return Persona(account=account, user=membership.user, role=role, api_key=issued.api_key, key=issued.plaintext)

@@ -85,9 +85,7 @@ def test_a_revoked_key_gets_401_at_the_very_next_request(owner: Persona) -> None
 def test_a_revoked_key_cannot_be_reactivated(owner: Persona) -> None:
     apply(owner, api_key_manifest("gone"))
     apply(owner, api_key_manifest("gone", isActive="false"))
-    response = owner.client.post(
-        APPLY, data=api_key_manifest("gone", isActive="true"), content_type="application/yaml"
-    )
+    response = owner.client.post(APPLY, data=api_key_manifest("gone", isActive="true"), content_type="application/yaml")
     assert response.status_code == 409
     assert ApiKey.objects.get(name="gone").revoked_at is not None
 
@@ -165,7 +163,5 @@ def test_a_key_cannot_be_issued_for_someone_outside_the_account(owner: Persona, 
         APPLY, data=api_key_manifest("sneaky", username="outsider"), content_type="application/yaml"
     )
     assert response.status_code == 400
-    assert response.json()["errors"] == [
-        {"loc": "spec.config.username", "msg": "must be a member of this account"}
-    ]
+    assert response.json()["errors"] == [{"loc": "spec.config.username", "msg": "must be a member of this account"}]
     assert not ApiKey.objects.filter(name="sneaky").exists()

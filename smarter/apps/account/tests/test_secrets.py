@@ -72,13 +72,9 @@ def test_changing_the_value_reencrypts_and_says_updated(owner: Persona) -> None:
 
 
 def test_a_new_secret_without_value_is_refused_with_the_field(owner: Persona) -> None:
-    response = owner.client.post(
-        APPLY, data=secret_manifest("empty", value=None), content_type="application/yaml"
-    )
+    response = owner.client.post(APPLY, data=secret_manifest("empty", value=None), content_type="application/yaml")
     assert response.status_code == 400
-    assert response.json()["errors"] == [
-        {"loc": "spec.config.value", "msg": "required when creating a secret"}
-    ]
+    assert response.json()["errors"] == [{"loc": "spec.config.value", "msg": "required when creating a secret"}]
     assert not Secret.objects.exists()
 
 

@@ -17,9 +17,7 @@ _IGNORED_COLUMNS = {"last_used_at"}
 def database_snapshot() -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every Smarter table (and users), for before/after comparisons."""
     snapshot: dict[str, list[tuple[Any, ...]]] = {}
-    models = [
-        m for m in apps.get_models() if m._meta.app_label in {"account", "plugin", "chatbot", "chat", "auth"}
-    ]
+    models = [m for m in apps.get_models() if m._meta.app_label in {"account", "plugin", "chatbot", "chat", "auth"}]
     for model in models:
         label = model._meta.label_lower
         if label in _IGNORED or label in {"auth.permission", "auth.group"}:

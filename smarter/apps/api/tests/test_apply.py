@@ -48,9 +48,7 @@ def test_a_changed_field_is_an_update(owner: Persona) -> None:
     assert changed["data"]["manifest"]["spec"]["config"]["lastName"] == "Murray Hopper"
 
 
-def test_a_manifest_that_fails_half_way_leaves_nothing_behind(
-    owner: Persona, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_manifest_that_fails_half_way_leaves_nothing_behind(owner: Persona, monkeypatch: pytest.MonkeyPatch) -> None:
     real_create = services.secret_create
 
     def create_then_fail(**kwargs: object) -> Secret:

@@ -177,9 +177,8 @@ def test_every_failing_field_is_listed(owner: Persona) -> None:
 
 def test_a_2_mib_body_is_413_and_changes_nothing(owner: Persona) -> None:
     before = database_snapshot()
-    body = (
-        "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: big}\nspec:\n  config:\n    value: "
-        + "x" * (2 * 1024 * 1024)
+    body = "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: big}\nspec:\n  config:\n    value: " + "x" * (
+        2 * 1024 * 1024
     )
     response = owner.client.post(APPLY, data=body, content_type="application/yaml")
     assert response.status_code == 413

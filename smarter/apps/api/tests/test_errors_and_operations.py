@@ -87,9 +87,7 @@ def test_readyz_is_503_naming_an_unreachable_broker(db: None, settings: pytest.F
     assert body["services"]["database"] == "ok"
 
 
-def test_readyz_with_a_real_redis_broker_is_ready(
-    db: None, settings: pytest.FixtureRequest, redis_url: str
-) -> None:
+def test_readyz_with_a_real_redis_broker_is_ready(db: None, settings: pytest.FixtureRequest, redis_url: str) -> None:
     settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": redis_url})
     assert APIClient().get("/readyz").json()["services"]["broker"] == "ok"
 
@@ -115,9 +113,7 @@ def test_openapi_schema_and_swagger_ui_are_served_locally(db: None) -> None:
     assert asset.status_code == 200
 
 
-def test_log_lines_are_json_with_request_id_and_account(
-    owner: Persona, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_log_lines_are_json_with_request_id_and_account(owner: Persona, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="smarter.access"):
         response = owner.client.get("/api/v1/cli/whoami/")
     record = next(r for r in caplog.records if r.name == "smarter.access")

@@ -10,9 +10,7 @@ pytestmark = pytest.mark.django_db
 JOURNAL = "/api/v1/journal/"
 
 
-def test_admins_read_their_accounts_journal_newest_first(
-    owner: Persona, teammate: Persona, outsider: Persona
-) -> None:
+def test_admins_read_their_accounts_journal_newest_first(owner: Persona, teammate: Persona, outsider: Persona) -> None:
     teammate.client.get("/api/v1/cli/get/secrets/")
     owner.client.get("/api/v1/cli/describe/user/?name=teammate")
     outsider.client.get("/api/v1/cli/whoami/")
@@ -28,12 +26,10 @@ def test_the_journal_filters_by_command_kind_name_user_and_status(owner: Persona
     owner.client.get("/api/v1/cli/describe/user/?name=teammate")
     owner.client.get("/api/v1/cli/describe/user/?name=ghost")
     teammate.client.get("/api/v1/cli/get/users/")
-    assert [e["name"] for e in owner.client.get(JOURNAL + "?status=404").json()["data"]["entries"]] == [
-        "ghost"
+    assert [e["name"] for e in owner.client.get(JOURNAL + "?status=404").json()["data"]["entries"]] == ["ghost"]
+    assert [e["username"] for e in owner.client.get(JOURNAL + "?username=teammate").json()["data"]["entries"]] == [
+        "teammate"
     ]
-    assert [
-        e["username"] for e in owner.client.get(JOURNAL + "?username=teammate").json()["data"]["entries"]
-    ] == ["teammate"]
     assert len(owner.client.get(JOURNAL + "?command=describe&kind=user").json()["data"]["entries"]) == 2
     assert len(owner.client.get(JOURNAL + "?name=teammate").json()["data"]["entries"]) == 1
 

@@ -33,9 +33,7 @@ KINDS = ["Secret", "ApiKey", "User", "Account"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_outsider_gets_404_on_describe_get_and_delete(
-    owned: dict[str, str], outsider: Persona, kind: str
-) -> None:
+def test_the_outsider_gets_404_on_describe_get_and_delete(owned: dict[str, str], outsider: Persona, kind: str) -> None:
     name = owned[kind]
     before = database_snapshot()
     for verb in ("describe", "get", "delete"):
@@ -73,7 +71,9 @@ def test_the_owner_and_the_teammate_can_describe(
 def test_the_outsider_cannot_reach_the_owners_secret_by_applying_over_it(
     owned: dict[str, str], outsider: Persona
 ) -> None:
-    body = "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: acme_db_password}\nspec: {config: {value: mine}}\n"
+    body = (
+        "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: acme_db_password}\nspec: {config: {value: mine}}\n"
+    )
     response = outsider.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
     assert response.json()["data"]["applied"] == "created"  # a new secret of the outsider's own
     owner_secret = services.Secret.objects.get(account__name="acme", name="acme_db_password")
@@ -101,9 +101,7 @@ def test_a_teammate_cannot_apply_admin_kinds(teammate: Persona, kind: str, manif
 
 def test_only_the_platform_operator_creates_accounts(owner: Persona) -> None:
     body = "apiVersion: smarter.sh/v1\nkind: Account\nmetadata: {name: newco}\nspec: {config: {companyName: NewCo}}\n"
-    assert (
-        owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml").status_code == 403
-    )
+    assert owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml").status_code == 403
     owner.user.is_superuser = True
     owner.user.save()
     response = owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
@@ -118,9 +116,7 @@ def test_an_admin_cannot_remove_the_last_admin_or_change_their_own_role(owner: P
     response = owner.client.post("/api/v1/cli/apply/", data=body, content_type="application/yaml")
     assert response.status_code == 409
     assert owner.client.post("/api/v1/cli/delete/user/?name=owner").status_code == 409
-    second = services.member_add(
-        account=owner.account, username="second", email="s@example.test", role=Role.ADMIN
-    )
+    second = services.member_add(account=owner.account, username="second", email="s@example.test", role=Role.ADMIN)
     assert second.role == Role.ADMIN
 
 

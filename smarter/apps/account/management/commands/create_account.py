@@ -19,9 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--username", required=True)
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", default=None, help="Console password; unset: no console login")
-        parser.add_argument(
-            "--admin", action="store_true", help="Also make the user a platform operator (superuser)"
-        )
+        parser.add_argument("--admin", action="store_true", help="Also make the user a platform operator (superuser)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

@@ -56,9 +56,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
             caller = selectors.caller_for_user(user)
             assert caller is not None, "the demo admin belongs to the demo account"
-            issued = services.api_key_create(
-                account=caller.account, user=user, name=f"demo_{secrets.token_hex(3)}"
-            )
+            issued = services.api_key_create(account=caller.account, user=user, name=f"demo_{secrets.token_hex(3)}")
             account_number, plaintext = caller.account.account_number, issued.plaintext
         stored = {
             "username": DEMO_USERNAME,
