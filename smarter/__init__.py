@@ -1,7 +1,7 @@
-"""Smarter: build, test and deploy LLM chatbots that act on a company's own data."""
+"""Smarter: build, test and deploy LLM chatbots that act on a company's own data.
+
+The Celery app (`smarter.celery`) is loaded when Django starts (see AccountConfig.ready), not
+here, so that importing the package (the command-line client does) stays light.
+"""
 
 __version__ = "0.1.0"
-
-from smarter.celery import app as celery_app  # noqa: E402  (Celery finds its app here)
-
-__all__ = ["__version__", "celery_app"]

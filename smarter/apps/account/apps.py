@@ -9,6 +9,9 @@ class AccountConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # The platform's Celery app must exist before any task is called or enqueued; this is
+        # the first of our apps to start.
+        import smarter.celery  # noqa: F401
         from smarter.apps.account.manifests import register_kinds
 
         register_kinds()
