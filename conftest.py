@@ -63,3 +63,47 @@ def redis_url() -> str:
     except redis.RedisError as error:
         pytest.skip(f"needs Redis at {url}: {error}")
     return url
+
+
+class AsgiServer:
+    """The platform served by uvicorn in a thread of the test process (so it shares the test
+    database), on a free loopback port: the async doors run exactly as in production."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import threading
+        import time
+
+        import uvicorn
+        from django.core.asgi import get_asgi_application
+
+        config = uvicorn.Config(
+            get_asgi_application(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ASGI test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_server(transactional_db: Any) -> Any:
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()

@@ -234,3 +234,5 @@ SMARTER_DEFAULT_MODEL = conf.default_model
 SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
 SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
 SMARTER_S3_BUCKET = conf.s3_bucket
+# SQLite plugin databases must live here, so a tenant can never name another file on the server.
+SMARTER_PLUGIN_SQLITE_DIR = str(conf.state_dir / "plugin-data")

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from smarter.apps.account import selectors, services
 from smarter.apps.account.caller import Caller
+from smarter.lib.errors import NotAuthenticated
 from smarter.lib.observability import bind_account
 
 # Longer headers are refused before any parsing or lookup: keys are ~60 characters.
@@ -19,26 +20,37 @@ MAX_AUTHORIZATION_LENGTH = 256
 KEYWORDS = ("token", "bearer")
 
 
+def caller_from_authorization(header: str) -> Caller | None:
+    """The caller an `Authorization` header names; None when it names no API key at all.
+
+    Raises NotAuthenticated for a header that tries to be a key and is not a valid one.
+    """
+    if not header:
+        return None
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        raise NotAuthenticated("The Authorization header is too long to be an API key.")
+    keyword, _, key = header.partition(" ")
+    if keyword.lower() not in KEYWORDS:
+        return None
+    key = key.strip()
+    if not key or " " in key:
+        raise NotAuthenticated("Send the key as 'Authorization: Token <key>'.")
+    caller = selectors.caller_for_api_key(key)
+    if caller is None:
+        raise NotAuthenticated("The API key is invalid, expired or revoked.")
+    assert caller.api_key is not None
+    services.api_key_touch(api_key=caller.api_key)
+    bind_account(caller.account.account_number)
+    return caller
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Caller] | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        if len(header) > MAX_AUTHORIZATION_LENGTH:
-            raise exceptions.AuthenticationFailed("The Authorization header is too long to be an API key.")
-        keyword, _, key = header.partition(" ")
-        if keyword.lower() not in KEYWORDS:
-            return None
-        key = key.strip()
-        if not key or " " in key:
-            raise exceptions.AuthenticationFailed("Send the key as 'Authorization: Token <key>'.")
-        caller = selectors.caller_for_api_key(key)
-        if caller is None:
-            raise exceptions.AuthenticationFailed("The API key is invalid, expired or revoked.")
-        assert caller.api_key is not None
-        services.api_key_touch(api_key=caller.api_key)
-        bind_account(caller.account.account_number)
-        return caller.user, caller
+        try:
+            caller = caller_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
+        except NotAuthenticated as error:
+            raise exceptions.AuthenticationFailed(error.description) from None
+        return (caller.user, caller) if caller is not None else None
 
     def authenticate_header(self, request: Request) -> str:
         return 'Token realm="api"'

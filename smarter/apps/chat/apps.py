@@ -7,3 +7,8 @@ class ChatConfig(AppConfig):
     name = "smarter.apps.chat"
     label = "chat"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from smarter.apps.chat.manifests import register_kinds
+
+        register_kinds()

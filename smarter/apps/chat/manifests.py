@@ -1,1 +1,181 @@
-"""Manifest kinds of the chat app and their brokers."""
+"""Read-only kinds over chat history: `Chat`, `ChatHistory`, `ChatToolCall`, `ChatPluginUsage`.
+
+They exist for `get`, `describe` and `logs`; sessions are written by chatting, never applied.
+An item's `name` is its session key, so `get chathistory?name=<session_key>` lists one session.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from django.db.models import Count, QuerySet
+
+from smarter.apps.chat import selectors, services
+from smarter.apps.chat.logs import chat_logs
+from smarter.apps.chat.models import Chat
+from smarter.lib.errors import FieldError, ValidationFailed
+from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, register
+from smarter.lib.manifests.broker import Caller
+
+LIST_LIMIT = 200
+
+
+class _NoSpec(CamelModel):
+    pass
+
+
+class _ReadOnlyManifest(Manifest):
+    spec: _NoSpec
+
+
+class ChatManifest(_ReadOnlyManifest):
+    kind: Literal["Chat"] = "Chat"
+
+
+class ChatHistoryManifest(_ReadOnlyManifest):
+    kind: Literal["ChatHistory"] = "ChatHistory"
+
+
+class ChatToolCallManifest(_ReadOnlyManifest):
+    kind: Literal["ChatToolCall"] = "ChatToolCall"
+
+
+class ChatPluginUsageManifest(_ReadOnlyManifest):
+    kind: Literal["ChatPluginUsage"] = "ChatPluginUsage"
+
+
+class _ReadOnlyBroker(Broker):
+    write_role = "admin"
+    read_only = True
+    session_field: ClassVar[str] = "chat__session_key"
+
+    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
+        raise ValidationFailed(
+            f"{self.kind} is read-only: sessions are recorded by chatting.",
+            context={"kind": self.kind},
+            errors=[FieldError("kind", "read-only")],
+        )
+
+    def rows(self, caller: Caller) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def item(self, row: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
+        return [self.item(row) for row in self.rows(caller)[:LIST_LIMIT]]
+
+    def get(self, caller: Caller, name: str | None = None) -> dict[str, Any]:
+        if name is None:
+            return super().get(caller)
+        rows = self.rows(caller).filter(**{self.session_field: name})[:LIST_LIMIT]
+        items = [self.item(row) for row in rows]
+        if not items:
+            raise self.not_found(name)
+        return {"titles": [{"name": c.name, "type": c.type} for c in self.columns], "items": items}
+
+    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
+        return self.envelope({"name": name}, {}, chat_logs(account=caller.account, session_key=name))
+
+    def delete(self, caller: Caller, name: str) -> None:
+        raise ValidationFailed(
+            f"{self.kind} entries are deleted with their session: delete the Chat {name!r}.",
+            context={"kind": self.kind, "name": name},
+            errors=[FieldError("kind", "delete the Chat instead")],
+        )
+
+    def example(self) -> dict[str, Any]:
+        return {"apiVersion": "smarter.sh/v1", "kind": self.kind, "metadata": {"name": "session_key"}, "spec": {}}
+
+
+class ChatBroker(_ReadOnlyBroker):
+    kind = "Chat"
+    aliases = ("Chats",)
+    manifest_model = ChatManifest
+    session_field = "session_key"
+    columns = (
+        Column("name"),
+        Column("chatbot"),
+        Column("channel"),
+        Column("turns", "integer"),
+        Column("createdAt", "datetime"),
+    )
+
+    def rows(self, caller: Caller) -> QuerySet[Any]:
+        return selectors.chats_of(caller.account).annotate(turn_count=Count("turns"))
+
+    def item(self, row: Chat) -> dict[str, Any]:
+        return {
+            "name": row.session_key,
+            "chatbot": row.chatbot.name,
+            "channel": row.channel,
+            "turns": row.turn_count,  # type: ignore[attr-defined]
+            "createdAt": row.created_at.isoformat(),
+        }
+
+    def delete(self, caller: Caller, name: str) -> None:
+        chat = selectors.chat_get(account=caller.account, session_key=name)
+        if chat is None:
+            raise self.not_found(name)
+        services.chat_delete(chat=chat)
+
+
+class ChatHistoryBroker(_ReadOnlyBroker):
+    kind = "ChatHistory"
+    manifest_model = ChatHistoryManifest
+    columns = (Column("name"), Column("chatbot"), Column("sequence", "integer"), Column("role"), Column("content"))
+
+    def rows(self, caller: Caller) -> QuerySet[Any]:
+        return selectors.messages_of(caller.account).select_related("chat__chatbot")
+
+    def item(self, row: Any) -> dict[str, Any]:
+        return {
+            "name": row.chat.session_key,
+            "chatbot": row.chat.chatbot.name,
+            "sequence": row.sequence,
+            "role": row.role,
+            "content": row.content,
+        }
+
+
+class ChatToolCallBroker(_ReadOnlyBroker):
+    kind = "ChatToolCall"
+    manifest_model = ChatToolCallManifest
+    columns = (Column("name"), Column("plugin"), Column("arguments"), Column("error"), Column("ms", "number"))
+
+    def rows(self, caller: Caller) -> QuerySet[Any]:
+        return selectors.tool_calls_of(caller.account)
+
+    def item(self, row: Any) -> dict[str, Any]:
+        return {
+            "name": row.chat.session_key,
+            "plugin": row.plugin_name,
+            "arguments": row.arguments,
+            "result": row.result,
+            "error": row.error or None,
+            "ms": row.ms,
+        }
+
+
+class ChatPluginUsageBroker(_ReadOnlyBroker):
+    kind = "ChatPluginUsage"
+    manifest_model = ChatPluginUsageManifest
+    columns = (Column("name"), Column("plugin"), Column("selected", "boolean"), Column("rule"), Column("term"))
+
+    def rows(self, caller: Caller) -> QuerySet[Any]:
+        return selectors.selections_of(caller.account)
+
+    def item(self, row: Any) -> dict[str, Any]:
+        return {
+            "name": row.chat.session_key,
+            "plugin": row.plugin_name,
+            "selected": row.selected,
+            "rule": row.rule,
+            "term": row.term or None,
+            "matchedIn": row.matched_in or None,
+        }
+
+
+def register_kinds() -> None:
+    for broker in (ChatBroker(), ChatHistoryBroker(), ChatToolCallBroker(), ChatPluginUsageBroker()):
+        register(broker)

@@ -1,1 +1,57 @@
 """Reads of the chat app; every one takes the account and scopes by it."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from smarter.apps.account.models import Account
+from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
+from smarter.apps.chatbot.models import Chatbot
+
+HISTORY_MESSAGES = 40
+
+
+def chats_of(account: Account) -> QuerySet[Chat]:
+    return Chat.objects.filter(account=account).select_related("chatbot")
+
+
+def chat_get(*, account: Account, session_key: str, chatbot: Chatbot | None = None) -> Chat | None:
+    chats = chats_of(account).filter(session_key=session_key)
+    if chatbot is not None:
+        chats = chats.filter(chatbot=chatbot)
+    return chats.first()
+
+
+def latest_cli_chat(*, account: Account, chatbot: Chatbot, uid: str) -> Chat | None:
+    return chats_of(account).filter(chatbot=chatbot, channel="cli", uid=uid).order_by("-created_at", "-id").first()
+
+
+def recent_messages(chat: Chat, limit: int = HISTORY_MESSAGES) -> list[ChatMessage]:
+    """The newest `limit` messages of a session, oldest first."""
+    newest = list(ChatMessage.objects.filter(chat=chat).order_by("-sequence")[:limit])
+    return newest[::-1]
+
+
+def turns_of(account: Account, *, chatbot: Chatbot | None = None, chat: Chat | None = None) -> QuerySet[Turn]:
+    turns = Turn.objects.filter(chat__account=account).select_related("chat", "chat__chatbot")
+    if chatbot is not None:
+        turns = turns.filter(chat__chatbot=chatbot)
+    if chat is not None:
+        turns = turns.filter(chat=chat)
+    return turns.order_by("-created_at", "-id")
+
+
+def tool_calls_of(account: Account) -> QuerySet[ToolCall]:
+    return ToolCall.objects.filter(chat__account=account).select_related("chat", "turn").order_by("-created_at", "-id")
+
+
+def selections_of(account: Account) -> QuerySet[PluginSelection]:
+    return (
+        PluginSelection.objects.filter(chat__account=account)
+        .select_related("chat", "turn")
+        .order_by("-created_at", "-id")
+    )
+
+
+def messages_of(account: Account) -> QuerySet[ChatMessage]:
+    return ChatMessage.objects.filter(chat__account=account).select_related("chat").order_by("-created_at", "-id")

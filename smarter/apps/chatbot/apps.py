@@ -7,3 +7,8 @@ class ChatbotConfig(AppConfig):
     name = "smarter.apps.chatbot"
     label = "chatbot"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from smarter.apps.chatbot.manifests import register_kinds
+
+        register_kinds()

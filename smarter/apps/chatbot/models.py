@@ -1,1 +1,103 @@
-"""Models of the chatbot app."""
+"""Chatbots (configuration, branding, attached plugins, deployment state) and account providers."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from smarter.apps.account.models import Account, ApiKey, Secret, TimestampedModel
+from smarter.apps.plugin.models import Plugin
+
+
+class Provider(TimestampedModel):
+    """An account's own OpenAI-compatible LLM endpoint, usable as a chatbot's `provider`."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="providers")
+    name = models.SlugField(max_length=50)
+    description = models.CharField(max_length=2000, blank=True)
+    version = models.CharField(max_length=32, default="0.1.0")
+    base_url = models.URLField(max_length=500)
+    api_key = models.ForeignKey(Secret, on_delete=models.PROTECT, null=True, blank=True, related_name="providers")
+    default_model = models.CharField(max_length=255)
+    timeout = models.PositiveIntegerField(default=60, help_text="seconds")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="provider_unique_name")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Chatbot(TimestampedModel):
+    """A chatbot: which model answers, with which prompt, tools and branding, and where it is deployed."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="chatbots")
+    name = models.SlugField(max_length=50)
+    description = models.CharField(max_length=2000, blank=True)
+    version = models.CharField(max_length=32, default="0.1.0")
+    tags = models.JSONField(default=list, blank=True)
+    annotations = models.JSONField(default=list, blank=True)
+
+    # The model and its prompt. `provider` is `openai`, `offline` or the name of a Provider.
+    provider = models.CharField(max_length=50, blank=True)
+    default_model = models.CharField(max_length=255, blank=True)
+    default_system_role = models.TextField(blank=True)
+    default_temperature = models.FloatField(default=0.5)
+    default_max_tokens = models.PositiveIntegerField(default=1024)
+
+    # Branding of the deployed page and widget.
+    app_name = models.CharField(max_length=255, blank=True)
+    app_assistant = models.CharField(max_length=255, blank=True)
+    app_welcome_message = models.TextField(blank=True)
+    app_example_prompts = models.JSONField(default=list, blank=True)
+    app_placeholder = models.CharField(max_length=255, blank=True)
+    app_info_url = models.URLField(max_length=500, blank=True)
+    app_logo_url = models.URLField(max_length=500, blank=True)
+    app_background_image_url = models.URLField(max_length=500, blank=True)
+
+    # Deployment (routed by the chatbot hosts; see the deployment docs).
+    subdomain = models.CharField(max_length=63, blank=True)
+    custom_domain = models.CharField(max_length=253, blank=True)
+    deployed = models.BooleanField(default=False)
+
+    functions = models.JSONField(default=list, blank=True, help_text="built-in functions enabled")
+    plugins = models.ManyToManyField(  # type: ignore[var-annotated]
+        Plugin, through="ChatbotPlugin", related_name="chatbots", blank=True
+    )
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="chatbots",
+        help_text="When set, the deployed chatbot's chat endpoints require this key.",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="chatbot_unique_name")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChatbotPlugin(models.Model):
+    """A plugin attached to a chatbot. A plugin in use cannot be deleted (409 names the chatbots)."""
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="attachments")
+    plugin = models.ForeignKey(Plugin, on_delete=models.PROTECT, related_name="attachments")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chatbot", "plugin"], name="chatbotplugin_unique")]
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.plugin.name} on {self.chatbot.name}"
+
+    # How a refusal to delete the plugin names this use: "Chatbot <name>".
+    kind = "Chatbot"
+
+    @property
+    def name(self) -> str:
+        return self.chatbot.name

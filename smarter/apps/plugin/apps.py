@@ -7,3 +7,8 @@ class PluginConfig(AppConfig):
     name = "smarter.apps.plugin"
     label = "plugin"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from smarter.apps.plugin.manifests import register_kinds
+
+        register_kinds()

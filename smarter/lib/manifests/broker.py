@@ -60,6 +60,8 @@ class Broker(ABC):
     columns: ClassVar[tuple[Column, ...]] = (Column("name"), Column("description"))
     # Who may apply and delete: account admins only, or any member of the account.
     write_role: ClassVar[Role] = "admin"
+    # Read-only kinds (chat history) are recorded by the platform, never applied.
+    read_only: ClassVar[bool] = False
 
     # --- the verbs ------------------------------------------------------------------------
     @abstractmethod

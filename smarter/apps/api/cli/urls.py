@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from smarter.apps.api.cli import views
+from smarter.apps.api.cli import chat_views, views
 from smarter.apps.api.openapi import hidden
 
 
@@ -39,6 +39,9 @@ urlpatterns = [
         name="cli-example",
     ),
     re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
+    re_path(rf"^chat/config/{NAME}/?$", chat_views.CliChatConfigView.as_view(), name="cli-chat-config"),
+    re_path(rf"^chat/{NAME}/?$", chat_views.CliChatView.as_view(), name="cli-chat"),
+    re_path(rf"^logs/{KIND}/?$", chat_views.LogsView.as_view(), name="cli-logs"),
     re_path(r"^whoami/?$", views.WhoAmIView.as_view(), name="cli-whoami"),
     re_path(r"^status/?$", views.StatusView.as_view(), name="cli-status"),
     re_path(r"^version/?$", views.VersionView.as_view(), name="cli-version"),

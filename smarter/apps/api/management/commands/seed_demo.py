@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from smarter.apps.account import selectors, services
+from smarter.apps.api.demo import DEMO_CHATBOT, seed_demo_resources
 
 DEMO_USERNAME = "admin"
 
@@ -29,6 +30,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         credentials = self._credentials()
+        caller = selectors.caller_for_api_key(credentials["apiKey"])
+        assert caller is not None, "the demo key was just checked"
+        seed_demo_resources(caller)
         base_url = options["base_url"] or f"http://{settings.SMARTER_PLATFORM_HOST}"
         self.stdout.write(self._banner(base_url, credentials))
 
@@ -76,7 +80,7 @@ class Command(BaseCommand):
             r"spec: {config: {value: s3cr3t}}'"
         )
         return f"""
-  Smarter is ready on {base_url}
+  Smarter is ready on {base_url}  (demo chatbot: {DEMO_CHATBOT})
 
   Console (admin)   {base_url}/admin/
     username        {credentials["username"]}
@@ -87,7 +91,8 @@ class Command(BaseCommand):
 
   Try it:
     curl -s {base_url}/api/v1/cli/whoami/ -H 'Authorization: Token {key}'
-    curl -s {base_url}/api/v1/cli/example_manifest/secret/ -H 'Authorization: Token {key}'
+    curl -s {base_url}/api/v1/chatbots/{DEMO_CHATBOT}/chat/ -H 'Authorization: Token {key}' \\
+         -H 'Content-Type: application/json' -d '{{"prompt": "What is the price of the Everlasting Gobstopper?"}}'
     curl -s {base_url}/api/v1/cli/apply/ -H 'Authorization: Token {key}' \\
          -H 'Content-Type: application/yaml' --data-binary {manifest}
 """

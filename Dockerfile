@@ -1,0 +1,74 @@
+# syntax=docker/dockerfile:1.7
+#
+# One image for every process of the platform; the command chooses the role:
+#   web     gunicorn smarter.asgi:application -k uvicorn_worker.UvicornWorker (the default CMD)
+#   worker  celery --app=smarter worker
+#   beat    celery --app=smarter beat
+#   migrate python -m django migrate --noinput
+
+# --- builder: compilers and headers, a virtual environment with the project and its wheels ----
+FROM python:3.11-slim AS builder
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# Debian's own versions are pinned by the base image's release; pinning them again here would
+# break the build at each security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends default-libmysqlclient-dev pkg-config gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.md* ./
+COPY smarter ./smarter
+# The versions are those of pyproject.toml; pip resolves them there.
+# hadolint ignore=DL3013
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install ".[mysql]" \
+    && pip check
+
+# --- runtime: the interpreter, the MariaDB client library and the virtual environment ---------
+FROM python:3.11-slim AS runtime
+
+LABEL org.opencontainers.image.title="Smarter" \
+      org.opencontainers.image.description="Multi-tenant platform to build, test and deploy LLM chatbots" \
+      org.opencontainers.image.licenses="AGPL-3.0-or-later"
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libmariadb3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 smarter \
+    && useradd --system --uid 10001 --gid smarter --home-dir /var/lib/smarter --no-create-home \
+       --shell /usr/sbin/nologin smarter
+
+COPY --from=builder /opt/venv /opt/venv
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=smarter.settings \
+    SMARTER_STATE_DIR=/var/lib/smarter
+
+WORKDIR /var/lib/smarter
+
+# Static files are collected once, here. The throwaway keys only let the settings load for this
+# command, so that no generated key is left in the image.
+RUN SMARTER_SECRET_KEY=collectstatic-only-not-a-secret \
+    SMARTER_FERNET_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
+    python -m django collectstatic --noinput --verbosity 0 \
+    && rm -f /var/lib/smarter/secret_key /var/lib/smarter/fernet_key /var/lib/smarter/smarter.sqlite3 \
+    && chown -R smarter:smarter /var/lib/smarter
+
+USER 10001:10001
+
+EXPOSE 8000
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+CMD ["gunicorn", "smarter.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker", "--bind=0.0.0.0:8000", "--workers=2", "--access-logfile=-", "--forwarded-allow-ips=*"]

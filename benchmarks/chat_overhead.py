@@ -1,0 +1,776 @@
+"""What the chat gateway adds on top of the model: Smarter's OpenAI-compatible door and a LiteLLM
+proxy, each in front of the same stub upstream, against that upstream called directly.
+
+One run, on loopback only:
+
+- stub upstreams (`smarter.testing.openai_stub`) answering after 0 ms, 200 ms and 1 s;
+- Smarter under uvicorn, one process per upstream (the platform's upstream is a setting), all on
+  one database: MariaDB when it answers on 127.0.0.1:3306 (database `smarter_bench`, created,
+  migrated and dropped here), else SQLite in a private state directory. Every turn is written
+  to that database, as in production;
+- a LiteLLM proxy (one worker, no database) with a model per upstream, in its own virtual
+  environment `.venv-litellm`, created here when absent;
+- an asyncio httpx load generator, one process by default (`--client-procs N` splits the
+  connections over N processes); its own CPU use is reported next to every figure, so a
+  client-bound configuration shows.
+
+Every load loop is bounded in requests and in time. Run: .venv/bin/python -m benchmarks.chat_overhead
+(`--quick` runs a tenth of the requests, to check the machinery).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.report import write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+LITELLM_VENV = ROOT / ".venv-litellm"
+MARIADB = ("127.0.0.1", 3306)
+BENCH_DATABASE = "smarter_bench"
+PROMPT = "Say hello in five words."
+CONFIG_DEADLINE_S = 120.0  # no configuration runs longer than this, whatever its request count
+REQUEST_TIMEOUT_S = 30.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+# Targets (docs/performance.md states each as pass or fail).
+TARGET_CPU_MS = 3.0
+TARGET_C1_P50_MS = 5.0
+TARGET_C32_P50_MS = 10.0
+TARGET_C32_P99_MS = 60.0
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until_up(url: str, timeout: float, process: subprocess.Popen[Any]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode} before answering")
+        with suppress(httpx.TransportError):
+            httpx.get(url, timeout=2)
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (a server may fork workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process tree, from /proc/<pid>/stat."""
+    total = 0
+    for each in descendants(pid):
+        with suppress(OSError):
+            stat = Path(f"/proc/{each}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    total = 0
+    for each in descendants(pid):
+        with suppress(OSError):
+            total += int(Path(f"/proc/{each}/statm").read_text().split()[1]) * PAGE_SIZE
+    return total
+
+
+@dataclass
+class Server:
+    name: str
+    base: str  # the OpenAI base URL: `<base>/chat/completions`
+    model: str
+    headers: dict[str, str]
+    process: subprocess.Popen[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/chat/completions"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+def start_stub(stack: ExitStack, delay_ms: int) -> Server:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smarter.testing.openai_stub",
+            *("--port", "0", "--delay-ms", str(delay_ms)),
+            *("--record-limit", "100"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    stack.callback(stop, process)
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()  # "openai-stub listening on http://127.0.0.1:PORT/v1"
+    if "listening on" not in line:
+        raise RuntimeError(f"the stub did not start: {line!r}")
+    base = line.rsplit(" ", 1)[1]
+    return Server(f"stub {delay_ms} ms", base, "stub-model", {"Authorization": "Bearer bench"}, process)
+
+
+# --- Smarter ------------------------------------------------------------------------------------
+
+
+def smarter_env(state: str, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTER_")}
+    env.update(
+        SMARTER_STATE_DIR=state,
+        SMARTER_LOG_LEVEL="WARNING",
+        SMARTER_LOG_FORMAT="text",
+        SMARTER_LLM_PROVIDER="openai",
+        SMARTER_OPENAI_API_KEY="bench",
+    )
+    if database_url:
+        env["SMARTER_DATABASE_URL"] = database_url
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def mariadb(sql: str) -> None:
+    import MySQLdb  # the project's own driver (the `mysql` extra)
+
+    connection = MySQLdb.connect(host=MARIADB[0], port=MARIADB[1], user="root")
+    try:
+        connection.cursor().execute(sql)
+    finally:
+        connection.close()
+
+
+def choose_database(stack: ExitStack) -> tuple[str | None, str]:
+    """MariaDB when it answers on loopback (a fresh database, dropped at the end), else SQLite."""
+    if not answers(*MARIADB):
+        return None, "SQLite (MariaDB did not answer on 127.0.0.1:3306)"
+    try:
+        mariadb(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+        mariadb(f"CREATE DATABASE {BENCH_DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    except Exception as error:  # no driver, no rights: measure on SQLite rather than not at all
+        return None, f"SQLite (MariaDB refused: {type(error).__name__})"
+    stack.callback(lambda: mariadb(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}"))
+    return f"mysql://root@{MARIADB[0]}:{MARIADB[1]}/{BENCH_DATABASE}", "MariaDB on loopback"
+
+
+def start_smarter(stack: ExitStack, env: dict[str, str], stub: Server, key: str) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "smarter.asgi:application",
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--log-level", "warning", "--no-access-log"),
+        ],
+        cwd=ROOT,
+        env={**env, "SMARTER_OPENAI_BASE_URL": stub.base},
+    )
+    stack.callback(stop, process)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/healthz", 60, process)
+    return Server("Smarter", f"{base}/api/v1/openai", "bench", {"Authorization": f"Bearer {key}"}, process)
+
+
+def apply_chatbot(server: Server, key: str) -> None:
+    manifest = {
+        "apiVersion": "smarter.sh/v1",
+        "kind": "Chatbot",
+        "metadata": {"name": "bench"},
+        "spec": {"config": {"defaultModel": "stub-model"}},
+    }
+    apply_url = server.base.replace("/api/v1/openai", "/api/v1/cli/apply/")
+    response = httpx.post(apply_url, json=manifest, headers={"Authorization": f"Token {key}"}, timeout=30)
+    if response.status_code >= 300:
+        raise RuntimeError(f"apply failed: {response.status_code} {response.text[:300]}")
+
+
+# --- LiteLLM ------------------------------------------------------------------------------------
+
+
+def litellm_binary() -> Path:
+    """LiteLLM in its own virtual environment (never in the project's), created on first use."""
+    binary = LITELLM_VENV / "bin" / "litellm"
+    if not binary.exists():
+        print("== creating .venv-litellm (pip install 'litellm[proxy]', a few minutes)", flush=True)
+        python = shutil.which("python3.11") or sys.executable
+        subprocess.run([python, "-m", "venv", str(LITELLM_VENV)], check=True)
+        pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "--quiet"]
+        subprocess.run([*pip, "litellm[proxy]"], check=True)
+    return binary
+
+
+def litellm_version() -> str:
+    out = subprocess.run(
+        [str(LITELLM_VENV / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() or "?"
+
+
+def start_litellm(stack: ExitStack, workdir: Path, stubs: dict[int, Server]) -> Server:
+    """One proxy, one worker, no database; model `bench` (and `bench-<delay>ms`) -> the stubs."""
+    lines = ["model_list:"]
+    for delay, stub in stubs.items():
+        name = "bench" if delay == 0 else f"bench-{delay}ms"
+        lines += [
+            f"  - model_name: {name}",
+            "    litellm_params:",
+            "      model: openai/stub-model",
+            f"      api_base: {stub.base}",
+            "      api_key: bench",
+        ]
+    lines += ["litellm_settings:", "  telemetry: false", "  num_retries: 0", "  request_timeout: 60"]
+    config = workdir / "litellm_config.yaml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTER_", "DATABASE_URL", "LITELLM_"))}
+    env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR", NO_PROXY="*", no_proxy="*")
+    process = subprocess.Popen(
+        [
+            str(litellm_binary()),
+            "--config",
+            str(config),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--num_workers", "1", "--telemetry", "False"),
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "litellm.log").open("w"),
+    )
+    stack.callback(stop, process)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/health/liveliness", 180, process)
+    return Server("LiteLLM", base, "bench", {"Authorization": "Bearer bench"}, process)
+
+
+# --- the load generator -------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    latencies: list[float] = field(default_factory=list)  # whole answer
+    first_tokens: list[float] = field(default_factory=list)  # streams: first content chunk
+    errors: Counter[str] = field(default_factory=Counter)
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+    peak_rss: int = 0
+
+    @property
+    def done(self) -> int:
+        return len(self.latencies)
+
+
+async def _one(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes, stream: bool) -> float | None:
+    """Send one request; the time to the first content chunk for a stream, None otherwise."""
+    if not stream:
+        response = await client.post(url, content=body, headers=headers)
+        if response.status_code != 200 or b'"choices"' not in response.content:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return None
+    started = time.perf_counter()
+    first: float | None = None
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            data = line[6:]
+            if data == "[DONE]":
+                if first is None:
+                    raise RuntimeError("stream without content")
+                return first
+            if first is None:
+                choices = json.loads(data).get("choices") or [{}]
+                if choices[0].get("delta", {}).get("content"):
+                    first = time.perf_counter() - started
+    raise RuntimeError("stream ended without [DONE]")
+
+
+async def _load(
+    url: str,
+    headers: dict[str, str],
+    model: str,
+    stream: bool,
+    concurrency: int,
+    total: int,
+    sample_pid: int | None = None,
+) -> Load:
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": PROMPT}], "stream": stream}).encode()
+    headers = {**headers, "Content-Type": "application/json"}
+    result = Load()
+    state = {"issued": 0, "in_flight": 0, "finished": 0}
+    deadline = time.monotonic() + CONFIG_DEADLINE_S
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    timeout = httpx.Timeout(REQUEST_TIMEOUT_S, pool=REQUEST_TIMEOUT_S)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while state["issued"] < total and time.monotonic() < deadline:
+            state["issued"] += 1
+            state["in_flight"] += 1
+            started = time.perf_counter()
+            try:
+                first = await _one(client, url, headers, body, stream)
+            except Exception as error:
+                result.errors[str(error)[:60] or type(error).__name__] += 1
+            else:
+                result.latencies.append(time.perf_counter() - started)
+                if first is not None:
+                    result.first_tokens.append(first)
+            finally:
+                state["in_flight"] -= 1
+                state["finished"] += 1
+
+    async def sampler() -> None:
+        # Memory with every stream open: sampled while all are in flight and none has ended.
+        assert sample_pid is not None
+        while state["finished"] == 0:
+            if state["in_flight"] == concurrency:
+                result.peak_rss = max(result.peak_rss, rss_bytes(sample_pid))
+            await asyncio.sleep(0.05)
+
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        cpu, started = time.process_time(), time.perf_counter()
+        tasks = [asyncio.create_task(worker(client)) for _ in range(concurrency)]
+        if sample_pid is not None:
+            tasks.append(asyncio.create_task(sampler()))
+        await asyncio.gather(*tasks)
+        result.wall = time.perf_counter() - started
+        result.client_cpu = time.process_time() - cpu
+    result.errors["not sent (time limit)"] += total - state["issued"]
+    result.errors = +result.errors
+    return result
+
+
+def _load_in_process(args: tuple[Any, ...]) -> Load:
+    return asyncio.run(_load(*args))
+
+
+def run_load(
+    server: Server,
+    *,
+    stream: bool,
+    concurrency: int,
+    total: int,
+    procs: int = 1,
+    model: str | None = None,
+    sample_memory: bool = False,
+) -> Load:
+    """`total` requests, `concurrency` at a time, over `procs` client processes; server CPU read
+    from /proc before and after."""
+    model = model or server.model
+    cpu_before = cpu_seconds(server.pid)
+    if procs <= 1 or concurrency < procs:
+        result = _load_in_process(
+            (server.url, server.headers, model, stream, concurrency, total, server.pid if sample_memory else None)
+        )
+    else:
+        shares = [
+            (server.url, server.headers, model, stream, concurrency // procs, total // procs, None)
+            for _ in range(procs)
+        ]
+        with multiprocessing.get_context("fork").Pool(procs) as pool:
+            parts = pool.map(_load_in_process, shares)
+        result = Load(wall=max(part.wall for part in parts))
+        for part in parts:
+            result.latencies += part.latencies
+            result.first_tokens += part.first_tokens
+            result.errors += part.errors
+            result.client_cpu += part.client_cpu
+    result.server_cpu = cpu_seconds(server.pid) - cpu_before
+    return result
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000 if samples else float("nan")
+
+
+def p99(samples: list[float]) -> float:
+    if len(samples) < 2:
+        return p50(samples)
+    return statistics.quantiles(samples, n=100, method="inclusive")[98] * 1000
+
+
+def ms(value: float) -> str:
+    return "n/a" if value != value else f"{value:.1f}"
+
+
+def verdict(ok: bool) -> str:
+    return "**pass**" if ok else "**FAIL**"
+
+
+def errors_text(load: Load) -> str:
+    return str(sum(load.errors.values())) if load.errors else "0"
+
+
+@dataclass
+class Config:
+    title: str
+    delay: int
+    stream: bool
+    concurrency: int
+    total: int
+
+
+@dataclass
+class Row:
+    config: Config
+    path: str
+    load: Load
+
+
+def cpu_note(load: Load) -> str:
+    cores = load.client_cpu / load.wall if load.wall else 0
+    return f"{cores:.2f}" + (" (client-bound)" if cores > 0.9 else "")
+
+
+def latency_table(rows: list[Row], configs: list[Config]) -> str:
+    lines = [
+        "| upstream | mode | c | path | done | errors | req/s | p50 ms | p99 ms | added p50 | added p99 "
+        "| client cores |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for config in configs:
+        mine = [row for row in rows if row.config is config]
+        base = next(row for row in mine if row.path == "direct")
+        for row in mine:
+            samples = row.load.first_tokens if config.stream else row.load.latencies
+            base_samples = base.load.first_tokens if config.stream else base.load.latencies
+            added50 = "—" if row is base else ms(p50(samples) - p50(base_samples))
+            added99 = "—" if row is base else ms(p99(samples) - p99(base_samples))
+            rate = row.load.done / row.load.wall if row.load.wall else 0
+            mode = "stream (TTFT)" if config.stream else "JSON"
+            lines.append(
+                f"| {config.delay} ms | {mode} | {config.concurrency} | {row.path} | {row.load.done} | "
+                f"{errors_text(row.load)} | {rate:.0f} | {ms(p50(samples))} | {ms(p99(samples))} | "
+                f"{added50} | {added99} | {cpu_note(row.load)} |"
+            )
+    return "\n".join(lines)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    started = time.perf_counter()
+    print(f"== {title}", flush=True)
+    yield
+    print(f"   {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def warm(server: Server, model: str | None = None) -> None:
+    run_load(server, stream=False, concurrency=8, total=40, model=model)
+    run_load(server, stream=True, concurrency=8, total=40, model=model)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the requests (checks the machinery)")
+    parser.add_argument("--client-procs", type=int, default=1, help="load generator processes at c >= 32")
+    parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
+    parser.add_argument("--no-write", action="store_true", help="print the section, do not write it")
+    options = parser.parse_args()
+    scale = 0.1 if options.quick else 1.0
+    low, high = max(20, int(300 * scale)), max(256, int(2000 * scale))
+    procs = options.client_procs
+    started = time.perf_counter()
+
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as state:
+        workdir = Path(state)
+        with step("stub upstreams, database, Smarter"):
+            stubs = {delay: start_stub(stack, delay) for delay in (0, 200, 1000)}
+            database_url, database_text = choose_database(stack)
+            env = smarter_env(str(workdir / "state"), database_url)
+            manage(env, "migrate", "--noinput", "-v", "0")
+            created = json.loads(
+                manage(env, "create_account", "--company", "Bench", "--username", "bench", "--email", "b@bench.test")
+            )
+            key = created["apiKey"]
+            smarter = {delay: start_smarter(stack, env, stub, key) for delay, stub in stubs.items()}
+            apply_chatbot(smarter[0], key)
+            for server in smarter.values():
+                warm(server)
+
+        litellm: Server | None = None
+        litellm_problem = ""
+        if not options.no_litellm:
+            with step("LiteLLM proxy"):
+                try:
+                    litellm = start_litellm(stack, workdir, stubs)
+                    for delay in stubs:
+                        warm(litellm, "bench" if delay == 0 else f"bench-{delay}ms")
+                except Exception as error:
+                    litellm_problem = f"{type(error).__name__}: {error}"
+                    log = workdir / "litellm.log"
+                    if log.exists():
+                        litellm_problem += " | " + " ".join(log.read_text(errors="replace").split()[-40:])
+                    print(f"   LiteLLM unavailable: {litellm_problem}", flush=True)
+                    litellm = None
+
+        def paths(delay: int) -> list[tuple[str, Server, str | None]]:
+            found: list[tuple[str, Server, str | None]] = [
+                ("direct", stubs[delay], None),
+                ("Smarter", smarter[delay], None),
+            ]
+            if litellm is not None:
+                found.append(("LiteLLM", litellm, "bench" if delay == 0 else f"bench-{delay}ms"))
+            return found
+
+        configs = [
+            Config("c=1 JSON", 0, False, 1, low),
+            Config("c=1 stream", 0, True, 1, low),
+            Config("c=32 JSON", 0, False, 32, high),
+            Config("c=32 stream", 0, True, 32, high),
+            Config("c=256 JSON", 0, False, 256, high),
+            Config("c=256 stream", 0, True, 256, high),
+            Config("c=32 JSON, 200 ms", 200, False, 32, high),
+            Config("c=32 stream, 200 ms", 200, True, 32, high),
+        ]
+        rows: list[Row] = []
+        for config in configs:
+            with step(f"{config.title}: {config.total} requests per path"):
+                for path, server, model in paths(config.delay):
+                    load = run_load(
+                        server,
+                        stream=config.stream,
+                        concurrency=config.concurrency,
+                        total=config.total,
+                        procs=procs if config.concurrency >= 32 else 1,
+                        model=model,
+                    )
+                    rows.append(Row(config, path, load))
+                    print(f"   {path}: {load.done} done, {dict(load.errors) or 'no errors'}", flush=True)
+
+        # 256 concurrent streams against the 1 s upstream; Smarter twice: the first run grows its
+        # pools (threads, connections), the second shows the steady state.
+        streams: list[tuple[str, Load, int]] = []
+        with step("256 concurrent streams against the 1 s upstream"):
+            for label, delay_paths in (("first", paths(1000)), ("second", paths(1000)[1:2])):
+                for path, server, model in delay_paths:
+                    idle = rss_bytes(server.pid)
+                    load = run_load(
+                        server, stream=True, concurrency=256, total=256, model=model, sample_memory=path != "direct"
+                    )
+                    name = path if path == "direct" else f"{path} ({label} run)"
+                    streams.append((name, load, idle))
+                    print(f"   {name}: {load.done} done in {load.wall:.2f} s, errors {dict(load.errors)}", flush=True)
+
+    total_s = time.perf_counter() - started
+    markdown = render(rows, configs, streams, database_text, litellm, litellm_problem, procs, low, high, total_s)
+    if not options.no_write:
+        write_section("chat", markdown)
+    print(markdown)
+
+
+def render(
+    rows: list[Row],
+    configs: list[Config],
+    streams: list[tuple[str, Load, int]],
+    database_text: str,
+    litellm: Server | None,
+    litellm_problem: str,
+    procs: int,
+    low: int,
+    high: int,
+    total_s: float,
+) -> str:
+    def row(title: str, path: str) -> Row:
+        return next(r for r in rows if r.config.title == title and r.path == path)
+
+    def added(title: str, path: str, fn: Callable[[list[float]], float]) -> float:
+        return fn(row(title, path).load.latencies) - fn(row(title, "direct").load.latencies)
+
+    def cpu_ms(title: str, path: str) -> float:
+        load = row(title, path).load
+        return load.server_cpu / load.done * 1000 if load.done else float("nan")
+
+    gateways = ["Smarter"] + (["LiteLLM"] if litellm is not None else [])
+    # Targets and headline figures, per gateway.
+    target_lines = [
+        "| figure | target | " + " | ".join(gateways) + " |",
+        "|---|---|" + "---|" * len(gateways),
+    ]
+
+    def target(name: str, goal: str, values: list[tuple[float, bool | None]]) -> None:
+        cells = [ms(v) + (f" {verdict(ok)}" if ok is not None else "") for v, ok in values]
+        target_lines.append(f"| {name} | {goal} | " + " | ".join(cells) + " |")
+
+    target(
+        "server CPU per JSON request, c=32, 0 ms upstream (ms)",
+        f"≤ {TARGET_CPU_MS:g} ms",
+        [(cpu_ms("c=32 JSON", g), cpu_ms("c=32 JSON", g) <= TARGET_CPU_MS) for g in gateways],
+    )
+    target(
+        "server CPU per JSON request, c=1, 0 ms upstream (ms)",
+        f"≤ {TARGET_CPU_MS:g} ms",
+        [(cpu_ms("c=1 JSON", g), cpu_ms("c=1 JSON", g) <= TARGET_CPU_MS) for g in gateways],
+    )
+    target(
+        "added p50, c=1, 0 ms upstream (ms)",
+        f"≤ {TARGET_C1_P50_MS:g} ms",
+        [(added("c=1 JSON", g, p50), added("c=1 JSON", g, p50) <= TARGET_C1_P50_MS) for g in gateways],
+    )
+    target("added p99, c=1, 0 ms upstream (ms)", "—", [(added("c=1 JSON", g, p99), None) for g in gateways])
+    title = "c=32 JSON, 200 ms"
+    target(
+        "added p50, c=32, 200 ms upstream (ms)",
+        f"≤ {TARGET_C32_P50_MS:g} ms",
+        [(added(title, g, p50), added(title, g, p50) <= TARGET_C32_P50_MS) for g in gateways],
+    )
+    target(
+        "added p99, c=32, 200 ms upstream (ms)",
+        f"≤ {TARGET_C32_P99_MS:g} ms",
+        [(added(title, g, p99), added(title, g, p99) <= TARGET_C32_P99_MS) for g in gateways],
+    )
+    for title in ("c=32 JSON", "c=256 JSON", "c=256 stream"):
+        rates = [row(title, g).load.done / row(title, g).load.wall for g in gateways]
+        base = row(title, "direct").load
+        target_lines.append(
+            f"| requests/s, {title}, 0 ms upstream (direct: {base.done / base.wall:.0f}) | — | "
+            + " | ".join(f"{rate:.0f}" for rate in rates)
+            + " |"
+        )
+    stream_cells = []
+    for gateway in gateways:
+        runs = [(load, idle) for name, load, idle in streams if name.startswith(gateway)]
+        ok = all(load.done == 256 and not load.errors for load, _ in runs)
+        walls = " / ".join(f"{load.wall:.2f} s" for load, _ in runs)
+        stream_cells.append(f"{sum(load.done for load, _ in runs)}/{256 * len(runs)} ok, {walls} {verdict(ok)}")
+    target_lines.append(
+        "| 256 streams, 1 s upstream: completed, wall | all, no error | " + " | ".join(stream_cells) + " |"
+    )
+    memory_cells = []
+    for gateway in gateways:
+        load, idle = [(load, idle) for name, load, idle in streams if name.startswith(gateway)][-1]
+        memory_cells.append(f"{(load.peak_rss - idle) / 256 / 1024:.0f} KiB" if load.peak_rss else "not sampled")
+    target_lines.append("| memory per open stream (RSS, 256 open minus idle) | — | " + " | ".join(memory_cells) + " |")
+
+    stream_lines = [
+        "| path | completed | errors | wall s | idle RSS MiB | RSS with 256 open MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, load, idle in streams:
+        peak = f"{load.peak_rss / 2**20:.0f}" if load.peak_rss else "—"
+        idle_text = f"{idle / 2**20:.0f}" if name != "direct" else "—"
+        stream_lines.append(
+            f"| {name} | {load.done}/256 | {errors_text(load)} | {load.wall:.2f} | {idle_text} | {peak} |"
+        )
+
+    litellm_text = (
+        f"LiteLLM {litellm_version()} proxy, one worker, no database, in `.venv-litellm`"
+        if litellm is not None
+        else f"LiteLLM could not be measured: {litellm_problem}"
+    )
+    client_text = (
+        "one asyncio httpx process" if procs <= 1 else f"{procs} asyncio httpx processes at c ≥ 32 (one at c = 1)"
+    )
+    targets_md, streams_md = "\n".join(target_lines), "\n".join(stream_lines)
+    return f"""## Chat gateway overhead (`benchmarks/chat_overhead.py`)
+
+The latency a gateway adds over the model, on one 2-core machine: the stub upstream
+(`smarter.testing.openai_stub`) called directly (baseline), through Smarter's OpenAI-compatible
+door (`POST /api/v1/openai/chat/completions`, one uvicorn process, a chatbot with no plugins,
+every turn written to {database_text}), and through a {litellm_text}. All three run in the
+same run, configuration by configuration; {low} requests per path at c = 1, {high} at c = 32 and
+256. Load: {client_text}; its CPU use is in the last column ("client-bound" above 0.9 of a
+core: there the figure is the client's limit, not the server's). Streams are timed to the first
+content chunk (TTFT). Whole run: {total_s / 60:.1f} min.
+
+### Targets
+
+{targets_md}
+
+Server CPU is utime + stime of the server process (and any children) from `/proc`, read before
+and after the configuration, divided by the requests completed.
+
+### Latency and throughput
+
+{latency_table(rows, configs)}
+
+At 0 ms upstream and c ≥ 32 latency is queueing: read requests/s there.
+
+### 256 concurrent streams, 1 s upstream
+
+{streams_md}
+"""
+
+
+if __name__ == "__main__":
+    main()

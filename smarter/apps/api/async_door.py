@@ -1,0 +1,98 @@
+"""What the async chat doors share: authentication off the event loop, JSON bodies, SSE framing.
+
+The chat endpoints are plain async Django views (not DRF) so a streamed answer holds no thread
+while it waits on the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from smarter.apps.account.caller import Caller
+from smarter.apps.api.authentication import caller_from_authorization
+from smarter.apps.api.errors import error_body, error_response, internal_error
+from smarter.lib.db_threads import in_db_thread
+from smarter.lib.errors import (
+    FieldError,
+    MethodNotAllowed,
+    NotAuthenticated,
+    PayloadTooLarge,
+    SmarterError,
+    ValidationFailed,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_CHAT_BODY_BYTES = 256 * 1024
+
+View = Callable[..., Awaitable[HttpResponseBase]]
+
+
+def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
+    """Method check, and every SmarterError (or bug) rendered as the API's error envelope."""
+
+    def decorate(view: View) -> Any:
+        @wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                if request.method not in methods:
+                    raise MethodNotAllowed(f"Use {' or '.join(methods)} here.")
+                return await view(request, *args, **kwargs)
+            except SmarterError as error:
+                return error_response(error)
+            except Exception:
+                logger.exception("unhandled error in chat door")
+                return error_response(internal_error())
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # API keys, not cookies
+        return wrapper
+
+    return decorate
+
+
+async def require_caller(request: HttpRequest) -> Caller:
+    header = request.headers.get("Authorization", "")
+    caller = await in_db_thread(caller_from_authorization, header)
+    if caller is None:
+        raise NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
+    return caller
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    if len(request.body) > MAX_CHAT_BODY_BYTES:
+        raise PayloadTooLarge(f"A chat request may be at most {MAX_CHAT_BODY_BYTES} bytes.")
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise ValidationFailed("The body must be JSON.", errors=[FieldError("(root)", "invalid JSON")]) from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")])
+    return body
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, default=str, ensure_ascii=False)}\n\n".encode()
+
+
+def sse_error(error: SmarterError) -> bytes:
+    return sse("error", error_body(error))
+
+
+def event_stream(chunks: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx-style proxies must not hold the stream back
+    return response

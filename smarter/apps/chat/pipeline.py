@@ -1,0 +1,473 @@
+"""THE turn pipeline. Every door (REST, cli, OpenAI-compatible, deployed page, sandbox) calls
+`run_turn_events` or `run_turn` and only adapts input and output.
+
+1. the door authenticates and resolves the chatbot (its account is the tenant);
+2. the session and a bounded history are loaded from the database;
+3. limits are checked (rate and budget: the billing layer);
+4. plugins are selected for this turn, each decision recorded;
+5. messages and tool schemas are built and the provider is called, streaming where asked;
+6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
+   result (or error) goes back to the model;
+7. the turn, its messages, tool calls and selections are written in one transaction;
+8. the result is returned for the door to render.
+
+Database work runs in worker threads (`in_db_thread`), so hundreds of slow completions in flight hold
+no thread while they wait on the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from smarter.apps.account import services as account_services
+from smarter.apps.account.pricing import token_cost
+from smarter.apps.chat import selectors
+from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
+from smarter.apps.chat.providers.base import (
+    Completed,
+    Message,
+    ProviderReply,
+    ProviderRequest,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
+from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
+from smarter.apps.chat.providers.factory import platform_default_model, provider_for
+from smarter.apps.chat.providers.offline import OFFLINE_MODEL
+from smarter.apps.chat.turns import (
+    TokenEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnDone,
+    TurnEvent,
+    TurnInput,
+    TurnResult,
+)
+from smarter.apps.chatbot.selectors import attached_plugins, provider_get
+from smarter.apps.plugin.execution import PluginResult, builtin_execute, plugin_execute
+from smarter.apps.plugin.models import Plugin
+from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, apply_overlay, select_plugins
+from smarter.apps.plugin.selectors import plugins_named
+from smarter.apps.plugin.tools import ToolSet, build_toolset
+from smarter.lib.db_threads import in_db_thread
+from smarter.lib.errors import FieldError, NotFound, SmarterError, UpstreamError, UpstreamTimeout, ValidationFailed
+from smarter.lib.outbound import async_guarded_client
+
+logger = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 5
+HISTORY_TOKEN_BUDGET = 8000
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+# --- step 2-5: what this turn is made of --------------------------------------------------------
+@dataclass
+class _Plan:
+    chat: Chat | None
+    session_key: str
+    history: list[Message]
+    prompt: str
+    plugins: list[Plugin]
+    decisions: list[SelectionDecision]
+    toolset: ToolSet
+    prompt_settings: PromptSettings
+    provider: str
+    model: str
+    api_key: str | None = None
+    base_url: str | None = None
+    guarded: bool = False
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    stored_messages: list[Message] = field(default_factory=list)
+
+
+def _plan(turn: TurnInput) -> _Plan:
+    chat, session_key = _session(turn)
+    if turn.messages is not None:
+        history, prompt = _client_conversation(turn.messages)
+        stored = list(turn.messages)
+    else:
+        assert turn.prompt is not None
+        history = _stored_history(chat) if chat is not None else []
+        prompt = turn.prompt
+        stored = [Message.user(prompt)]
+    plugins = _plugins(turn)
+    earlier_prompts = [message.content for message in history if message.role == "user"]
+    decisions = select_plugins(plugins, prompt=prompt, history=earlier_prompts)
+    selected = [plugin for plugin, decision in zip(plugins, decisions, strict=True) if decision.selected]
+    overlaid = [plugin for plugin, decision in zip(plugins, decisions, strict=True) if decision.overlay]
+    prompt_settings = _prompt_settings(turn, overlaid)
+    plan = _Plan(
+        chat=chat,
+        session_key=session_key,
+        history=history,
+        prompt=prompt,
+        plugins=plugins,
+        decisions=decisions,
+        toolset=build_toolset(selected, functions=turn.chatbot.functions),
+        prompt_settings=prompt_settings,
+        provider="offline",
+        model=OFFLINE_MODEL,
+        stored_messages=stored,
+    )
+    _choose_provider(turn, plan)
+    return plan
+
+
+def _session(turn: TurnInput) -> tuple[Chat | None, str]:
+    """The stored session this turn continues, or a new session key (its row is written with the turn)."""
+    if turn.messages is not None or turn.new_session:
+        return None, secrets.token_urlsafe(24)
+    if turn.session_key:
+        chat = selectors.chat_get(account=turn.account, session_key=turn.session_key, chatbot=turn.chatbot)
+        if chat is None:
+            raise NotFound(
+                "No such chat session for this chatbot; omit session_key to start a new one.",
+                context={"kind": "Chat", "name": turn.session_key},
+            )
+        return chat, chat.session_key
+    if turn.uid:
+        chat = selectors.latest_cli_chat(account=turn.account, chatbot=turn.chatbot, uid=turn.uid)
+        if chat is not None:
+            return chat, chat.session_key
+    return None, secrets.token_urlsafe(24)
+
+
+def _stored_history(chat: Chat) -> list[Message]:
+    """The newest messages that fit the token budget, starting at a user message so that no
+    tool result is sent without the call it answers."""
+    messages = [
+        Message(
+            role=stored.role,  # type: ignore[arg-type]
+            content=stored.content,
+            tool_calls=tuple(ModelToolCall.from_raw(c["id"], c["name"], c["arguments"]) for c in stored.tool_calls),
+            tool_call_id=stored.tool_call_id or None,
+        )
+        for stored in selectors.recent_messages(chat)
+    ]
+    budget = HISTORY_TOKEN_BUDGET
+    kept: list[Message] = []
+    for message in reversed(messages):
+        budget -= estimate_tokens(message.content) + 4
+        if budget < 0:
+            break
+        kept.append(message)
+    kept.reverse()
+    while kept and kept[0].role != "user":
+        kept.pop(0)
+    return kept
+
+
+def _client_conversation(messages: tuple[Message, ...]) -> tuple[list[Message], str]:
+    """The OpenAI door: the client sends the whole conversation; its last user message is the prompt."""
+    last_user = max((index for index, message in enumerate(messages) if message.role == "user"), default=None)
+    if last_user is None:
+        raise ValidationFailed(
+            "The conversation needs at least one user message.",
+            errors=[FieldError("messages", "no message with role user")],
+        )
+    return list(messages[:last_user]), messages[last_user].content
+
+
+def _plugins(turn: TurnInput) -> list[Plugin]:
+    if turn.overrides.plugins is None:
+        return attached_plugins(turn.chatbot)
+    names = list(turn.overrides.plugins)
+    found = {plugin.name: plugin for plugin in plugins_named(account=turn.account, names=names)}
+    missing = [
+        FieldError(f"overrides.plugins[{i}]", f"no plugin named {n!r}") for i, n in enumerate(names) if n not in found
+    ]
+    if missing:
+        raise ValidationFailed("The overrides name plugins that do not exist.", errors=missing)
+    return [found[name] for name in names]
+
+
+def _prompt_settings(turn: TurnInput, overlaid: list[Plugin]) -> PromptSettings:
+    chatbot, overrides = turn.chatbot, turn.overrides
+    return apply_overlay(
+        system_role=overrides.system_role if overrides.system_role is not None else chatbot.default_system_role,
+        model=overrides.model or chatbot.default_model or None,
+        temperature=overrides.temperature if overrides.temperature is not None else chatbot.default_temperature,
+        max_tokens=overrides.max_tokens or chatbot.default_max_tokens,
+        provider=chatbot.provider or None,
+        plugins=overlaid,
+    )
+
+
+def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
+    """Resolve the provider name to credentials. A chatbot asking for `openai` on a platform
+    with no OpenAI configured gets the offline model, which says so in its answer."""
+    name = plan.prompt_settings.provider or settings.SMARTER_LLM_PROVIDER
+    model = plan.prompt_settings.model
+    if name == "openai" and not (settings.SMARTER_OPENAI_API_KEY or settings.SMARTER_OPENAI_BASE_URL):
+        name = "offline"
+    if name == "offline":
+        plan.provider, plan.model = "offline", OFFLINE_MODEL
+    elif name == "openai":
+        plan.provider, plan.model = "openai", model or platform_default_model()
+        plan.api_key, plan.base_url = settings.SMARTER_OPENAI_API_KEY, settings.SMARTER_OPENAI_BASE_URL
+    else:
+        provider = provider_get(account=turn.account, name=name)
+        if provider is None:
+            raise ValidationFailed(
+                f"The chatbot's provider {name!r} no longer exists.",
+                context={"kind": "Chatbot", "name": turn.chatbot.name},
+                errors=[FieldError("spec.config.provider", f"no Provider named {name!r}")],
+            )
+        plan.provider, plan.model = provider.name, model or provider.default_model
+        plan.base_url, plan.timeout, plan.guarded = provider.base_url, float(provider.timeout), True
+        plan.api_key = account_services.secret_reveal(secret=provider.api_key) if provider.api_key else None
+
+
+# --- step 6: running the tools the model asked for ---------------------------------------------
+def _run_tool(toolset: ToolSet, call: ModelToolCall) -> tuple[Plugin | None, PluginResult]:
+    if call.error:
+        return toolset.plugin_for(call.name), PluginResult(error=call.error)
+    plugin = toolset.plugin_for(call.name)
+    if plugin is not None:
+        return plugin, plugin_execute(plugin=plugin, arguments=call.arguments)
+    if toolset.builtin_for(call.name):
+        return None, builtin_execute(name=call.name, arguments=call.arguments)
+    return None, PluginResult(error=f"there is no tool named {call.name!r}")
+
+
+def _tool_message(call: ModelToolCall, result: PluginResult) -> Message:
+    return Message.tool(call.id, json.dumps(result.for_model(), default=str, ensure_ascii=False), name=call.name)
+
+
+# --- step 7: writing the turn -------------------------------------------------------------------
+@dataclass
+class _Record:
+    content: str
+    new_messages: list[Message]
+    tool_events: list[tuple[int, Plugin | None, ToolResultEvent]]
+    usage: Usage
+    rounds: int
+    latency_ms: float
+    request_messages: list[dict[str, Any]]
+    error: str = ""
+
+
+@transaction.atomic
+def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> Turn:
+    chat = plan.chat
+    if chat is None:
+        chat = Chat.objects.create(
+            session_key=plan.session_key,
+            account=turn.account,
+            chatbot=turn.chatbot,
+            channel=turn.channel,
+            user=turn.user,
+            api_key=turn.api_key,
+            uid=turn.uid[:128],
+            client_ip=turn.client_ip,
+            user_agent=turn.user_agent[:500],
+        )
+    # The row lock orders concurrent turns of one session, so sequences never collide.
+    chat = Chat.objects.select_for_update().get(pk=chat.pk)
+    plan.chat = chat
+    last = ChatMessage.objects.filter(chat=chat).aggregate(last=Max("sequence"))["last"] or 0
+    index = (Turn.objects.filter(chat=chat).aggregate(last=Max("index"))["last"] or 0) + 1
+    stored = Turn.objects.create(
+        chat=chat,
+        index=index,
+        provider=plan.provider,
+        model=plan.model,
+        rounds=record.rounds,
+        prompt_tokens=record.usage.prompt_tokens,
+        completion_tokens=record.usage.completion_tokens,
+        total_tokens=record.usage.total_tokens,
+        latency_ms=round(record.latency_ms, 2),
+        status=Turn.Status.ERROR if record.error else Turn.Status.OK,
+        error=record.error[:2000],
+        request_messages=record.request_messages,
+    )
+    ChatMessage.objects.bulk_create(
+        ChatMessage(
+            chat=chat,
+            turn=stored,
+            sequence=last + offset,
+            role=message.role,
+            content=message.content,
+            tool_calls=[
+                {"id": c.id, "name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}
+                for c in message.tool_calls
+            ],
+            tool_call_id=message.tool_call_id or "",
+        )
+        for offset, message in enumerate(record.new_messages, start=1)
+    )
+    ToolCall.objects.bulk_create(
+        ToolCall(
+            turn=stored,
+            chat=chat,
+            round=round_number,
+            call_id=event.call_id[:128],
+            tool_name=event.tool[:64],
+            plugin=plugin,
+            plugin_name=(plugin.name if plugin else event.tool)[:64],
+            arguments=event.arguments,
+            result=_jsonable(event.result),
+            error=(event.error or "")[:2000],
+            executed=_jsonable(event.executed),
+            ms=round(event.ms, 3),
+        )
+        for round_number, plugin, event in record.tool_events
+    )
+    PluginSelection.objects.bulk_create(
+        PluginSelection(
+            turn=stored,
+            chat=chat,
+            plugin=plugin,
+            plugin_name=decision.plugin,
+            selected=decision.selected,
+            rule=decision.rule,
+            term=decision.matched_term or "",
+            matched_in=decision.where or "",
+        )
+        for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
+    )
+    Chat.objects.filter(pk=chat.pk).update(updated_at=stored.created_at)
+    return stored
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str)) if value is not None else None
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
+    """The turn as events: tokens (when streaming), tool calls and results, then `TurnDone`.
+
+    Raises a `SmarterError` (400/404 before anything runs; 502/504 when the model fails, after
+    the failed turn is recorded). Cancelling the iteration (a client that went away) cancels the
+    upstream call and records nothing.
+    """
+    started = time.perf_counter()
+    plan = await in_db_thread(_plan, turn)
+    client = async_guarded_client(timeout=plan.timeout) if plan.guarded else None
+    provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, http_async_client=client)
+    prompt_settings = plan.prompt_settings
+    messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt)]
+    record = _Record(
+        content="",
+        new_messages=list(plan.stored_messages),
+        tool_events=[],
+        usage=Usage(),
+        rounds=0,
+        latency_ms=0,
+        request_messages=[message.as_openai() for message in messages],
+    )
+    called_llm_plugins: list[Plugin] = []
+    try:
+        while True:
+            record.rounds += 1
+            last_round = record.rounds > MAX_TOOL_ROUNDS
+            request = ProviderRequest(
+                messages=tuple(messages),
+                model=plan.model,
+                tools=() if last_round else tuple(plan.toolset.schemas),
+                temperature=prompt_settings.temperature,
+                max_tokens=prompt_settings.max_tokens,
+                timeout=plan.timeout,
+            )
+            reply: ProviderReply | None = None
+            if turn.stream:
+                async for event in provider.stream(request):
+                    if isinstance(event, TextDelta):
+                        yield TokenEvent(event.text)
+                    elif isinstance(event, Completed):
+                        reply = event.reply
+            else:
+                reply = await provider.complete(request)
+            if reply is None:
+                raise UpstreamError("The model's stream ended without a final answer.")
+            record.usage = record.usage + reply.usage
+            if not reply.tool_calls or last_round:
+                record.content = reply.content
+                record.new_messages.append(Message.assistant(reply.content))
+                finish_reason = reply.finish_reason or "stop"
+                break
+            assistant = reply.as_message()
+            messages.append(assistant)
+            record.new_messages.append(assistant)
+            for call in reply.tool_calls:
+                plugin = plan.toolset.plugin_for(call.name)
+                yield ToolCallEvent(call.id, call.name, plugin.name if plugin else None, call.arguments, record.rounds)
+            outcomes = await asyncio.gather(*(in_db_thread(_run_tool, plan.toolset, call) for call in reply.tool_calls))
+            for call, (plugin, result) in zip(reply.tool_calls, outcomes, strict=True):
+                result_event = ToolResultEvent(
+                    call.id,
+                    call.name,
+                    plugin.name if plugin else None,
+                    call.arguments,
+                    result.result,
+                    result.error,
+                    result.ms,
+                    result.executed,
+                )
+                record.tool_events.append((record.rounds, plugin, result_event))
+                yield result_event
+                tool_message = _tool_message(call, result)
+                messages.append(tool_message)
+                record.new_messages.append(tool_message)
+                if plugin is not None and plugin.directive == "llm" and plugin not in called_llm_plugins:
+                    called_llm_plugins.append(plugin)
+                    # An `llm` plugin's overlay applies once the model has chosen to call it.
+                    prompt_settings = _with_called(turn, plan, called_llm_plugins)
+                    messages[0] = Message.system(prompt_settings.system_role)
+    except (UpstreamError, UpstreamTimeout) as error:
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        record.error = error.description
+        await in_db_thread(_persist, turn, plan, record)
+        raise
+    finally:
+        if client is not None:
+            await client.aclose()
+    record.latency_ms = (time.perf_counter() - started) * 1000
+    stored = await in_db_thread(_persist, turn, plan, record)
+    yield TurnDone(
+        TurnResult(
+            session_key=plan.session_key,
+            turn_id=stored.pk,
+            content=record.content,
+            tool_calls=tuple(event for _, _, event in record.tool_events),
+            usage=record.usage,
+            cost=token_cost(
+                model=plan.model,
+                prompt_tokens=record.usage.prompt_tokens,
+                completion_tokens=record.usage.completion_tokens,
+            ),
+            provider=plan.provider,
+            model=plan.model,
+            finish_reason=finish_reason,
+            latency_ms=record.latency_ms,
+        )
+    )
+
+
+def _with_called(turn: TurnInput, plan: _Plan, called: list[Plugin]) -> PromptSettings:
+    overlaid = [p for p, d in zip(plan.plugins, plan.decisions, strict=True) if d.overlay]
+    settings_now = _prompt_settings(turn, [*overlaid, *called])
+    # The provider of the turn is settled; only the prompt, temperature and length follow.
+    return replace(settings_now, model=plan.model, provider=plan.provider)
+
+
+async def run_turn(turn: TurnInput) -> TurnResult:
+    """The whole turn at once (no streaming): what the JSON doors render."""
+    turn = replace(turn, stream=False)
+    async for event in run_turn_events(turn):
+        if isinstance(event, TurnDone):
+            return event.result
+    raise SmarterError("The turn ended without an answer.")

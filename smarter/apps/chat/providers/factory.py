@@ -1,0 +1,60 @@
+"""Which provider answers a turn: `provider_for(...)` for a named one, `platform_provider()` for
+the operator's default as configured in settings."""
+
+from __future__ import annotations
+
+import httpx
+from django.conf import settings
+
+from smarter.apps.chat.providers.base import ChatProvider
+from smarter.apps.chat.providers.offline import OFFLINE_MODEL, OfflineProvider
+from smarter.apps.chat.providers.openai_compatible import OpenAICompatibleProvider
+
+PLATFORM_PROVIDERS = ("openai", "offline")
+
+
+def provider_for(
+    name: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    http_async_client: httpx.AsyncClient | None = None,
+    max_retries: int = 0,
+) -> ChatProvider:
+    """A provider for one turn, holding exactly the credentials given here.
+
+    - `offline`: the built-in model; key and URL are ignored.
+    - `openai`: OpenAI, or the server at `base_url` (default api.openai.com).
+    - any other name: an account's own OpenAI-compatible endpoint (a Provider manifest);
+      `base_url` is required and errors name the provider by `name`. Pass the outbound-guarded
+      `http_async_client` so the address is checked before connecting.
+    """
+    if name == "offline":
+        return OfflineProvider()
+    if name != "openai" and not base_url:
+        raise ValueError(f"provider {name!r} needs a base_url")
+    return OpenAICompatibleProvider(
+        name=name,
+        api_key=api_key,
+        base_url=base_url,
+        http_async_client=http_async_client,
+        max_retries=max_retries,
+    )
+
+
+def platform_provider(*, http_async_client: httpx.AsyncClient | None = None) -> ChatProvider:
+    """The operator's provider: SMARTER_LLM_PROVIDER with the platform's key and base URL."""
+    name = settings.SMARTER_LLM_PROVIDER
+    if name == "offline":
+        return OfflineProvider()
+    return provider_for(
+        "openai",
+        api_key=settings.SMARTER_OPENAI_API_KEY,
+        base_url=settings.SMARTER_OPENAI_BASE_URL,
+        http_async_client=http_async_client,
+    )
+
+
+def platform_default_model() -> str:
+    """The model to ask for when a chatbot names none."""
+    return OFFLINE_MODEL if settings.SMARTER_LLM_PROVIDER == "offline" else settings.SMARTER_DEFAULT_MODEL

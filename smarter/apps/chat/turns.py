@@ -1,0 +1,124 @@
+"""The values that cross the turn pipeline: what a door asks for, and what the turn yields.
+
+A door builds a `TurnInput`, iterates `run_turn_events(...)` (or awaits `run_turn(...)`), and
+renders the events its own way: JSON, server-sent events, OpenAI chunks or a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from smarter.apps.account.models import Account, ApiKey
+from smarter.apps.chat.providers.base import Message, Usage
+from smarter.apps.chatbot.models import Chatbot
+
+
+@dataclass(frozen=True)
+class TurnOverrides:
+    """Per-session changes a prompt engineer tries in the sandbox; the saved chatbot is untouched."""
+
+    system_role: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    plugins: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    account: Account
+    chatbot: Chatbot
+    channel: str
+    # Either a new user prompt in a stored session, or (the OpenAI door) the client's own messages.
+    prompt: str | None = None
+    messages: tuple[Message, ...] | None = None
+    session_key: str | None = None
+    uid: str = ""
+    new_session: bool = False
+    stream: bool = False
+    user: User | None = None
+    api_key: ApiKey | None = None
+    client_ip: str | None = None
+    user_agent: str = ""
+    overrides: TurnOverrides = field(default_factory=TurnOverrides)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    call_id: str
+    tool: str
+    plugin: str | None
+    arguments: dict[str, Any]
+    round: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.call_id,
+            "tool": self.tool,
+            "plugin": self.plugin,
+            "arguments": self.arguments,
+            "round": self.round,
+        }
+
+
+@dataclass(frozen=True)
+class ToolResultEvent:
+    call_id: str
+    tool: str
+    plugin: str | None
+    arguments: dict[str, Any]
+    result: Any
+    error: str | None
+    ms: float
+    executed: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.call_id, "plugin": self.plugin or self.tool, "arguments": self.arguments}
+        if self.error is None:
+            body["result"] = self.result
+        else:
+            body["error"] = self.error
+        body["ms"] = round(self.ms, 2)
+        return body
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """The whole answer, as every door's final body is built from it."""
+
+    session_key: str
+    turn_id: int
+    content: str
+    tool_calls: tuple[ToolResultEvent, ...]
+    usage: Usage
+    cost: Decimal
+    provider: str
+    model: str
+    finish_reason: str
+    latency_ms: float
+
+    def as_body(self) -> dict[str, Any]:
+        """API.md's chat body: `session_key`, `message`, `tool_calls`, `usage` (with cost)."""
+        return {
+            "session_key": self.session_key,
+            "message": {"role": "assistant", "content": self.content},
+            "tool_calls": [call.as_dict() for call in self.tool_calls],
+            "usage": {**self.usage.as_dict(), "cost": float(self.cost)},
+        }
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    result: TurnResult
+
+
+TurnEvent = TokenEvent | ToolCallEvent | ToolResultEvent | TurnDone

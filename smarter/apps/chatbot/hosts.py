@@ -1,0 +1,38 @@
+"""Where a chatbot answers: its default host name and URLs, derived from configuration."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from smarter.apps.chatbot.models import Chatbot
+
+
+def host_label(chatbot: Chatbot) -> str:
+    """The DNS label of a chatbot: its subdomain, else its name with `_` as `-` (valid in DNS)."""
+    return (chatbot.subdomain or chatbot.name).replace("_", "-").lower()
+
+
+def default_host(chatbot: Chatbot) -> str:
+    return f"{host_label(chatbot)}.{chatbot.account.account_number}.api.{settings.SMARTER_ROOT_DOMAIN}"
+
+
+def _scheme() -> str:
+    return "https" if settings.SMARTER.https else "http"
+
+
+def _port_suffix() -> str:
+    """Chatbot hosts are served by the same server as the platform host, on its port."""
+    _, _, port = settings.SMARTER_PLATFORM_HOST.partition(":")
+    return f":{port}" if port else ""
+
+
+def default_url(chatbot: Chatbot) -> str:
+    return f"{_scheme()}://{default_host(chatbot)}{_port_suffix()}/"
+
+
+def custom_url(chatbot: Chatbot) -> str | None:
+    return f"{_scheme()}://{chatbot.custom_domain}/" if chatbot.custom_domain else None
+
+
+def sandbox_url(chatbot: Chatbot) -> str:
+    return f"{_scheme()}://{settings.SMARTER_PLATFORM_HOST}/dashboard/chatbots/{chatbot.name}/sandbox/"

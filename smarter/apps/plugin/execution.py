@@ -1,0 +1,162 @@
+"""The one way the chat pipeline (and the test endpoint) runs a plugin or a built-in function.
+
+`plugin_execute` never raises for anything a model or a customer system can cause: bad
+arguments, an unreachable database, a slow query, an API error. Those become a PluginResult
+with `error`, which is what the model reads as the tool's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from smarter.apps.account import services as account_services
+from smarter.apps.plugin import api_runner, sql_runner
+from smarter.apps.plugin.arguments import ArgumentError, validate_arguments
+from smarter.apps.plugin.builtins import BUILTINS, BuiltinError
+from smarter.apps.plugin.models import ApiConnection, Plugin, SqlConnection
+from smarter.apps.plugin.sql_guard import UnsafeQuery, bind, check_query
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginResult:
+    """What one tool call gave: a result or an error, how long it took, and what ran."""
+
+    result: Any = None
+    error: str | None = None
+    ms: float = 0.0
+    executed: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error} if self.error is not None else {"result": self.result}
+        body["ms"] = round(self.ms, 3)
+        body["executed"] = self.executed
+        return body
+
+    def for_model(self) -> Any:
+        """The tool message content the model sees."""
+        return {"error": self.error} if self.error is not None else self.result
+
+
+def sql_target(connection: SqlConnection) -> sql_runner.Target:
+    password = account_services.secret_reveal(secret=connection.password) if connection.password else ""
+    return sql_runner.Target(
+        engine=connection.db_engine,
+        hostname=connection.hostname,
+        port=connection.port,
+        database=connection.database,
+        username=connection.username,
+        password=password,
+        timeout=connection.timeout,
+    )
+
+
+def api_target(connection: ApiConnection) -> api_runner.ApiTarget:
+    secret = account_services.secret_reveal(secret=connection.api_key) if connection.api_key else ""
+    return api_runner.ApiTarget(
+        base_url=connection.base_url,
+        auth_method=connection.auth_method,
+        secret=secret,
+        username=connection.username,
+        header_name=connection.header_name,
+        timeout=connection.timeout,
+    )
+
+
+class _Run:
+    """What has run so far, so an error can still show the statement or request it came from."""
+
+    executed: Any = None
+
+
+def plugin_execute(*, plugin: Plugin, arguments: Any) -> PluginResult:
+    """Validate `arguments` against the plugin's parameters, run it, and time it."""
+    started = time.perf_counter()
+    run = _Run()
+    result: Any = None
+    error: str | None = None
+    try:
+        if plugin.plugin_class == "static":
+            result = _execute_static(plugin, arguments, run)
+        elif plugin.plugin_class == "sql":
+            result = _execute_sql(plugin, validate_arguments(plugin.parameters, arguments), run)
+        else:
+            result = _execute_api(plugin, validate_arguments(plugin.parameters, arguments), run)
+    except (ArgumentError, sql_runner.SqlRunError, api_runner.ApiRunError, UnsafeQuery) as problem:
+        error = str(problem)
+    except Exception:
+        # A bug of ours: logged in full; the model and the tester get a short sentence.
+        logger.exception("plugin %s failed", plugin.name)
+        error = "the plugin failed unexpectedly"
+    return PluginResult(result, error, (time.perf_counter() - started) * 1000, run.executed)
+
+
+def _execute_static(plugin: Plugin, arguments: Any, run: _Run) -> Any:
+    static = plugin.data.get("staticData") or {}
+    parameters = [{"name": "inquiry_type", "type": "string", "required": True, "enum": list(static)}]
+    values = validate_arguments(parameters, arguments)
+    run.executed = {"inquiry_type": values["inquiry_type"]}
+    return static[values["inquiry_type"]]
+
+
+def bound_values(names: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
+    """Values in placeholder order; arrays and objects are sent as JSON text."""
+    import json
+
+    out = []
+    for name in names:
+        value = values.get(name)
+        out.append(json.dumps(value) if isinstance(value, list | dict) else value)
+    return out
+
+
+def _execute_sql(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
+    connection = plugin.sql_connection
+    if connection is None:
+        raise sql_runner.SqlRunError("the plugin has no connection")
+    query = str(plugin.data.get("sqlQuery", ""))
+    # Checked at apply; checked again here because the connection's engine may have changed since.
+    check_query(query, engine=connection.db_engine, parameter_names={p["name"] for p in plugin.parameters})
+    bound = bind(query, engine=connection.db_engine)
+    parameters = bound_values(bound.names, values)
+    run.executed = {"sql": bound.display, "parameters": parameters}
+    limit = int(plugin.data.get("limit") or 10)
+    return sql_runner.run_query(sql_target(connection), bound, parameters, limit=limit)
+
+
+def _execute_api(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
+    connection = plugin.api_connection
+    if connection is None:
+        raise api_runner.ApiRunError("the plugin has no connection")
+    target = api_target(connection)
+    request = api_runner.prepare(target, plugin.data, values)
+    run.executed = request.executed()
+    return api_runner.send(target, request, limit=int(plugin.data.get("limit") or 10))
+
+
+def builtin_execute(*, name: str, arguments: Any) -> PluginResult:
+    """Run a built-in function (calculator, date_calculator) the same way as a plugin."""
+    started = time.perf_counter()
+    builtin = BUILTINS.get(name)
+    result: Any = None
+    error: str | None = None
+    if builtin is None:
+        error = f"unknown function {name!r}"
+    elif not isinstance(arguments, dict):
+        error = "arguments must be a JSON object"
+    else:
+        try:
+            result = builtin.run(arguments)
+        except (BuiltinError, TypeError) as problem:
+            error = str(problem)
+    return PluginResult(
+        result, error, (time.perf_counter() - started) * 1000, {"function": name, "arguments": arguments}
+    )

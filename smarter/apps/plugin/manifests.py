@@ -1,1 +1,0 @@
-"""Manifest kinds of the plugin app and their brokers."""

@@ -1,0 +1,190 @@
+"""The SSRF guard, against real sockets: a loopback HTTP server stands in for internal services."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from smarter.lib import outbound
+from smarter.lib.outbound import OutboundRefused, address_refusal, async_guarded_client, check_url, guarded_client
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        if parts.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", parse_qs(parts.query)["to"][0])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"host": self.headers.get("Host"), "path": parts.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.hits = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def strict(settings: Any) -> Any:
+    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    return settings
+
+
+REFUSED_HOSTS = [
+    ("127.0.0.1", "loopback"),
+    ("localhost", "loopback"),
+    ("0x7f000001", "loopback"),
+    ("2130706433", "loopback"),
+    ("017700000001", "loopback"),
+    ("127.1", "loopback"),
+    ("[::1]", "loopback"),
+    ("[::ffff:127.0.0.1]", "loopback"),
+    ("[::ffff:7f00:1]", "loopback"),
+    ("10.0.0.1", "private"),
+    ("172.16.5.4", "private"),
+    ("192.168.1.1", "private"),
+    ("100.64.0.1", "shared"),
+    ("169.254.169.254", "metadata"),
+    ("169.254.1.1", "link-local"),
+    ("[fd00:ec2::254]", "metadata"),
+    ("[fe80::1]", "link-local"),
+    ("[fc00::1]", "private"),
+    ("0.0.0.0", "unspecified"),  # noqa: S104 (a refused target, not a bind)
+    ("[::]", "unspecified"),
+    ("224.0.0.1", "multicast"),
+    ("[ff02::1]", "multicast"),
+    ("240.0.0.1", "reserved"),
+    ("[64:ff9b::7f00:1]", "loopback"),
+    ("[2002:7f00:1::]", "loopback"),
+]
+
+
+@pytest.mark.parametrize(("host", "reason"), REFUSED_HOSTS)
+def test_every_internal_address_form_is_refused(strict: Any, host: str, reason: str) -> None:
+    with pytest.raises(OutboundRefused, match=reason):
+        check_url(f"http://{host}/latest/meta-data/")
+
+
+@pytest.mark.parametrize(("host", "reason"), REFUSED_HOSTS)
+def test_the_client_never_opens_a_socket_to_them(strict: Any, server: Any, host: str, reason: str) -> None:
+    port = server.server_address[1]
+    with guarded_client(timeout=2) as client, pytest.raises(OutboundRefused, match=reason):
+        client.get(f"http://{host}:{port}/")
+    assert server.hits == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://example.com/", "/relative"])
+def test_only_http_and_https_are_allowed(url: str) -> None:
+    with pytest.raises(OutboundRefused, match="only http and https"):
+        check_url(url)
+
+
+def test_credentials_in_the_url_are_refused() -> None:
+    with pytest.raises(OutboundRefused, match="credentials"):
+        check_url("http://user:pw@example.com/")
+
+
+def test_public_addresses_pass_the_check() -> None:
+    assert address_refusal(ipaddress.ip_address("93.184.216.34"), allow_private=False) is None
+    assert address_refusal(ipaddress.ip_address("2606:4700:4700::1111"), allow_private=False) is None
+
+
+def test_a_name_is_refused_if_any_of_its_addresses_is(strict: Any) -> None:
+    with (
+        outbound.override_host("mixed.example", ["93.184.216.34", "10.1.2.3"]),
+        pytest.raises(OutboundRefused, match=r"10\.1\.2\.3 is a private address"),
+    ):
+        check_url("https://mixed.example/")
+
+
+def test_private_hosts_setting_opens_loopback_but_never_metadata(settings: Any, server: Any) -> None:
+    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    port = server.server_address[1]
+    with guarded_client(timeout=2) as client:
+        assert client.get(f"http://127.0.0.1:{port}/hello").json() == {"host": f"127.0.0.1:{port}", "path": "/hello"}
+    for host in ("169.254.169.254", "[fd00:ec2::254]", "[::ffff:169.254.169.254]", "0.0.0.0"):  # noqa: S104
+        with pytest.raises(OutboundRefused):
+            check_url(f"http://{host}/")
+
+
+def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(strict: Any, server: Any) -> None:
+    port = server.server_address[1]
+    # "allowed.example" stands for a public host: it resolves (for this test) to the loopback
+    # server and is trusted; its redirect to 127.0.0.1 must still be refused at the next hop.
+    with outbound.override_host("allowed.example", ["127.0.0.1"], trusted=True), guarded_client(timeout=2) as client:
+        assert client.get(f"http://allowed.example:{port}/ok").json()["host"] == f"allowed.example:{port}"
+        with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1 is a loopback address"):
+            client.get(f"http://allowed.example:{port}/redirect?to=http://127.0.0.1:{port}/secret")
+        with pytest.raises(OutboundRefused, match="metadata"):
+            client.get(f"http://allowed.example:{port}/redirect?to=http://169.254.169.254/latest/")
+    assert server.hits == [
+        "/ok",
+        f"/redirect?to=http://127.0.0.1:{port}/secret",
+        "/redirect?to=http://169.254.169.254/latest/",
+    ]
+
+
+def test_redirect_hops_are_capped(settings: Any, server: Any) -> None:
+    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    port = server.server_address[1]
+    loop = f"http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{port}/x"
+    with guarded_client(timeout=2, max_redirects=1) as client, pytest.raises(httpx.TooManyRedirects):
+        client.get(loop)
+
+
+def test_the_socket_goes_to_the_checked_address_not_a_second_lookup(strict: Any, server: Any) -> None:
+    # The name is resolved once by the guard; the connection uses that very address. A resolver
+    # answering differently later (rebinding) is never consulted: the Host header keeps the name.
+    port = server.server_address[1]
+    with outbound.override_host("pinned.example", ["127.0.0.1"], trusted=True), guarded_client(timeout=2) as client:
+        assert client.get(f"http://pinned.example:{port}/p").json() == {"host": f"pinned.example:{port}", "path": "/p"}
+
+
+def test_the_async_client_is_guarded_too(strict: Any, server: Any) -> None:
+    port = server.server_address[1]
+
+    async def fetch(url: str) -> Any:
+        async with async_guarded_client(timeout=2) as client:
+            return (await client.get(url)).json()
+
+    with pytest.raises(OutboundRefused, match="loopback"):
+        asyncio.run(fetch(f"http://127.0.0.1:{port}/"))
+    with outbound.override_host("allowed.example", ["127.0.0.1"], trusted=True):
+        assert asyncio.run(fetch(f"http://allowed.example:{port}/a"))["path"] == "/a"
+        with pytest.raises(OutboundRefused, match="loopback"):
+            asyncio.run(fetch(f"http://allowed.example:{port}/redirect?to=http://[::ffff:127.0.0.1]:{port}/"))
+    assert server.hits == ["/a", f"/redirect?to=http://[::ffff:127.0.0.1]:{port}/"]
+
+
+def test_literal_refusal_checks_without_dns(strict: Any) -> None:
+    assert outbound.literal_refusal("0x7f000001") == "127.0.0.1 is a loopback address"
+    assert outbound.literal_refusal("localhost") == "localhost is a loopback name"
+    assert outbound.literal_refusal("api.example.com") is None
