@@ -17,6 +17,8 @@ import pytest
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 
+pytest_plugins = ["smarter.testing.fixtures"]
+
 REQUIRE_SERVICES = os.environ.get("SMARTER_REQUIRE_SERVICES", "") in ("1", "true", "yes")
 
 

@@ -25,6 +25,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -49,8 +50,8 @@ LITELLM_VENV = ROOT / ".venv-litellm"
 MARIADB = ("127.0.0.1", 3306)
 BENCH_DATABASE = "smarter_bench"
 PROMPT = "Say hello in five words."
-CONFIG_DEADLINE_S = 120.0  # no configuration runs longer than this, whatever its request count
-REQUEST_TIMEOUT_S = 30.0
+PATH_DEADLINE_S = 45.0  # no path of a configuration runs longer than this: it stops sending then
+REQUEST_TIMEOUT_S = 60.0
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -135,6 +136,21 @@ def rss_bytes(pid: int) -> int:
     return total
 
 
+def busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
+def own_cpu_seconds() -> float:
+    """This run's CPU: this process, its live descendants and its reaped children."""
+    stat = Path("/proc/self/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    reaped = (int(fields[13]) + int(fields[14])) / CLK_TCK  # cutime, cstime
+    return cpu_seconds(os.getpid()) + reaped
+
+
 @dataclass
 class Server:
     name: str
@@ -186,6 +202,9 @@ def smarter_env(state: str, database_url: str | None) -> dict[str, str]:
         SMARTER_LOG_FORMAT="text",
         SMARTER_LLM_PROVIDER="openai",
         SMARTER_OPENAI_API_KEY="bench",
+        # The per-key rate limit still runs on every turn, but so high that it never refuses: the
+        # benchmark sends far more than a client is allowed in production.
+        SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE="1000000000",
     )
     if database_url:
         env["SMARTER_DATABASE_URL"] = database_url
@@ -265,8 +284,16 @@ def litellm_binary() -> Path:
         python = shutil.which("python3.11") or sys.executable
         subprocess.run([python, "-m", "venv", str(LITELLM_VENV)], check=True)
         pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "--quiet"]
-        subprocess.run([*pip, "litellm[proxy]"], check=True)
+        subprocess.run([*pip, "litellm[proxy]", "py-spy"], check=True)
     return binary
+
+
+def py_spy() -> str | None:
+    """py-spy (a sampling profiler, one binary) from the tools environment; None if unavailable."""
+    binary = LITELLM_VENV / "bin" / "py-spy"
+    if not binary.exists() and (LITELLM_VENV / "bin" / "pip").exists():
+        subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "--quiet", "py-spy"], check=False)
+    return str(binary) if binary.exists() else shutil.which("py-spy")
 
 
 def litellm_version() -> str:
@@ -290,7 +317,10 @@ def start_litellm(stack: ExitStack, workdir: Path, stubs: dict[int, Server]) -> 
             f"      api_base: {stub.base}",
             "      api_key: bench",
         ]
+    master_key = f"sk-{secrets.token_hex(32)}"  # the proxy refuses to start without one; it also
+    # makes the comparison fair: both gateways check a key on every request
     lines += ["litellm_settings:", "  telemetry: false", "  num_retries: 0", "  request_timeout: 60"]
+    lines += ["general_settings:", f"  master_key: {master_key}"]
     config = workdir / "litellm_config.yaml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     port = free_port()
@@ -312,7 +342,7 @@ def start_litellm(stack: ExitStack, workdir: Path, stubs: dict[int, Server]) -> 
     stack.callback(stop, process)
     base = f"http://127.0.0.1:{port}"
     wait_until_up(f"{base}/health/liveliness", 180, process)
-    return Server("LiteLLM", base, "bench", {"Authorization": "Bearer bench"}, process)
+    return Server("LiteLLM", base, "bench", {"Authorization": f"Bearer {master_key}"}, process)
 
 
 # --- the load generator -------------------------------------------------------------------------
@@ -327,6 +357,7 @@ class Load:
     client_cpu: float = 0.0
     server_cpu: float = 0.0
     peak_rss: int = 0
+    unsent: int = 0  # left unsent when the path's time limit came
 
     @property
     def done(self) -> int:
@@ -372,14 +403,14 @@ async def _load(
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": PROMPT}], "stream": stream}).encode()
     headers = {**headers, "Content-Type": "application/json"}
     result = Load()
-    state = {"issued": 0, "in_flight": 0, "finished": 0}
-    deadline = time.monotonic() + CONFIG_DEADLINE_S
+    state = {"sent": 0, "in_flight": 0, "finished": 0}
+    deadline = time.monotonic() + PATH_DEADLINE_S
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     timeout = httpx.Timeout(REQUEST_TIMEOUT_S, pool=REQUEST_TIMEOUT_S)
 
     async def worker(client: httpx.AsyncClient) -> None:
-        while state["issued"] < total and time.monotonic() < deadline:
-            state["issued"] += 1
+        while state["sent"] < total and time.monotonic() < deadline:
+            state["sent"] += 1
             state["in_flight"] += 1
             started = time.perf_counter()
             try:
@@ -410,8 +441,7 @@ async def _load(
         await asyncio.gather(*tasks)
         result.wall = time.perf_counter() - started
         result.client_cpu = time.process_time() - cpu
-    result.errors["not sent (time limit)"] += total - state["issued"]
-    result.errors = +result.errors
+    result.unsent = total - state["sent"]
     return result
 
 
@@ -450,6 +480,7 @@ def run_load(
             result.first_tokens += part.first_tokens
             result.errors += part.errors
             result.client_cpu += part.client_cpu
+            result.unsent += part.unsent
     result.server_cpu = cpu_seconds(server.pid) - cpu_before
     return result
 
@@ -473,6 +504,10 @@ def ms(value: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "**pass**" if ok else "**FAIL**"
+
+
+def done_text(load: Load) -> str:
+    return f"{load.done} ({load.unsent} unsent: time limit)" if load.unsent else str(load.done)
 
 
 def errors_text(load: Load) -> str:
@@ -517,7 +552,7 @@ def latency_table(rows: list[Row], configs: list[Config]) -> str:
             rate = row.load.done / row.load.wall if row.load.wall else 0
             mode = "stream (TTFT)" if config.stream else "JSON"
             lines.append(
-                f"| {config.delay} ms | {mode} | {config.concurrency} | {row.path} | {row.load.done} | "
+                f"| {config.delay} ms | {mode} | {config.concurrency} | {row.path} | {done_text(row.load)} | "
                 f"{errors_text(row.load)} | {rate:.0f} | {ms(p50(samples))} | {ms(p99(samples))} | "
                 f"{added50} | {added99} | {cpu_note(row.load)} |"
             )
@@ -535,6 +570,76 @@ def step(title: str) -> Iterator[None]:
     print(f"   {time.perf_counter() - started:.1f} s", flush=True)
 
 
+PROFILE_LAYERS = (
+    ("ORM and MariaDB/SQLite work (in `in_db_thread`)", ("in_db_thread.<locals>.work",)),
+    (
+        "upstream call: LangChain, openai SDK, httpx (client built per turn)",
+        ("langchain", "openai/", "httpx", "httpcore"),
+    ),
+    ("thread hops: asgiref sync/async adapters, executor", ("asgiref", "concurrent/futures", "shield (asyncio")),
+    ("Django request handling and middleware", ("django/",)),
+    ("uvicorn and h11 (HTTP)", ("uvicorn/protocols", "h11")),
+)
+DB_STEPS = (
+    ("writing the turn (`_persist`)", "_persist"),
+    ("planning the turn (`_plan`: plugins, session)", "_plan "),
+    ("API key check (`caller_from_authorization`)", "caller_from_authorization"),
+    ("chatbot lookup (`chatbot_of`)", "chatbot_of"),
+)
+
+
+def profile(server: Server, workdir: Path, requests: int) -> str:
+    """Where the server's CPU goes: py-spy samples of the thread holding the GIL, by layer."""
+    spy = py_spy()
+    if spy is None:
+        return "Not profiled: py-spy is not available."
+    out = workdir / "profile.txt"
+    sampler = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(server.pid),
+            *("--duration", "25", "--rate", "200", "--gil", "--nonblocking"),
+            *("--format", "raw", "-o", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)
+    load = run_load(server, stream=False, concurrency=8, total=requests)
+    try:
+        sampler.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        sampler.kill()
+    if not out.exists():
+        return f"Not profiled: py-spy exited with {sampler.returncode} (it needs ptrace rights on the server)."
+    layers: Counter[str] = Counter()
+    steps: Counter[str] = Counter()
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        samples = int(count)
+        total += samples
+        layer = next((name for name, keys in PROFILE_LAYERS if any(k in stack for k in keys)), "event loop, other")
+        layers[layer] += samples
+        if layer == PROFILE_LAYERS[0][0]:
+            for name, key in DB_STEPS:
+                if key in stack:
+                    steps[name] += samples
+    if not total:
+        return "Not profiled: py-spy recorded no samples."
+    lines = ["| layer | share of GIL-holding samples |", "|---|---|"]
+    lines += [f"| {name} | {100 * count / total:.0f}% |" for name, count in layers.most_common()]
+    lines += [f"| — of which {name} | {100 * count / total:.0f}% |" for name, count in steps.most_common()]
+    cpu = load.server_cpu / load.done * 1000 if load.done else float("nan")
+    return (
+        f"py-spy (`--gil`, 200 Hz, the first 25 s) on the Smarter process while it served {load.done} JSON\n"
+        f"requests at c = 8 against the 0 ms upstream ({total} samples; {cpu:.1f} ms of server CPU per request\n"
+        "over the whole load):\n\n" + "\n".join(lines)
+    )
+
+
 def warm(server: Server, model: str | None = None) -> None:
     run_load(server, stream=False, concurrency=8, total=40, model=model)
     run_load(server, stream=True, concurrency=8, total=40, model=model)
@@ -548,9 +653,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the section, do not write it")
     options = parser.parse_args()
     scale = 0.1 if options.quick else 1.0
-    low, high = max(20, int(300 * scale)), max(256, int(2000 * scale))
+    low, high = max(20, int(300 * scale)), max(256, int(600 * scale))
     procs = options.client_procs
     started = time.perf_counter()
+    loadavg = Path("/proc/loadavg").read_text().split()[:3]
+    busy_start, own_start = busy_seconds(), own_cpu_seconds()
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as state:
         workdir = Path(state)
@@ -632,11 +739,69 @@ def main() -> None:
                     streams.append((name, load, idle))
                     print(f"   {name}: {load.done} done in {load.wall:.2f} s, errors {dict(load.errors)}", flush=True)
 
+        with step("profile of Smarter (py-spy)"):
+            profile_md = profile(smarter[0], workdir, max(100, int(400 * scale)))
+        elapsed = time.perf_counter() - started
+        others = ((busy_seconds() - busy_start) - (own_cpu_seconds() - own_start)) / elapsed
+        machine = f"load average {' '.join(loadavg)} at the start; other processes used {max(others, 0):.2f} cores"
+
     total_s = time.perf_counter() - started
     markdown = render(rows, configs, streams, database_text, litellm, litellm_problem, procs, low, high, total_s)
+    markdown += f"\n### Where Smarter's CPU goes\n\n{profile_md}\n"
+    markdown = markdown.replace("MACHINE_LOAD", machine)
     if not options.no_write:
         write_section("chat", markdown)
     print(markdown)
+
+
+def reading(
+    rows: list[Row],
+    streams: list[tuple[str, Load, int]],
+    gateways: list[str],
+    cpu_ms: Callable[[str, str], float],
+    added: Callable[[str, str, Callable[[list[float]], float]], float],
+) -> str:
+    """The plain-words reading of the figures, computed from them."""
+    cpu = cpu_ms("c=32 JSON", "Smarter")
+    ceiling = 1000 / cpu if cpu > 0 else float("inf")
+    offered = 32 / 0.2
+    rate = next(r.load.done / r.load.wall for r in rows if r.config.title == "c=32 JSON" and r.path == "Smarter")
+    lines = [
+        f"- Smarter spends **{cpu:.1f} ms of server CPU per JSON turn** ({cpu / TARGET_CPU_MS:.1f}x the "
+        f"{TARGET_CPU_MS:g} ms target). One process can therefore serve at most about {ceiling:.0f} turns/s "
+        f"(measured: {rate:.0f}/s at c = 32 against the 0 ms upstream)."
+    ]
+    if "LiteLLM" in gateways:
+        lite = cpu_ms("c=32 JSON", "LiteLLM")
+        lines.append(
+            f"- LiteLLM, measured the same way, spends {lite:.1f} ms per request: Smarter costs "
+            f"{cpu / lite:.1f}x as much CPU, and it also writes the turn and its messages to the database."
+        )
+    c32 = added("c=32 JSON, 200 ms", "Smarter", p50)
+    lines.append(
+        f"- Against the 200 ms upstream at c = 32 the clients offer {offered:.0f} turns/s, "
+        + (
+            f"above that ceiling: turns queue for the CPU, which is why Smarter adds {c32:.0f} ms at p50 there. "
+            "This target cannot be met without cutting CPU per turn (or adding processes)."
+            if ceiling < offered
+            else f"within that ceiling; Smarter adds {c32:.0f} ms at p50."
+        )
+    )
+    c1 = added("c=1 JSON", "Smarter", p50)
+    lines.append(
+        f"- At c = 1 against the 0 ms upstream Smarter adds {c1:.1f} ms at p50: its own work for one turn "
+        "(CPU above, plus the database round trips of the turn, one after another)."
+    )
+    mine = [(load, idle) for name, load, idle in streams if name.startswith("Smarter")]
+    direct = next(load for name, load, _ in streams if name == "direct")
+    if mine:
+        load = mine[-1][0]
+        lines.append(
+            f"- 256 streams against the 1 s upstream: {load.done}/256 completed, {errors_text(load)} errors, in "
+            f"{load.wall:.1f} s against {direct.wall:.1f} s direct: the streams are cheap to hold open (memory "
+            "above) but each turn's CPU is paid one after another on one core."
+        )
+    return "\n".join(lines)
 
 
 def render(
@@ -742,16 +907,20 @@ def render(
         "one asyncio httpx process" if procs <= 1 else f"{procs} asyncio httpx processes at c ≥ 32 (one at c = 1)"
     )
     targets_md, streams_md = "\n".join(target_lines), "\n".join(stream_lines)
+    reading_md = reading(rows, streams, gateways, cpu_ms, added)
     return f"""## Chat gateway overhead (`benchmarks/chat_overhead.py`)
 
 The latency a gateway adds over the model, on one 2-core machine: the stub upstream
 (`smarter.testing.openai_stub`) called directly (baseline), through Smarter's OpenAI-compatible
 door (`POST /api/v1/openai/chat/completions`, one uvicorn process, a chatbot with no plugins,
-every turn written to {database_text}), and through a {litellm_text}. All three run in the
-same run, configuration by configuration; {low} requests per path at c = 1, {high} at c = 32 and
-256. Load: {client_text}; its CPU use is in the last column ("client-bound" above 0.9 of a
-core: there the figure is the client's limit, not the server's). Streams are timed to the first
-content chunk (TTFT). Whole run: {total_s / 60:.1f} min.
+every turn written to {database_text}; the per-key rate limit is checked on every turn, set so
+high that it never refuses), and through a {litellm_text}. All three run in the
+same run, configuration by configuration; {low} requests per path at c = 1, {high} at c = 32
+and 256, or {PATH_DEADLINE_S:.0f} s per path, whichever comes first. Load: {client_text}; its
+CPU use is in the last column ("client-bound" above 0.9 of a core: there the figure is the
+client's limit, not the server's). Streams are timed to the first
+content chunk (TTFT). Whole run: {total_s / 60:.1f} min; MACHINE_LOAD
+on average during the run (the machine is shared: absolute figures are noisy, ratios less so).
 
 ### Targets
 
@@ -759,6 +928,10 @@ content chunk (TTFT). Whole run: {total_s / 60:.1f} min.
 
 Server CPU is utime + stime of the server process (and any children) from `/proc`, read before
 and after the configuration, divided by the requests completed.
+
+### Reading
+
+{reading_md}
 
 ### Latency and throughput
 

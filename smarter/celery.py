@@ -6,6 +6,7 @@ The whole beat schedule lives here, in one place.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
@@ -13,5 +14,17 @@ app = Celery("smarter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Every periodic task of the platform. Entries are added by the issues that bring the tasks.
-app.conf.beat_schedule = {}
+# Every periodic task of the platform.
+app.conf.beat_schedule = {
+    # Billing: outbox rows the broker never got (or a dead worker never finished) are published
+    # again; the task is idempotent, so a duplicate costs nothing.
+    "requeue-pending-charges": {
+        "task": "smarter.apps.account.tasks.requeue_pending_charges_task",
+        "schedule": 60.0,
+    },
+    # Billing: hourly and daily usage per account, chatbot, model and API key.
+    "rollup-usage": {
+        "task": "smarter.apps.account.tasks.rollup_usage_task",
+        "schedule": crontab(minute=5),
+    },
+}

@@ -25,14 +25,11 @@ conf = smarter_settings
 
 SECRET_KEY = conf.effective_secret_key
 DEBUG = conf.debug
-ALLOWED_HOSTS = [
-    conf.platform_hostname,
-    f".{conf.root_domain}",
-    "localhost",
-    "127.0.0.1",
-    "[::1]",
-    "testserver",
-]
+# Django's own host check lets every host through because the first middleware routes by host:
+# the platform's hosts below, a deployed chatbot's default host or verified custom domain; any
+# other host is refused there with 400 (smarter/apps/chatbot/public/routing.py).
+ALLOWED_HOSTS = ["*"]
+SMARTER_PLATFORM_HOSTNAMES = [conf.platform_hostname, "localhost", "127.0.0.1", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "smarter.apps.chatbot.public.middleware.HostRoutingMiddleware",
     "smarter.lib.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -88,7 +86,10 @@ TEMPLATES = [
 # --- database ---------------------------------------------------------------------------------
 _database = dj_database_url.parse(conf.effective_database_url, conn_max_age=60, conn_health_checks=True)
 if conf.database_engine == "mysql":
-    _database["OPTIONS"] = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+    # Merged, not replaced: TLS options given in SMARTER_DATABASE_URL must survive.
+    _database.setdefault("OPTIONS", {}).update(
+        {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+    )
     # Without this the test database may be created latin1 and reject emoji.
     _database["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif conf.database_engine == "sqlite":
@@ -109,7 +110,10 @@ if conf.redis_url:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Host routes of deployed chatbots are cached here too: room for many more than the default 300.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10000}}
+    }
 
 CELERY_BROKER_URL = conf.redis_url or "memory://"
 CELERY_TASK_ALWAYS_EAGER = conf.tasks_run_eagerly
@@ -234,5 +238,19 @@ SMARTER_DEFAULT_MODEL = conf.default_model
 SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
 SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
 SMARTER_S3_BUCKET = conf.s3_bucket
+SMARTER_DNS_RESOLVER = conf.dns_resolver_address
+SMARTER_KUBERNETES_API_URL = conf.kubernetes_api_url
+SMARTER_KUBERNETES_NAMESPACE = conf.kubernetes_namespace
+SMARTER_KUBERNETES_INGRESS_CLASS = conf.kubernetes_ingress_class
+SMARTER_KUBERNETES_CLUSTER_ISSUER = conf.kubernetes_cluster_issuer
+SMARTER_KUBERNETES_SERVICE_NAME = conf.kubernetes_service_name
+SMARTER_KUBERNETES_SERVICE_PORT = conf.kubernetes_service_port
+SMARTER_AWS_REGION = conf.aws_region
+SMARTER_AWS_ENDPOINT_URL = conf.aws_endpoint_url
+SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID = conf.aws_route53_hosted_zone_id
+SMARTER_AWS_ROUTE53_TARGET = conf.aws_route53_target
+SMARTER_AWS_ROUTE53_TTL = conf.aws_route53_ttl
 # SQLite plugin databases must live here, so a tenant can never name another file on the server.
 SMARTER_PLUGIN_SQLITE_DIR = str(conf.state_dir / "plugin-data")
+# What one plugin call may hand the model: larger results are cut (and say so).
+SMARTER_PLUGIN_MAX_RESULT_BYTES = 65536

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("smarter.apps.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("smarter.apps.dashboard.urls")),
 ]
 
 handler404 = "smarter.apps.api.errors.handler404"

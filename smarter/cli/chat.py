@@ -239,7 +239,7 @@ def _stream_turn(client: SmarterClient, chatbot: str, prompt: str, session_key: 
         raise ServerRefused("The server's reply was not valid JSON.", status=200) from None
     finally:
         printer.end_line()
-    raise Unreachable("The connection closed before the reply was complete.")
+    raise Unreachable(f"The server at {client.base_url} closed the connection before the reply was complete.")
 
 
 def _finish(printer: ReplyPrinter, body: dict[str, Any], *, streamed_tools: bool) -> TurnResult:

@@ -123,7 +123,16 @@ class SmarterClient:
                 with _transport_errors(self.base_url):
                     response.read()
                 raise _refusal(response)
-            yield response
+            try:
+                yield response
+            except httpx.TimeoutException:
+                raise Unreachable(
+                    f"The server at {self.base_url} stopped answering in the middle of the reply."
+                ) from None
+            except httpx.TransportError:
+                raise Unreachable(
+                    f"The server at {self.base_url} closed the connection before the reply was complete."
+                ) from None
         finally:
             response.close()
 

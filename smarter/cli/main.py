@@ -464,17 +464,22 @@ def logs(
         ListFormat | None, typer.Option("--output", "-o", help="table (default), json or yaml.")
     ] = None,
 ) -> None:
-    """Print the recent history of a chatbot or a chat.
+    """Print the recent turns of a chatbot, or of one chat (its session key), oldest first.
 
-    **Example:** `smarter logs chatbot support -o yaml`
+    The table has one line per turn: time, session, turn number, the prompt and the start of
+    the answer, the tools called, total tokens and cost in USD. `-o json` and `-o yaml` print
+    everything the server keeps (full answers, tool arguments, latency, the selected plugins).
+
+    **Examples:** `smarter logs chatbot support` · `smarter logs chat SESSION_KEY -o yaml`
     """
     settings = _settings(ctx)
     chosen = output_format.value if output_format else settings.output_format
     with _client(ctx) as client:
         envelope = client.cli("logs", kind, name=name)
     data = envelope.data
-    if chosen == "table" and isinstance(data, dict) and isinstance(data.get("items"), list):
-        output.print_table(data.get("titles") or [], data["items"], thing="log entries")
+    if chosen == "table" and isinstance(data, dict) and isinstance(data.get("turns"), list):
+        # A chat's turns are all of one session: the column would repeat the name given.
+        output.print_turns(data["turns"], with_session="chat" not in data)
     else:
         output.print_document(data, "json" if chosen == "json" else "yaml")
 

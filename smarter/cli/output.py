@@ -86,6 +86,94 @@ def print_table(titles: list[dict[str, Any]], items: list[dict[str, Any]], *, th
     write("\n".join(line.rstrip() for line in captured.get().rstrip("\n").split("\n")))
 
 
+# --- logs: one line per turn -------------------------------------------------------------------
+
+PROMPT_EXCERPT = 60
+ANSWER_EXCERPT = 80
+
+
+def excerpt(text: Any, limit: int) -> str:
+    """`text` on one line (runs of whitespace, newlines included, become one space), cut to `limit`."""
+    flat = " ".join(str(text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def log_time(value: Any) -> str:
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value or "")
+
+
+def log_cost(value: Any) -> str:
+    return f"${value:.6f}" if isinstance(value, int | float) else ""
+
+
+def log_tools(calls: Any) -> str:
+    names = []
+    for call in calls if isinstance(calls, list) else []:
+        if isinstance(call, dict):
+            name = str(call.get("plugin") or call.get("tool") or "tool")
+            names.append(f"{name} (failed)" if call.get("error") else name)
+    return ", ".join(names)
+
+
+def log_row(turn: dict[str, Any], *, with_session: bool) -> list[str]:
+    answer = turn.get("answer")
+    if turn.get("error"):
+        answer = f"error: {turn['error']}"
+    row = [log_time(turn.get("at"))]
+    if with_session:
+        row.append(str(turn.get("sessionKey") or "")[:12])
+    tokens = turn.get("totalTokens")
+    row += [
+        str(turn.get("turn") if turn.get("turn") is not None else ""),
+        excerpt(turn.get("prompt"), PROMPT_EXCERPT),
+        excerpt(answer, ANSWER_EXCERPT),
+        log_tools(turn.get("toolCalls")),
+        str(tokens) if tokens is not None else "",
+        log_cost(turn.get("cost")),
+    ]
+    return row
+
+
+LOG_GAP = "  "
+RIGHT_ALIGNED = ("TURN", "TOKENS", "COST")
+SHARED = ("PROMPT", "ANSWER")  # the columns that give up width when the terminal is narrow
+MIN_SHARED = 12
+
+
+def print_turns(turns: list[dict[str, Any]], *, with_session: bool) -> None:
+    """The turns oldest first, as a log reads, each on exactly one line.
+
+    Time, session, turn, tools, tokens and cost are never cut; the prompt and the answer
+    excerpt share what is left of the terminal's width (`COLUMNS` when not a terminal).
+    """
+    if not turns:
+        stderr.print("No turns found.", markup=False)
+        return
+    headings = ["TIME", *(["SESSION"] if with_session else []), "TURN", "PROMPT", "ANSWER", "TOOLS", "TOKENS", "COST"]
+    ordered = sorted(turns, key=lambda turn: (str(turn.get("at") or ""), turn.get("turn") or 0))
+    rows = [log_row(turn, with_session=with_session) for turn in ordered]
+    widths = [max(len(heading), *(len(row[index]) for row in rows)) for index, heading in enumerate(headings)]
+    prompt, answer = headings.index("PROMPT"), headings.index("ANSWER")
+    fixed = sum(width for index, width in enumerate(widths) if index not in (prompt, answer))
+    available = stdout.width - fixed - len(LOG_GAP) * (len(headings) - 1)
+    if widths[prompt] + widths[answer] > available:
+        widths[prompt] = max(MIN_SHARED, min(widths[prompt], available // 3))
+        widths[answer] = max(MIN_SHARED, min(widths[answer], available - widths[prompt]))
+    lines = []
+    for cells in [headings, *rows]:
+        shown = []
+        for index, (heading, text) in enumerate(zip(headings, cells, strict=True)):
+            if heading in SHARED:
+                text = excerpt(text, widths[index])
+            shown.append(text.rjust(widths[index]) if heading in RIGHT_ALIGNED else text.ljust(widths[index]))
+        lines.append(LOG_GAP.join(shown).rstrip())
+    lines.insert(1, "─" * max(len(line) for line in lines))
+    write("\n".join(lines))
+
+
 def print_failure_lines(lines: list[str]) -> None:
     for line in lines:
         write_error(line)

@@ -11,6 +11,7 @@ offline LLM provider.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -120,6 +121,52 @@ class SmarterSettings(BaseSettings):
     aws_route53_enabled: bool = Field(False, description="Create a Route53 record per deployed chatbot.")
     s3_bucket: str | None = Field(None, description="S3 bucket for files. Unset: the state directory.")
 
+    # --- deployed chatbots ------------------------------------------------------------------
+    dns_resolver: str | None = Field(
+        None,
+        description="ip[:port] of the DNS server that verifies custom domains. Unset: the system resolver.",
+    )
+    kubernetes_api_url: str | None = Field(
+        None, description="Kubernetes API server URL. Unset: the in-cluster service account configuration."
+    )
+    kubernetes_namespace: str = Field("smarter", description="Namespace of the chatbot Ingresses.")
+    kubernetes_ingress_class: str = Field("nginx", description="ingressClassName of the chatbot Ingresses.")
+    kubernetes_cluster_issuer: str = Field(
+        "letsencrypt-prod", description="cert-manager ClusterIssuer that signs the chatbot hosts' certificates."
+    )
+    kubernetes_service_name: str = Field(
+        "smarter-web", description="The platform's web Service, the backend of every chatbot Ingress."
+    )
+    kubernetes_service_port: int = Field(80, ge=1, le=65535, description="Port of that Service.")
+    aws_region: str = Field("us-east-1", description="AWS region of the Route53 client.")
+    aws_endpoint_url: str | None = Field(
+        None, description="AWS API endpoint override (a local stand-in in tests). Unset: AWS itself."
+    )
+    aws_route53_hosted_zone_id: str | None = Field(
+        None, description="Route53 hosted zone of the root domain, where chatbot host records are written."
+    )
+    aws_route53_target: str | None = Field(
+        None, description="Host name the chatbot records point to (CNAME), e.g. the ingress load balancer."
+    )
+    aws_route53_ttl: int = Field(300, ge=1, le=86400, description="TTL in seconds of the chatbot records.")
+
+    # --- billing, rate limits and budgets (per-account overrides in the admin) ----------------
+    rate_limit_api_key_per_minute: int = Field(
+        120, ge=0, description="Chat requests per minute per API key (0: unlimited)."
+    )
+    rate_limit_chatbot_ip_per_minute: int = Field(
+        30, ge=0, description="Chat requests per minute to a deployed chatbot per client IP (0: unlimited)."
+    )
+    monthly_token_budget: int = Field(
+        0, ge=0, description="Tokens an account may use per calendar month (0: unlimited)."
+    )
+    budget_warning_percent: int = Field(
+        80, ge=1, le=100, description="Share of the monthly budget at which a warning is recorded."
+    )
+    usage_requeue_seconds: int = Field(
+        120, ge=1, description="Usage events still pending after this many seconds are enqueued again."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -138,10 +185,37 @@ class SmarterSettings(BaseSettings):
             raise ValueError("must be a sqlite://, mysql:// or postgres:// URL")
         return value
 
-    @field_validator("redis_url", "openai_base_url")
+    @field_validator("redis_url", "openai_base_url", "llm_provider", "s3_bucket", mode="before")
     @classmethod
-    def _empty_is_unset(cls, value: str | None) -> str | None:
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """An empty variable means unset (as charts and compose files often write them)."""
+        return None if value == "" else value
+
+    @field_validator("dns_resolver")
+    @classmethod
+    def _resolver_is_ip_and_port(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            address, port = _split_address(value)
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError("must be an IP address with an optional :port, e.g. 10.0.0.2 or 127.0.0.1:5353") from None
+        if port is not None and not 0 < port < 65536:
+            raise ValueError("the port must be between 1 and 65535")
+        return value
+
+    @field_validator("kubernetes_api_url", "aws_endpoint_url", "aws_route53_hosted_zone_id", "aws_route53_target")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("kubernetes_api_url", "aws_endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -211,6 +285,14 @@ class SmarterSettings(BaseSettings):
         return "openai" if self.openai_api_key else "offline"
 
     @property
+    def dns_resolver_address(self) -> tuple[str, int] | None:
+        """(address, port) of the configured DNS resolver, or None for the system's."""
+        if not self.dns_resolver:
+            return None
+        address, port = _split_address(self.dns_resolver)
+        return address, port or 53
+
+    @property
     def platform_hostname(self) -> str:
         return self.platform_host.partition(":")[0]
 
@@ -230,6 +312,22 @@ class SmarterSettings(BaseSettings):
     @property
     def uses_generated_keys(self) -> bool:
         return self.secret_key is None or self.fernet_keys is None
+
+
+def _split_address(value: str) -> tuple[str, int | None]:
+    """`10.0.0.2`, `10.0.0.2:53`, `::1` or `[::1]:53` as (address, port or None)."""
+    if value.startswith("["):
+        address, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":")
+        if port and not port.isdigit():
+            raise ValueError("the port must be a number")
+        return address, int(port) if port else None
+    if value.count(":") == 1:
+        address, _, port = value.partition(":")
+        if not port.isdigit():
+            raise ValueError("the port must be a number")
+        return address, int(port)
+    return value, None
 
 
 def _state_file(state_dir: Path, name: str, make: Any) -> str:

@@ -334,6 +334,12 @@ def test_each_config_value_is_one_configmap_key(rendered: Any) -> None:
     data = one(objects, "ConfigMap", "smarter-config")["data"]
     assert {environment_name(name) for name in config} == set(data)
     assert set(schema_config["required"]) == set(config) == set(schema_config["properties"])
+    # Left empty, these follow the release: its namespace (the Role is limited to it) and its
+    # web Service (the backend of every chatbot Ingress). The chart is rendered as release
+    # "smarter" in namespace "smarter".
+    derived_when_empty = {"kubernetesNamespace": "smarter", "kubernetesServiceName": "smarter-web"}
     for name, value in config.items():
         expected = str(value).lower() if isinstance(value, bool) else str(value)
+        if value == "" and name in derived_when_empty:
+            expected = derived_when_empty[name]
         assert data[environment_name(name)] == expected, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import socket
 import subprocess
@@ -271,6 +272,9 @@ def test_the_chart_worker_command_starts_a_worker(tmp_path: Path) -> None:
         assert worker.stdout is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            readable, _, _ = select.select([worker.stdout], [], [], 1)
+            if not readable:
+                continue
             line = worker.stdout.readline()
             if not line:
                 break
@@ -282,3 +286,18 @@ def test_the_chart_worker_command_starts_a_worker(tmp_path: Path) -> None:
     output = "".join(lines)
     assert " ready." in output, output[-3000:]
     assert "smarter" in output  # the queue named in the command
+
+
+def test_the_chart_migrate_command_migrates_a_fresh_database(tmp_path: Path) -> None:
+    objects = render_chart({"config": {"stateDir": str(tmp_path)}})
+    container = one(objects, "Job", "smarter-migrate")["spec"]["template"]["spec"]["containers"][0]
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SMARTER_")}
+    environment.update({variable["name"]: variable["value"] for variable in container["env"]})
+    environment = {key: value for key, value in environment.items() if not key.endswith("_FILE")}
+    environment["SMARTER_STATE_DIR"] = str(tmp_path)
+    argv = [sys.executable, *container["command"][1:]]
+    result = subprocess.run(
+        argv, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "smarter.sqlite3").stat().st_size > 0

@@ -1,4 +1,5 @@
-"""Django admin of the account app. Secrets show no value, and writes go through services."""
+"""Django admin of the account app. Secrets show no value, and writes go through services.
+Billing: prices and per-account limits are edited here; charges, the outbox and rollups are read-only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,19 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from smarter.apps.account import services
-from smarter.apps.account.models import Account, ApiKey, JournalEntry, Membership, Secret
+from smarter.apps.account.models import (
+    Account,
+    AccountLimits,
+    ApiKey,
+    BudgetAlert,
+    Charge,
+    JournalEntry,
+    Membership,
+    Price,
+    Secret,
+    UsageEvent,
+    UsageRollup,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -118,3 +131,79 @@ class JournalEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- billing ----------------------------------------------------------------------------------------
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """The price table: edits apply to turns written from then on (within 30 seconds)."""
+
+    list_display = ["provider", "model", "prompt_per_million", "completion_per_million", "per_call", "updated_at"]
+    list_editable = ["prompt_per_million", "completion_per_million", "per_call"]
+    search_fields = ["provider", "model"]
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the billing tasks only: readable, never added or changed by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Charge)
+class ChargeAdmin(_ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "kind",
+        "chatbot_name",
+        "model",
+        "api_key_name",
+        "total_tokens",
+        "cost",
+        "idempotency_key",
+    ]
+    list_filter = ["kind", "provider"]
+    search_fields = ["idempotency_key", "account__name", "chatbot_name", "model", "session_key"]
+    raw_id_fields = ["account", "user", "api_key"]
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(_ReadOnlyAdmin):
+    list_display = ["key", "account", "status", "total_tokens", "attempts", "created_at", "processed_at"]
+    list_filter = ["status"]
+    search_fields = ["key", "account__name"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(UsageRollup)
+class UsageRollupAdmin(_ReadOnlyAdmin):
+    list_display = ["period_start", "period", "account", "chatbot_name", "model", "api_key_name", "requests", "cost"]
+    list_filter = ["period"]
+    search_fields = ["account__name", "chatbot_name", "model"]
+
+
+@admin.register(AccountLimits)
+class AccountLimitsAdmin(admin.ModelAdmin):
+    """Per-account overrides of the platform's rate limits and budgets (empty: the default)."""
+
+    list_display = [
+        "account",
+        "api_key_requests_per_minute",
+        "chatbot_ip_requests_per_minute",
+        "monthly_token_budget",
+        "budget_warning_percent",
+        "updated_at",
+    ]
+    search_fields = ["account__name"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(BudgetAlert)
+class BudgetAlertAdmin(_ReadOnlyAdmin):
+    list_display = ["created_at", "account", "scope", "month", "level", "limit", "used"]
+    list_filter = ["level", "month"]
+    search_fields = ["account__name"]

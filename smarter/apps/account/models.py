@@ -136,3 +136,31 @@ class JournalEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command} {self.kind} {self.name} → {self.status_code}"
+
+
+# Billing lives in its own package; importing it here registers its models with the app.
+from smarter.apps.account.billing.models import (  # noqa: E402
+    AccountLimits,
+    BudgetAlert,
+    Charge,
+    ChargeKind,
+    Price,
+    UsageEvent,
+    UsageRollup,
+)
+
+__all__ = [
+    "Account",
+    "AccountLimits",
+    "ApiKey",
+    "BudgetAlert",
+    "Charge",
+    "ChargeKind",
+    "JournalEntry",
+    "Membership",
+    "Price",
+    "Role",
+    "Secret",
+    "UsageEvent",
+    "UsageRollup",
+]

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -137,7 +137,8 @@ def member_remove(*, membership: Membership) -> None:
     """Take a user out of an account; their keys in it stop working with them."""
     if membership.role == Role.ADMIN:
         _ensure_another_admin(membership)
-    ApiKey.objects.filter(account_id=membership.account_id, user_id=membership.user_id).delete()
+    for key in ApiKey.objects.filter(account_id=membership.account_id, user_id=membership.user_id):
+        api_key_delete(api_key=key)
     user = membership.user
     membership.delete()
     if not user.memberships.exists() and not user.is_superuser:
@@ -212,7 +213,22 @@ def api_key_revoke(*, api_key: ApiKey) -> bool:
 
 
 def api_key_delete(*, api_key: ApiKey) -> None:
-    api_key.delete()
+    """Refused with 409 while a chatbot requires the key (deleting it would open the chatbot)."""
+    _delete_unless_used(api_key, "ApiKey")
+
+
+def _delete_unless_used(instance: ApiKey | Secret, kind: str) -> None:
+    try:
+        with transaction.atomic():
+            instance.delete()
+    except (ProtectedError, RestrictedError) as error:
+        # RESTRICT (not PROTECT) on the users' side: deleting a whole account still cascades.
+        blocking = error.protected_objects if isinstance(error, ProtectedError) else error.restricted_objects
+        users = sorted({f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in blocking})
+        raise Conflict(
+            f"{kind} {instance.name!r} is in use by {', '.join(users)}; change or delete those first.",
+            context={"kind": kind, "name": instance.name, "usedBy": users},
+        ) from None
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:
@@ -278,14 +294,7 @@ def secret_reveal(*, secret: Secret) -> str:
 
 def secret_delete(*, secret: Secret) -> None:
     """Refused with 409 while anything (a connection, a provider) still uses the secret."""
-    try:
-        secret.delete()
-    except ProtectedError as error:
-        users = sorted({f"{type(obj).__name__} {getattr(obj, 'name', obj.pk)}" for obj in error.protected_objects})
-        raise Conflict(
-            f"Secret {secret.name!r} is in use by {', '.join(users)}; change or delete those first.",
-            context={"kind": "Secret", "name": secret.name, "usedBy": users},
-        ) from None
+    _delete_unless_used(secret, "Secret")
 
 
 def secrets_reencrypt() -> int:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from smarter.apps.account.caller import Caller
+from smarter.apps.account.features import feature_enabled
 from smarter.apps.api.authentication import caller_from_authorization
 from smarter.apps.api.errors import error_body, error_response, internal_error
 from smarter.lib.db_threads import in_db_thread
@@ -24,6 +25,7 @@ from smarter.lib.errors import (
     MethodNotAllowed,
     NotAuthenticated,
     PayloadTooLarge,
+    PermissionDenied,
     SmarterError,
     ValidationFailed,
 )
@@ -63,6 +65,15 @@ async def require_caller(request: HttpRequest) -> Caller:
     if caller is None:
         raise NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
     return caller
+
+
+async def require_feature(caller: Caller, feature: str) -> None:
+    """403 when the feature is switched off for the caller's account (see account/features.py)."""
+    if not await in_db_thread(feature_enabled, account=caller.account, feature=feature):
+        raise PermissionDenied(
+            f"The feature {feature!r} is switched off for this account; ask the platform operator.",
+            context={"feature": feature},
+        )
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:

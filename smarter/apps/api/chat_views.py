@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smarter.apps.account.caller import Caller
 from smarter.apps.api.async_door import api_door, client_ip, event_stream, json_body, require_caller, sse, sse_error
+from smarter.apps.api.errors import internal_error
 from smarter.apps.chat.config import chat_config
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
 from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, TurnDone, TurnEvent, TurnInput
@@ -19,6 +21,8 @@ from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import NotFound, SmarterError, ValidationFailed
 from smarter.lib.manifests import field_errors
+
+logger = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARACTERS = 32_000
 
@@ -70,6 +74,10 @@ async def stream_turn(turn: TurnInput) -> HttpResponseBase:
                 yield sse_frame(event)
         except SmarterError as error:
             yield sse_error(error)
+        except Exception:
+            # The status line is sent: a bug becomes an error event, never a cut connection.
+            logger.exception("unhandled error in a chat stream")
+            yield sse_error(internal_error())
 
     return event_stream(frames())
 

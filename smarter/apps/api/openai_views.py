@@ -17,7 +17,8 @@ from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from smarter.apps.api.async_door import api_door, client_ip, event_stream, json_body, require_caller
+from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
+from smarter.apps.api.async_door import api_door, client_ip, event_stream, json_body, require_caller, require_feature
 from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, chatbot_of, parse
 from smarter.apps.api.errors import error_body, internal_error
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
@@ -129,6 +130,7 @@ def _chunk(completion_id: str, model: str, created: int, delta: dict[str, Any], 
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     try:
         caller = await require_caller(request)
+        await require_feature(caller, OPENAI_COMPATIBLE_ENDPOINT)
         body: CompletionRequest = parse(CompletionRequest, json_body(request))
         chatbot = await chatbot_of(caller, body.model)
         turn = TurnInput(
@@ -195,6 +197,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
 @api_door(("GET",))
 async def models(request: HttpRequest) -> HttpResponseBase:
     caller = await require_caller(request)
+    await require_feature(caller, OPENAI_COMPATIBLE_ENDPOINT)
 
     def listing() -> list[dict[str, Any]]:
         return [

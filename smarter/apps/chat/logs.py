@@ -37,7 +37,12 @@ def turn_line(turn: Turn) -> dict[str, Any]:
         "completionTokens": turn.completion_tokens,
         "totalTokens": turn.total_tokens,
         "cost": float(
-            token_cost(model=turn.model, prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens)
+            token_cost(
+                provider=turn.provider,
+                model=turn.model,
+                prompt_tokens=turn.prompt_tokens,
+                completion_tokens=turn.completion_tokens,
+            )
         ),
         "latencyMs": turn.latency_ms,
     }

@@ -102,7 +102,8 @@ class ChatBroker(_ReadOnlyBroker):
     )
 
     def rows(self, caller: Caller) -> QuerySet[Any]:
-        return selectors.chats_of(caller.account).annotate(turn_count=Count("turns"))
+        # An annotation drops Meta.ordering: order explicitly, or the list limit picks rows at random.
+        return selectors.chats_of(caller.account).annotate(turn_count=Count("turns")).order_by("-created_at", "-id")
 
     def item(self, row: Chat) -> dict[str, Any]:
         return {

@@ -31,6 +31,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from smarter.apps.account import services as account_services
+from smarter.apps.account.billing import limits as billing_limits
+from smarter.apps.account.billing import services as billing_services
 from smarter.apps.account.pricing import token_cost
 from smarter.apps.chat import selectors
 from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
@@ -90,6 +92,7 @@ class _Plan:
     guarded: bool = False
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     stored_messages: list[Message] = field(default_factory=list)
+    reservation: billing_limits.Reservation | None = None  # step 3: tokens held in the budget
 
 
 def _plan(turn: TurnInput) -> _Plan:
@@ -230,6 +233,24 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         plan.api_key = account_services.secret_reveal(secret=provider.api_key) if provider.api_key else None
 
 
+# --- step 3: limits ------------------------------------------------------------------------------
+def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
+    """Rate limits and the monthly budget; the budget holds the prompt's estimate plus max_tokens."""
+    prompt_text = json.dumps(
+        [plan.prompt_settings.system_role, *(m.content for m in plan.history), plan.prompt, plan.toolset.schemas],
+        default=str,
+    )
+    return billing_limits.turn_admit(
+        account=turn.account,
+        api_key=turn.api_key,
+        chatbot_id=turn.chatbot.pk,
+        chatbot_name=turn.chatbot.name,
+        channel=turn.channel,
+        client_ip=turn.client_ip,
+        estimate=estimate_tokens(prompt_text) + (plan.prompt_settings.max_tokens or 0),
+    )
+
+
 # --- step 6: running the tools the model asked for ---------------------------------------------
 def _run_tool(toolset: ToolSet, call: ModelToolCall) -> tuple[Plugin | None, PluginResult]:
     if call.error:
@@ -339,6 +360,28 @@ def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> Turn:
         for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
     )
     Chat.objects.filter(pk=chat.pk).update(updated_at=stored.created_at)
+    # Billing: the outbox row commits with the turn; its charges are written after commit.
+    billing_services.usage_event_record(
+        account=turn.account,
+        turn_id=stored.pk,
+        created_at=stored.created_at,
+        user=turn.user,
+        api_key=turn.api_key,
+        chatbot_id=turn.chatbot.pk,
+        chatbot_name=turn.chatbot.name,
+        session_key=chat.session_key,
+        channel=turn.channel,
+        provider=plan.provider,
+        model=plan.model,
+        prompt_tokens=record.usage.prompt_tokens,
+        completion_tokens=record.usage.completion_tokens,
+        tools=[
+            billing_services.ToolUse(name=event.tool, is_plugin=plugin is not None)
+            for _, plugin, event in record.tool_events
+        ],
+    )
+    reservation, used = plan.reservation, record.usage.total_tokens
+    transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
     return stored
 
 
@@ -356,6 +399,7 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     """
     started = time.perf_counter()
     plan = await in_db_thread(_plan, turn)
+    plan.reservation = await in_db_thread(_admit, turn, plan)  # step 3: 429 before the provider
     client = async_guarded_client(timeout=plan.timeout) if plan.guarded else None
     provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, http_async_client=client)
     prompt_settings = plan.prompt_settings

@@ -16,6 +16,19 @@ def default_host(chatbot: Chatbot) -> str:
     return f"{host_label(chatbot)}.{chatbot.account.account_number}.api.{settings.SMARTER_ROOT_DOMAIN}"
 
 
+def served_hosts(chatbot: Chatbot) -> list[str]:
+    """Every host name that may route to this chatbot: its default host and its custom domain."""
+    return [default_host(chatbot), *([chatbot.custom_domain] if chatbot.custom_domain else [])]
+
+
+def host_origins(chatbot: Chatbot) -> list[str]:
+    """The origins of the chatbot's own pages (as a browser writes them in `Origin`)."""
+    origins = [f"{_scheme()}://{default_host(chatbot)}{_port_suffix()}"]
+    if chatbot.custom_domain:
+        origins.append(f"{_scheme()}://{chatbot.custom_domain}")
+    return origins
+
+
 def _scheme() -> str:
     return "https" if settings.SMARTER.https else "http"
 

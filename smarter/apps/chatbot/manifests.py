@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
+from django.db.models import Max
 from pydantic import AfterValidator, Field, field_validator
 
 from smarter.apps.account import selectors as account_selectors
-from smarter.apps.chatbot import hosts, selectors, services
-from smarter.apps.chatbot.models import Chatbot, Provider
+from smarter.apps.chatbot import hosts, selectors, services, versions
+from smarter.apps.chatbot.models import Chatbot, DomainStatus, Provider
 from smarter.apps.plugin.builtins import BUILTINS
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selectors import plugins_named
@@ -22,6 +23,7 @@ from smarter.lib.outbound import literal_refusal
 
 PLATFORM_PROVIDERS = ("openai", "offline")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -51,6 +53,22 @@ class ChatbotConfig(CamelModel):
     subdomain: str | None = Field(None, description="DNS label of the default host; default: the name")
     custom_domain: str | None = Field(None, description="e.g. chat.example.com, verified by a DNS TXT record")
     deployed: bool = False
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Origins (https://www.example.com) that may embed the widget or call the chat endpoints",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for origin in value:
+            origin = origin.strip().rstrip("/").lower()
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} must be an origin: http(s)://host[:port], without a path")
+            cleaned.append(origin)
+        return list(dict.fromkeys(cleaned))
 
     @field_validator("subdomain")
     @classmethod
@@ -135,6 +153,7 @@ class ChatbotBroker(Broker):
             "subdomain": config.subdomain or "",
             "custom_domain": config.custom_domain or "",
             "deployed": config.deployed,
+            "allowed_origins": config.allowed_origins,
             "functions": spec.functions,
             "api_key": self._api_key(caller, spec.api_key),
         }
@@ -147,6 +166,9 @@ class ChatbotBroker(Broker):
         else:
             changed = services.chatbot_update(chatbot=chatbot, plugins=plugins, **fields)
             action = "updated" if changed else "unchanged"
+        if action != "unchanged":
+            described = self._describe(chatbot)
+            versions.chatbot_version_record(chatbot=chatbot, spec=described["spec"], user=caller.user, note=action)
         return ApplyOutcome(action, self._describe(chatbot))
 
     # --- references, each checked in the caller's account --------------------------------------
@@ -195,7 +217,7 @@ class ChatbotBroker(Broker):
         """Deployment, domains and the required key are for admins; members tune the rest."""
         if caller.is_admin:
             return
-        guarded = {"deployed": False, "custom_domain": "", "api_key": None}
+        guarded: dict[str, Any] = {"deployed": False, "custom_domain": "", "api_key": None, "allowed_origins": []}
         for field, default in guarded.items():
             current = getattr(chatbot, field) if chatbot is not None else default
             if fields[field] != current:
@@ -224,10 +246,15 @@ class ChatbotBroker(Broker):
         return chatbot
 
     def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
+        chatbot = self._get(caller, name)
+        claim = selectors.domain_of(chatbot)
+        if claim is not None and claim.status != DomainStatus.VERIFIED:
+            services.domain_verify(claim=claim, timeout=2.0)  # describe checks the DNS record again
+        return self._describe(chatbot)
 
     def _describe(self, chatbot: Chatbot) -> dict[str, Any]:
         plugins = selectors.attached_plugins(chatbot)
+        claim = selectors.domain_of(chatbot)
         toolset = build_toolset(plugins, functions=chatbot.functions)
         return self.envelope(
             {
@@ -255,6 +282,7 @@ class ChatbotBroker(Broker):
                     "subdomain": chatbot.subdomain or None,
                     "customDomain": chatbot.custom_domain or None,
                     "deployed": chatbot.deployed,
+                    "allowedOrigins": chatbot.allowed_origins,
                 },
                 "plugins": [plugin.name for plugin in plugins],
                 "functions": chatbot.functions,
@@ -267,8 +295,12 @@ class ChatbotBroker(Broker):
                 "defaultUrl": hosts.default_url(chatbot),
                 "customUrl": hosts.custom_url(chatbot),
                 "sandboxUrl": hosts.sandbox_url(chatbot),
-                "dnsVerificationStatus": "Not applicable" if not chatbot.custom_domain else "Pending",
+                "dnsVerificationStatus": claim.get_status_display() if claim is not None else "Not applicable",
+                "dnsVerificationRecord": (
+                    {"name": claim.challenge_name, "type": "TXT", "value": claim.token} if claim is not None else None
+                ),
                 "tools": [schema["function"]["name"] for schema in toolset.schemas],
+                "configurationVersion": chatbot.versions.aggregate(last=Max("number"))["last"],
             },
         )
 

@@ -16,7 +16,7 @@ class Provider(TimestampedModel):
     description = models.CharField(max_length=2000, blank=True)
     version = models.CharField(max_length=32, default="0.1.0")
     base_url = models.URLField(max_length=500)
-    api_key = models.ForeignKey(Secret, on_delete=models.PROTECT, null=True, blank=True, related_name="providers")
+    api_key = models.ForeignKey(Secret, on_delete=models.RESTRICT, null=True, blank=True, related_name="providers")
     default_model = models.CharField(max_length=255)
     timeout = models.PositiveIntegerField(default=60, help_text="seconds")
 
@@ -57,8 +57,14 @@ class Chatbot(TimestampedModel):
 
     # Deployment (routed by the chatbot hosts; see the deployment docs).
     subdomain = models.CharField(max_length=63, blank=True)
+    # The first label of the default host (the subdomain, else the name in DNS form), kept by the
+    # services so that routing a host is one indexed lookup; unique within an account.
+    host_label = models.CharField(max_length=63, blank=True)
     custom_domain = models.CharField(max_length=253, blank=True)
     deployed = models.BooleanField(default=False)
+    allowed_origins = models.JSONField(
+        default=list, blank=True, help_text="Origins (scheme://host[:port]) that may embed the chatbot or call it."
+    )
 
     functions = models.JSONField(default=list, blank=True, help_text="built-in functions enabled")
     plugins = models.ManyToManyField(  # type: ignore[var-annotated]
@@ -66,7 +72,7 @@ class Chatbot(TimestampedModel):
     )
     api_key = models.ForeignKey(
         ApiKey,
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         null=True,
         blank=True,
         related_name="chatbots",
@@ -74,18 +80,57 @@ class Chatbot(TimestampedModel):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "name"], name="chatbot_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="chatbot_unique_name"),
+            models.UniqueConstraint(fields=["account", "host_label"], name="chatbot_unique_host_label"),
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # The services keep the label in step; this covers a row made any other way.
+        if not self.host_label:
+            self.host_label = (self.subdomain or self.name).replace("_", "-").lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class DomainStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    VERIFIED = "verified", "Verified"
+    FAILED = "failed", "Failed"
+
+
+class ChatbotDomain(models.Model):
+    """A custom domain claimed by a chatbot. It is routed only once a DNS TXT record
+    `_smarter-challenge.<domain>` holds `token`, which proves the claimant controls the domain.
+    A domain belongs to at most one chatbot of all accounts."""
+
+    chatbot = models.OneToOneField(Chatbot, on_delete=models.CASCADE, related_name="domain")
+    domain = models.CharField(max_length=253, unique=True)
+    token = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.status})"
+
+    @property
+    def challenge_name(self) -> str:
+        return f"_smarter-challenge.{self.domain}"
 
 
 class ChatbotPlugin(models.Model):
     """A plugin attached to a chatbot. A plugin in use cannot be deleted (409 names the chatbots)."""
 
     chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="attachments")
-    plugin = models.ForeignKey(Plugin, on_delete=models.PROTECT, related_name="attachments")
+    plugin = models.ForeignKey(Plugin, on_delete=models.RESTRICT, related_name="attachments")
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -101,3 +146,22 @@ class ChatbotPlugin(models.Model):
     @property
     def name(self) -> str:
         return self.chatbot.name
+
+
+class ChatbotVersion(models.Model):
+    """A saved configuration of a chatbot (its manifest spec). Every change that `apply`, the
+    sandbox or a rollback makes is a new version, so any earlier one can be compared and restored."""
+
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    spec = models.JSONField()
+    note = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["chatbot_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["chatbot", "number"], name="chatbotversion_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.chatbot.name} v{self.number}"

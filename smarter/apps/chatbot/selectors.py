@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from smarter.apps.account.models import Account
-from smarter.apps.chatbot.models import Chatbot, Provider
+from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, Provider
 from smarter.apps.plugin.models import Plugin
 
 
@@ -15,6 +15,11 @@ def chatbots_of(account: Account) -> QuerySet[Chatbot]:
 
 def chatbot_get(*, account: Account, name: str) -> Chatbot | None:
     return chatbots_of(account).filter(name=name).first()
+
+
+def domain_of(chatbot: Chatbot) -> ChatbotDomain | None:
+    """The chatbot's custom domain claim (at most one)."""
+    return ChatbotDomain.objects.filter(chatbot=chatbot).select_related("chatbot").first()
 
 
 def attached_plugins(chatbot: Chatbot) -> list[Plugin]:

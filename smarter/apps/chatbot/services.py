@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from smarter.apps.account.models import Account
-from smarter.apps.chatbot.models import Chatbot, ChatbotPlugin, Provider
+from smarter.apps.chatbot import hosts
+from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, ChatbotPlugin, DomainStatus, Provider
 from smarter.apps.chatbot.selectors import attached_plugins
 from smarter.apps.plugin.models import Plugin
 from smarter.lib.errors import Conflict
+
+# What routing, the Ingress and the DNS records of a chatbot depend on.
+_ROUTING_FIELDS = ("name", "subdomain", "custom_domain", "deployed")
 
 
 def _set_fields(instance: models.Model, fields: dict[str, Any]) -> list[str]:
@@ -30,29 +37,181 @@ def _set_plugins(chatbot: Chatbot, plugins: list[Plugin]) -> bool:
     return True
 
 
+def _label_of(name: str, subdomain: str) -> str:
+    return (subdomain or name).replace("_", "-").lower()
+
+
+def _label_conflict(account: Account, label: str, name: str) -> Conflict:
+    return Conflict(
+        f"Another chatbot of your account already answers on the host label {label!r}; choose another subdomain.",
+        context={"kind": "Chatbot", "name": name, "subdomain": label},
+    )
+
+
 @transaction.atomic
 def chatbot_create(*, account: Account, name: str, plugins: list[Plugin], **fields: Any) -> Chatbot:
+    label = _label_of(name, fields.get("subdomain", ""))
+    if Chatbot.objects.filter(account=account, name=name).exists():
+        raise Conflict(f"A chatbot named {name!r} already exists.", context={"kind": "Chatbot", "name": name})
+    if Chatbot.objects.filter(account=account, host_label=label).exists():
+        raise _label_conflict(account, label, name)
     try:
         with transaction.atomic():
-            chatbot = Chatbot.objects.create(account=account, name=name, **fields)
+            chatbot = Chatbot.objects.create(account=account, name=name, host_label=label, **fields)
     except IntegrityError:
         raise Conflict(f"A chatbot named {name!r} already exists.", context={"kind": "Chatbot", "name": name}) from None
     _set_plugins(chatbot, plugins)
+    _after_routing_change(chatbot, stale_hosts=[], was_deployed=False)
     return chatbot
 
 
 @transaction.atomic
 def chatbot_update(*, chatbot: Chatbot, plugins: list[Plugin], **fields: Any) -> bool:
     """Set what differs; returns whether anything changed (nothing is written if not)."""
+    before_hosts = hosts.served_hosts(chatbot)
+    was_deployed = chatbot.deployed
+    if "name" in fields or "subdomain" in fields:
+        fields["host_label"] = _label_of(fields.get("name", chatbot.name), fields.get("subdomain", chatbot.subdomain))
+        if (
+            fields["host_label"] != chatbot.host_label
+            and Chatbot.objects.filter(account=chatbot.account, host_label=fields["host_label"])
+            .exclude(pk=chatbot.pk)
+            .exists()
+        ):
+            raise _label_conflict(chatbot.account, fields["host_label"], chatbot.name)
     changed = _set_fields(chatbot, fields)
     if changed:
         chatbot.save(update_fields=[*changed, "updated_at"])
     plugins_changed = _set_plugins(chatbot, plugins)
+    if set(changed) & {*_ROUTING_FIELDS, "host_label"}:
+        _after_routing_change(chatbot, stale_hosts=before_hosts, was_deployed=was_deployed)
     return bool(changed) or plugins_changed
 
 
 def chatbot_delete(*, chatbot: Chatbot) -> None:
+    served = hosts.served_hosts(chatbot)
+    was_deployed, chatbot_id = chatbot.deployed, chatbot.pk
     chatbot.delete()
+    _forget(served)
+    if was_deployed:
+        _enqueue_deployment_sync(chatbot_id, served)
+
+
+# --- deployment -------------------------------------------------------------------------------
+@transaction.atomic
+def chatbot_deploy(*, chatbot: Chatbot) -> bool:
+    """Serve the chatbot on its hosts; returns whether it changed (deploying twice is harmless)."""
+    if chatbot.deployed:
+        return False
+    chatbot.deployed = True
+    chatbot.save(update_fields=["deployed", "updated_at"])
+    _after_routing_change(chatbot, stale_hosts=[], was_deployed=False)
+    return True
+
+
+@transaction.atomic
+def chatbot_undeploy(*, chatbot: Chatbot) -> bool:
+    """Stop serving the chatbot (its hosts answer 404); returns whether it changed."""
+    if not chatbot.deployed:
+        return False
+    chatbot.deployed = False
+    chatbot.save(update_fields=["deployed", "updated_at"])
+    _after_routing_change(chatbot, stale_hosts=[], was_deployed=True)
+    return True
+
+
+def _forget(served: list[str]) -> None:
+    from smarter.apps.chatbot.public.routing import forget_hosts
+
+    forget_hosts(served)
+
+
+def _after_routing_change(chatbot: Chatbot, *, stale_hosts: list[str], was_deployed: bool) -> None:
+    """Keep the domain claim in step, forget cached routes (now and once committed, so no request
+    caches the old answer in between), and let the automation follow."""
+    _sync_domain(chatbot)
+    current = hosts.served_hosts(chatbot)
+    every = list(dict.fromkeys([*stale_hosts, *current]))
+    _forget(every)
+    transaction.on_commit(lambda: _forget(every))
+    if chatbot.deployed or was_deployed:
+        _enqueue_deployment_sync(chatbot.pk, [host for host in stale_hosts if host not in current])
+
+
+def _enqueue_deployment_sync(chatbot_id: int, stale_hosts: list[str]) -> None:
+    if not (settings.SMARTER_KUBERNETES_ENABLED or settings.SMARTER_AWS_ROUTE53_ENABLED):
+        return
+    from smarter.apps.chatbot.tasks import sync_chatbot_deployment_task
+
+    transaction.on_commit(lambda: sync_chatbot_deployment_task.delay(chatbot_id, stale_hosts))
+
+
+# --- custom domains ---------------------------------------------------------------------------
+def _sync_domain(chatbot: Chatbot) -> None:
+    """The chatbot's domain claim follows `custom_domain`: a new domain starts pending with a fresh
+    token; a domain claimed by any other chatbot (of any account) is a conflict."""
+    claim = ChatbotDomain.objects.filter(chatbot=chatbot).first()
+    wanted = chatbot.custom_domain
+    if claim is not None and claim.domain == wanted:
+        return
+    if claim is not None:
+        claim.delete()
+    if not wanted:
+        return
+    if ChatbotDomain.objects.filter(domain=wanted).exists():
+        raise _domain_conflict(chatbot, wanted)
+    try:
+        with transaction.atomic():
+            claim = ChatbotDomain.objects.create(chatbot=chatbot, domain=wanted, token=secrets.token_urlsafe(24))
+    except IntegrityError:
+        raise _domain_conflict(chatbot, wanted) from None
+    claim_id = claim.pk
+    transaction.on_commit(lambda: _enqueue_domain_check(claim_id))
+
+
+def _domain_conflict(chatbot: Chatbot, domain: str) -> Conflict:
+    return Conflict(
+        f"The domain {domain!r} is already claimed by another chatbot.",
+        context={"kind": "Chatbot", "name": chatbot.name, "customDomain": domain},
+    )
+
+
+def _enqueue_domain_check(claim_id: int) -> None:
+    from smarter.apps.chatbot.tasks import verify_custom_domain_task
+
+    verify_custom_domain_task.delay(claim_id)
+
+
+def domain_verify(*, claim: ChatbotDomain, timeout: float = 3.0) -> str:
+    """Look up the claim's TXT record now and record the outcome; returns the status.
+
+    A verified domain stays verified (a later failed lookup is a DNS hiccup, not a revocation).
+    """
+    from smarter.apps.chatbot.domain_check import challenge_found
+
+    if claim.status == DomainStatus.VERIFIED:
+        return claim.status
+    found = challenge_found(claim.challenge_name, claim.token, timeout=timeout)
+    now = timezone.now()
+    claim.last_checked_at = now
+    fields = ["last_checked_at"]
+    if found:
+        claim.status = DomainStatus.VERIFIED
+        claim.verified_at = now
+        fields += ["status", "verified_at"]
+    claim.save(update_fields=fields)
+    if found:
+        _forget([claim.domain])
+        if claim.chatbot.deployed:
+            _enqueue_deployment_sync(claim.chatbot_id, [])
+    return claim.status
+
+
+def domain_fail(*, claim: ChatbotDomain) -> None:
+    """The checks gave up: the record was never found. `describe` keeps checking on demand."""
+    if claim.status == DomainStatus.PENDING:
+        claim.status = DomainStatus.FAILED
+        claim.save(update_fields=["status"])
 
 
 @transaction.atomic

@@ -1,1 +1,124 @@
-"""Every write of the dashboard app: one keyword-only function per use case."""
+"""The console's writes. Each one goes through a manifest broker, so that validation, roles
+and field paths are exactly the API's; nothing here writes a model itself."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from smarter.apps.account.caller import Caller
+from smarter.lib.errors import FieldError, SmarterError, ValidationFailed
+from smarter.lib.manifests import ApplyOutcome, apply_rank, broker_for, load_manifest
+
+# A line holding only `---` (optionally with a comment) starts a new YAML document.
+_DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def chatbot_configure(*, caller: Caller, name: str, config: dict[str, Any]) -> ApplyOutcome:
+    """Change some of `spec.config` of a chatbot (camelCase keys) and apply it through its broker.
+
+    The chatbot's manifest as describe shows it is the starting point, so every other field
+    (plugins, functions, metadata) is kept as it is.
+    """
+    broker = broker_for("Chatbot")
+    document = broker.describe(caller, name)
+    document.pop("status", None)
+    document["spec"]["config"] = {**document["spec"]["config"], **config}
+    return broker.apply(caller, broker.validate(document))
+
+
+def manifest_apply(*, caller: Caller, text: str, kind: str | None = None, name: str | None = None) -> ApplyOutcome:
+    """Apply one manifest typed in the console's editor. With `kind` and `name` (the resource
+    being edited), the manifest must still name that resource."""
+    document = load_manifest(text.encode())
+    document_kind = str(document.get("kind") or "")
+    if not document_kind:
+        raise ValidationFailed("The manifest has no kind.", errors=[FieldError("kind", "field required")])
+    broker = broker_for(document_kind)
+    if kind is not None and broker.kind != broker_for(kind).kind:
+        raise ValidationFailed(
+            f"This editor changes a {kind}; use the Apply page for other kinds.",
+            errors=[FieldError("kind", f"must be {kind}")],
+        )
+    manifest = broker.validate(document)
+    if name is not None and manifest.metadata.name != name:
+        raise ValidationFailed(
+            f"This editor changes {name!r}; to create another resource use the Apply page.",
+            errors=[FieldError("metadata.name", f"must be {name}")],
+        )
+    return broker.apply(caller, manifest)
+
+
+@dataclass
+class BatchLine:
+    """What became of one manifest of a batch: its action, or the error and its field paths."""
+
+    position: int
+    kind: str
+    name: str
+    action: str = ""
+    error: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def split_documents(text: str) -> list[str]:
+    """The YAML documents of a multi-document text (or one JSON document), empty ones dropped."""
+    text = text.replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF
+    if text.lstrip().startswith(("{", "[")):
+        return [text]
+    return [chunk for chunk in _DOCUMENT_SEPARATOR.split(text) if chunk.strip() and _has_content(chunk)]
+
+
+def _has_content(chunk: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in chunk.splitlines())
+
+
+def manifests_apply(*, caller: Caller, texts: list[str]) -> list[BatchLine]:
+    """Apply many manifests in dependency order (secrets before the connections that use them,
+    plugins before the chatbots that attach them). Each is applied on its own: one failing
+    manifest does not stop the others, and its line says why it failed."""
+    parsed: list[tuple[BatchLine, dict[str, Any] | None]] = []
+    position = 0
+    for text in texts:
+        for chunk in split_documents(text):
+            position += 1
+            line = BatchLine(position=position, kind="", name="")
+            document: dict[str, Any] | None = None
+            try:
+                document = load_manifest(chunk.encode())
+            except SmarterError as error:
+                _fail(line, error)
+            if document is not None:
+                line.kind = str(document.get("kind") or "")
+                metadata = document.get("metadata")
+                line.name = str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
+            parsed.append((line, document))
+    ordered = sorted(parsed, key=lambda item: (apply_rank(item[0].kind), item[0].position))
+    for line, document in ordered:
+        if document is None:
+            continue
+        try:
+            broker = broker_for(line.kind)
+            line.kind = broker.kind
+            outcome = broker.apply(caller, broker.validate(document))
+            line.action = outcome.action
+        except SmarterError as error:
+            _fail(line, error)
+    return [line for line, _ in ordered]
+
+
+def _fail(line: BatchLine, error: SmarterError) -> None:
+    line.error = error.description
+    line.errors = list(error.errors)
+
+
+def as_yaml(document: dict[str, Any]) -> str:
+    """A manifest as the editor shows it: YAML in the manifest's own key order."""
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

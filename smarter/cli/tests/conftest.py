@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -104,16 +105,43 @@ class LiveServer:
     outsider: Persona
 
 
+# The course catalogue the SqlConnection of manifests/chatbot_kinds names (title, cost).
+COURSES = [("Fudge for beginners", 40), ("Toffee in a weekend", 90), ("Advanced gobstoppers", 250)]
+
+
 @pytest.fixture
-def server(live_server: Any, transactional_db: Any) -> LiveServer:
-    """The real server with the three personas: two in Acme, one in Globex."""
+def plugin_data(settings: Any, tmp_path: Path) -> Path:
+    """The server's plugin data folder, holding `courses.sqlite3` for the SQL plugin's tests."""
+    folder = tmp_path / "plugin-data"
+    folder.mkdir()
+    settings.SMARTER_PLUGIN_SQLITE_DIR = str(folder)
+    with sqlite3.connect(folder / "courses.sqlite3") as database:
+        database.execute("CREATE TABLE courses (title TEXT NOT NULL, cost INTEGER NOT NULL)")
+        database.executemany("INSERT INTO courses VALUES (?, ?)", COURSES)
+    database.close()
+    return folder
+
+
+def personas(url: str) -> LiveServer:
     acme = make_account("Acme")
     return LiveServer(
-        url=live_server.url,
+        url=url,
         owner=make_persona(acme, "owner", Role.ADMIN),
         teammate=make_persona(acme, "teammate", Role.MEMBER),
         outsider=make_persona(make_account("Globex"), "outsider", Role.ADMIN),
     )
+
+
+@pytest.fixture
+def server(live_server: Any, transactional_db: Any, plugin_data: Path) -> LiveServer:
+    """The real server (threaded WSGI) with the three personas: two in Acme, one in Globex."""
+    return personas(live_server.url)
+
+
+@pytest.fixture
+def chat_server(asgi_server: Any, plugin_data: Path) -> LiveServer:
+    """The real server under ASGI (uvicorn), as production runs the async chat doors."""
+    return personas(asgi_server.url)
 
 
 @pytest.fixture
@@ -123,6 +151,18 @@ def as_owner(run_cli: RunCli, server: LiveServer) -> RunCli:
     def run(*args: str, **kwargs: Any) -> Result:
         kwargs.setdefault("SMARTER_BASE_URL", server.url)
         kwargs.setdefault("SMARTER_API_KEY", server.owner.key)
+        return run_cli(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def as_chat_owner(run_cli: RunCli, chat_server: LiveServer) -> RunCli:
+    """`run_cli` with the owner's key and the ASGI server's URL in the environment."""
+
+    def run(*args: str, **kwargs: Any) -> Result:
+        kwargs.setdefault("SMARTER_BASE_URL", chat_server.url)
+        kwargs.setdefault("SMARTER_API_KEY", chat_server.owner.key)
         return run_cli(*args, **kwargs)
 
     return run

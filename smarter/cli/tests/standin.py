@@ -1,12 +1,14 @@
 """A small stand-in Smarter server on loopback for the parts the real server does not have yet.
 
-It speaks the documented contract (API.md): the chat endpoint with its server-sent events, and
-the cli `deploy`, `undeploy`, `describe` and `logs` verbs of a chatbot, with the error envelope.
+It speaks the documented contract (API.md): the chat endpoint with its server-sent events
+(for failures the real server cannot be made to produce on demand), and the cli `deploy`,
+`undeploy` and `describe` verbs of a chatbot, with the error envelope.
 Its replies are deterministic so tests can assert exact output:
 
 - chat answers `You said: <prompt> (turn <n> of <session>)`, n counting the session's turns;
 - the prompt `weather` makes a tool call first; `fail` ends with an `error` event; `slow` sends
-  `Hel` then waits for `release` before the rest, so a test can see tokens arrive one by one.
+  `Hel` then waits for `release` before the rest, so a test can see tokens arrive one by one;
+  `drop` sends one token of a chunked body, then closes the connection without ending it.
 """
 
 from __future__ import annotations
@@ -127,13 +129,6 @@ class StandInServer:
                         "status": stand_in.chatbot_status(),
                     }
                     self.send_json(200, self.success(verb, manifest))
-                elif verb == "logs":
-                    items = [
-                        {"at": "2026-11-21T22:00:00+00:00", "role": "user", "content": "hello"},
-                        {"at": "2026-11-21T22:00:01+00:00", "role": "assistant", "content": "Hi [there]"},
-                    ]
-                    titles = [{"name": "at", "type": "datetime"}, {"name": "role"}, {"name": "content"}]
-                    self.send_json(200, self.success(verb, {"titles": titles, "items": items}))
                 else:
                     self.send_json(404, envelope("NotFound", 404, f"No cli verb {verb}."))
 
@@ -192,6 +187,9 @@ class StandInServer:
                 if not body.get("stream") or not stand_in.stream_supported:
                     self.send_json(200, done)
                     return
+                if prompt == "drop":
+                    self.drop_mid_reply()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream; charset=utf-8")
                 self.send_header("Cache-Control", "no-cache")
@@ -222,6 +220,18 @@ class StandInServer:
                         self.send_event("token", {"text": word if index == 0 else " " + word})
                 # CRLF line endings for the last event: the format allows both.
                 self.send_raw("event: done\r\ndata: " + json.dumps(done) + "\r\n\r\n")
+
+            def drop_mid_reply(self) -> None:
+                """HTTP/1.1 chunked, one chunk, then the connection closes without the last chunk."""
+                self.protocol_version = "HTTP/1.1"
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                frame = b'event: token\ndata: {"text": "Let me "}\n\n'
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
 
             # --- plumbing -------------------------------------------------------------------------
             def send_event(self, event: str, data: Any) -> None:

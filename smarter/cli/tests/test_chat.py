@@ -1,8 +1,9 @@
 """`smarter chat` against a stand-in server speaking the documented SSE events.
 
-The real chat endpoint does not exist yet; when it lands, an end-to-end test against the live
-server (offline provider) belongs beside these. The interactive tests drive the real program
-over a pseudo-terminal, as a person would.
+The stand-in produces on demand what the real server cannot be made to: a reply held back
+between two tokens, an `error` event mid-reply, a connection cut mid-reply, a server that
+ignores `stream`. The end-to-end conversation with the real server is in test_chat_live.py.
+The interactive tests drive the real program over a pseudo-terminal, as a person would.
 """
 
 from __future__ import annotations
@@ -194,6 +195,17 @@ def test_an_error_event_of_one_prompt_exits_1(run_cli: RunCli, chat_env: dict[st
 
     assert (result.code, result.stdout) == (1, "Let me \n")
     assert result.err_lines == ["Error: The model provider failed; try again.", "  provider: timed out"]
+
+
+def test_a_reply_cut_off_by_the_server_exits_3(
+    run_cli: RunCli, standin: StandInServer, chat_env: dict[str, str]
+) -> None:
+    result = run_cli("chat", "support", "-p", "drop", **chat_env)
+
+    assert (result.code, result.stdout) == (3, "Let me \n")
+    assert result.stderr == (
+        f"Error: The server at {standin.url} closed the connection before the reply was complete.\n"
+    )
 
 
 def test_a_session_the_server_forgot_is_replaced(

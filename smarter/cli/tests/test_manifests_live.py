@@ -12,6 +12,9 @@ import yaml
 from smarter.cli.tests.conftest import MANIFESTS, LiveServer, RunCli
 
 ACCOUNT_KINDS = MANIFESTS / "account_kinds"
+# Secret, SqlConnection (a SQLite file of the `plugin_data` fixture), SqlPlugin, Plugin, Chatbot.
+CHATBOT_KINDS = MANIFESTS / "chatbot_kinds"
+DIRECTORIES = pytest.mark.parametrize("directory", [ACCOUNT_KINDS, CHATBOT_KINDS], ids=lambda path: path.name)
 
 # The dependency order the client promises, written out again here as the test's own oracle.
 DEPENDENCY_ORDER = [
@@ -27,11 +30,15 @@ DEPENDENCY_ORDER = [
 ]
 # Fields the server accepts but never gives back.
 WRITE_ONLY = {("Secret", "value")}
+# describe also gives back what the server fills in: defaults of fields left out (a plugin's
+# `metadata.pluginClass` and `spec.prompt`, a parameter's `enum` and `default`, a chatbot's
+# whole `config`), and in `status` what it derives (a plugin's `toolSchema`, a connection's
+# `health` and `usedBy`, a chatbot's URLs and `tools`). The checks below allow extra keys.
 
 
 def manifests_in(directory: Path) -> list[dict[str, Any]]:
     """Every manifest of the directory, in the order the files hold them."""
-    found = []
+    found: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
         found.extend(document for document in yaml.safe_load_all(path.read_text()) if document)
     return found
@@ -65,17 +72,22 @@ def assert_contains(applied: Any, described: Any, kind: str, path: str = "spec")
                 continue
             assert key in described, f"{path}.{key} missing"
             assert_contains(value, described[key], kind, f"{path}.{key}")
+    elif isinstance(applied, list):
+        assert isinstance(described, list) and len(described) == len(applied), f"{path}: {described!r}"
+        for index, (one, other) in enumerate(zip(applied, described, strict=True)):
+            assert_contains(one, other, kind, f"{path}[{index}]")
     else:
         expected = applied.isoformat() if hasattr(applied, "isoformat") else applied
         assert described == expected, f"{path}: {described!r} != {expected!r}"
 
 
-def test_directory_is_applied_in_dependency_order_with_a_line_per_manifest(as_owner: RunCli) -> None:
-    manifests = manifests_in(ACCOUNT_KINDS)
+@DIRECTORIES
+def test_directory_is_applied_in_dependency_order_with_a_line_per_manifest(as_owner: RunCli, directory: Path) -> None:
+    manifests = manifests_in(directory)
     ordered = in_dependency_order(manifests)
     assert [label(m) for m in manifests] != [label(m) for m in ordered], "the files must be out of order"
 
-    result = as_owner("apply", "-f", str(ACCOUNT_KINDS))
+    result = as_owner("apply", "-f", str(directory))
 
     assert result.code == 0, result.stderr
     assert result.stderr == ""
@@ -102,13 +114,14 @@ def test_a_new_api_key_is_printed_once_and_works(as_owner: RunCli, run_cli: RunC
     assert "apiKey:" not in again.stdout
 
 
-def test_applying_again_changes_nothing(as_owner: RunCli) -> None:
-    as_owner("apply", "-f", str(ACCOUNT_KINDS))
+@DIRECTORIES
+def test_applying_again_changes_nothing(as_owner: RunCli, directory: Path) -> None:
+    as_owner("apply", "-f", str(directory))
 
-    result = as_owner("apply", "-f", str(ACCOUNT_KINDS))
+    result = as_owner("apply", "-f", str(directory))
 
     assert result.code == 0, result.stderr
-    ordered = in_dependency_order(manifests_in(ACCOUNT_KINDS))
+    ordered = in_dependency_order(manifests_in(directory))
     assert result.stdout.splitlines() == [f"{label(m)} unchanged" for m in ordered]
 
 
@@ -125,11 +138,12 @@ def test_a_changed_manifest_is_updated(as_owner: RunCli, tmp_path: Path) -> None
     assert (result.code, result.stdout) == (0, "Secret/db_password updated\n")
 
 
+@DIRECTORIES
 @pytest.mark.parametrize("output_format", ["json", "yaml"])
-def test_describe_gives_back_what_was_applied(as_owner: RunCli, output_format: str) -> None:
-    as_owner("apply", "-f", str(ACCOUNT_KINDS))
+def test_describe_gives_back_what_was_applied(as_owner: RunCli, output_format: str, directory: Path) -> None:
+    as_owner("apply", "-f", str(directory))
 
-    for manifest in manifests_in(ACCOUNT_KINDS):
+    for manifest in manifests_in(directory):
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         result = as_owner("describe", kind.lower(), name, "-o", output_format)
         assert result.code == 0, result.stderr
@@ -151,10 +165,11 @@ def test_describe_output_applies_unchanged(as_owner: RunCli, tmp_path: Path) -> 
     assert (result.code, result.stdout) == (0, "Secret/crm_token unchanged\n")
 
 
+@DIRECTORIES
 @pytest.mark.parametrize("output_format", ["json", "yaml"])
-def test_get_lists_what_was_applied(as_owner: RunCli, output_format: str) -> None:
-    as_owner("apply", "-f", str(ACCOUNT_KINDS))
-    manifests = manifests_in(ACCOUNT_KINDS)
+def test_get_lists_what_was_applied(as_owner: RunCli, output_format: str, directory: Path) -> None:
+    as_owner("apply", "-f", str(directory))
+    manifests = manifests_in(directory)
 
     for kind in sorted({m["kind"] for m in manifests}):
         result = as_owner("get", kind.lower() + "s", "-o", output_format)
@@ -163,6 +178,11 @@ def test_get_lists_what_was_applied(as_owner: RunCli, output_format: str) -> Non
         assert isinstance(items, list)
         names = {item["name"] for item in items}
         assert {m["metadata"]["name"] for m in manifests if m["kind"] == kind} <= names
+
+
+@pytest.mark.parametrize("output_format", ["json", "yaml"])
+def test_get_of_one_secret(as_owner: RunCli, output_format: str) -> None:
+    as_owner("apply", "-f", str(ACCOUNT_KINDS))
 
     one = as_owner("get", "secret", "crm_token", "-o", output_format)
     items = json.loads(one.stdout) if output_format == "json" else yaml.safe_load(one.stdout)
@@ -210,10 +230,11 @@ def test_get_of_an_empty_kind_says_so(as_owner: RunCli) -> None:
     assert (result.code, result.stdout, result.stderr) == (0, "", "No Secret resources found.\n")
 
 
-def test_delete_removes_each_resource(as_owner: RunCli) -> None:
-    as_owner("apply", "-f", str(ACCOUNT_KINDS))
+@DIRECTORIES
+def test_delete_removes_each_resource(as_owner: RunCli, directory: Path) -> None:
+    as_owner("apply", "-f", str(directory))
 
-    for manifest in reversed(in_dependency_order(manifests_in(ACCOUNT_KINDS))):
+    for manifest in reversed(in_dependency_order(manifests_in(directory))):
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         deleted = as_owner("delete", kind, name)
         assert (deleted.code, deleted.stdout) == (0, f"{kind}/{name} deleted\n"), deleted.stderr
@@ -269,3 +290,171 @@ def test_whoami_status_and_version(as_owner: RunCli, server: LiveServer) -> None
     versions = json.loads(version.stdout)
     assert versions["apiVersion"] == "smarter.sh/v1"
     assert versions["client"] == versions["server"]
+
+
+# --- a chatbot and everything it needs -------------------------------------------------------------
+CHATBOT_APPLIED = [
+    "Secret/course_db_password",
+    "SqlConnection/course_db",
+    "Plugin/gobstopper_facts",
+    "SqlPlugin/course_finder",
+    "Chatbot/candy_shop",
+]
+
+
+def test_a_chatbot_with_its_plugins_connection_and_secret_is_applied_from_one_directory(as_owner: RunCli) -> None:
+    # The files hold them as Chatbot, Plugin (bot.yaml), SqlConnection, SqlPlugin, Secret.
+    assert [label(m) for m in manifests_in(CHATBOT_KINDS)] == [
+        "Chatbot/candy_shop",
+        "Plugin/gobstopper_facts",
+        "SqlConnection/course_db",
+        "SqlPlugin/course_finder",
+        "Secret/course_db_password",
+    ]
+
+    first = as_owner("apply", "-f", str(CHATBOT_KINDS))
+    again = as_owner("apply", "-f", str(CHATBOT_KINDS))
+
+    assert (first.code, first.stderr) == (0, "")
+    assert first.out_lines == [f"{resource} created" for resource in CHATBOT_APPLIED]
+    assert (again.code, again.stderr) == (0, "")
+    assert again.out_lines == [f"{resource} unchanged" for resource in CHATBOT_APPLIED]
+
+
+def test_a_chatbot_naming_a_missing_plugin_is_refused_and_the_rest_applied(as_owner: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "bot.yaml").write_text((CHATBOT_KINDS / "bot.yaml").read_text())
+
+    result = as_owner("apply", "-f", str(tmp_path))
+
+    assert result.code == 1
+    assert result.out_lines == ["Plugin/gobstopper_facts created"]
+    assert result.err_lines == [
+        "Chatbot/candy_shop failed: The chatbot names plugins that do not exist.",
+        "  spec.plugins[1]: no plugin named 'course_finder' in your account",
+        "1 of 2 manifests failed.",
+    ]
+
+
+def load(text: str, output_format: str) -> Any:
+    return json.loads(text) if output_format == "json" else yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("output_format", ["json", "yaml"])
+def test_get_lists_the_chatbot_kinds(as_owner: RunCli, server: LiveServer, output_format: str) -> None:
+    as_owner("apply", "-f", str(CHATBOT_KINDS))
+    account = server.owner.account.account_number
+
+    def items(*words: str) -> Any:
+        result = as_owner("get", *words, "-o", output_format)
+        assert result.code == 0, result.stderr
+        return load(result.stdout, output_format)
+
+    chatbots = items("chatbots")
+    assert chatbots == [
+        {
+            "name": "candy_shop",
+            "provider": "offline",
+            "model": "",
+            "plugins": 2,
+            "deployed": False,
+            "url": chatbots[0]["url"],
+        }
+    ]
+    # Server-derived: the chatbot's own host, `<subdomain>.<account number>.api.<root domain>`.
+    assert chatbots[0]["url"].startswith(f"http://candy-shop.{account}.api.")
+    assert items("plugins") == [
+        {
+            "name": "course_finder",
+            "description": "Finds candy-making courses up to a price",
+            "pluginClass": "sql",
+            "directive": "search_terms",
+        },
+        {
+            "name": "gobstopper_facts",
+            "description": "Facts about the Everlasting Gobstopper",
+            "pluginClass": "static",
+            "directive": "always",
+        },
+    ]
+    assert items("sqlplugins") == [items("plugins")[0]]
+    assert items("plugin", "gobstopper_facts") == [items("plugins")[1]]
+    assert items("sqlconnections") == [
+        {
+            "name": "course_db",
+            "description": "The candy course catalogue",
+            "dbEngine": "sqlite",
+            "hostname": "",
+            "database": "courses.sqlite3",
+        }
+    ]
+
+
+def test_get_prints_the_chatbot_kinds_as_tables(as_owner: RunCli) -> None:
+    as_owner("apply", "-f", str(CHATBOT_KINDS))
+
+    plugins = as_owner("get", "plugins")
+    connections = as_owner("get", "sqlconnection")
+    chatbots = as_owner("get", "Chatbots")
+
+    assert plugins.code == connections.code == chatbots.code == 0
+    assert [line.split() for line in plugins.out_lines if set(line) != {"─"}] == [
+        ["NAME", "DESCRIPTION", "PLUGIN", "CLASS", "DIRECTIVE"],
+        ["course_finder", "Finds", "candy-making", "courses", "up", "to", "a", "price", "sql", "search_terms"],
+        ["gobstopper_facts", "Facts", "about", "the", "Everlasting", "Gobstopper", "static", "always"],
+    ]
+    assert [line.split() for line in connections.out_lines if set(line) != {"─"}] == [
+        ["NAME", "DESCRIPTION", "DB", "ENGINE", "HOSTNAME", "DATABASE"],
+        ["course_db", "The", "candy", "course", "catalogue", "sqlite", "courses.sqlite3"],
+    ]
+    header, _, row = chatbots.out_lines
+    assert header.split() == ["NAME", "PROVIDER", "MODEL", "PLUGINS", "DEPLOYED", "URL"]
+    assert row.split()[:4] == ["candy_shop", "offline", "2", "false"]
+
+
+def test_describe_fills_in_what_the_server_derives(as_owner: RunCli, server: LiveServer) -> None:
+    as_owner("apply", "-f", str(CHATBOT_KINDS))
+
+    def described(kind: str, name: str) -> Any:
+        result = as_owner("describe", kind, name, "-o", "json")
+        assert result.code == 0, result.stderr
+        return json.loads(result.stdout)
+
+    secret = described("secret", "course_db_password")
+    assert "value" not in secret["spec"]["config"]  # write-only
+    connection = described("sqlconnection", "course_db")
+    assert connection["spec"]["connection"]["password"] == "course_db_password"  # the Secret's name only
+    assert connection["status"]["usedBy"] == ["course_finder"]
+    assert connection["status"]["health"]["reachable"] is True
+    static = described("plugin", "gobstopper_facts")
+    assert static["metadata"]["pluginClass"] == "static"
+    assert static["status"]["toolSchema"]["function"]["parameters"]["properties"]["inquiry_type"]["enum"] == [
+        "price",
+        "inventor",
+    ]
+    sql = described("sqlplugin", "course_finder")
+    assert (sql["kind"], sql["metadata"]["pluginClass"]) == ("SqlPlugin", "sql")
+    assert sql["status"]["connection"]["name"] == "course_db"
+    assert sql["status"]["connection"]["reachable"] is True
+    chatbot = described("chatbot", "candy_shop")
+    assert chatbot["spec"]["plugins"] == ["gobstopper_facts", "course_finder"]
+    assert chatbot["status"]["tools"] == ["course_finder", "gobstopper_facts"]
+    assert chatbot["status"]["accountNumber"] == server.owner.account.account_number
+    assert chatbot["status"]["deployed"] is False
+
+
+@pytest.mark.parametrize("output_format", ["json", "yaml"])
+def test_describe_output_of_every_chatbot_kind_applies_unchanged(
+    as_owner: RunCli, tmp_path: Path, output_format: str
+) -> None:
+    as_owner("apply", "-f", str(CHATBOT_KINDS))
+
+    for resource in CHATBOT_APPLIED:
+        kind, name = resource.split("/")
+        described = as_owner("describe", kind, name, "-o", output_format)
+        assert described.code == 0, described.stderr
+        path = tmp_path / f"{name}.{output_format}"
+        path.write_text(described.stdout)
+
+        result = as_owner("apply", "-f", str(path))
+
+        assert (result.code, result.stdout, result.stderr) == (0, f"{resource} unchanged\n", "")

@@ -175,3 +175,27 @@ def test_env_example_lists_every_variable_with_a_comment() -> None:
     for index, line in enumerate(lines):
         if "=" in line and line.lstrip("# ").startswith("SMARTER_"):
             assert lines[index - 1].startswith("# "), f"{line} has no comment above it"
+
+
+def test_empty_variables_mean_unset(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SMARTER_LLM_PROVIDER", "SMARTER_S3_BUCKET", "SMARTER_REDIS_URL", "SMARTER_OPENAI_BASE_URL"):
+        monkeypatch.setenv(name, "")
+    conf = load_settings()
+    assert (conf.llm_provider, conf.s3_bucket, conf.redis_url, conf.openai_base_url) == (None, None, None, None)
+    assert conf.effective_llm_provider == "offline"
+
+
+def test_tls_options_in_a_mysql_url_are_kept(clean_env: Path) -> None:
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SMARTER_")}
+    env["SMARTER_STATE_DIR"] = str(clean_env)
+    env["SMARTER_DATABASE_URL"] = "mysql://app@db.internal:3306/smarter?ssl_mode=REQUIRED"
+    code = "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; print(o['ssl_mode'], o['charset'])"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django, os; os.environ['DJANGO_SETTINGS_MODULE']='smarter.settings'; {code}"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == ["REQUIRED", "utf8mb4"], result.stderr

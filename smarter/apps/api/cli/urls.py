@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from smarter.apps.api.cli import chat_views, views
+from smarter.apps.api.cli import chat_views, deploy_views, views
 from smarter.apps.api.openapi import hidden
 
 
@@ -19,6 +19,16 @@ class DescribeByPath(views.DescribeView):
 
 @hidden
 class DeleteByPath(views.DeleteView):
+    pass
+
+
+@hidden
+class DeployByPath(deploy_views.DeployView):
+    pass
+
+
+@hidden
+class UndeployByPath(deploy_views.UndeployView):
     pass
 
 
@@ -39,6 +49,10 @@ urlpatterns = [
         name="cli-example",
     ),
     re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
+    re_path(rf"^deploy/{KIND}/?$", deploy_views.DeployView.as_view(), name="cli-deploy"),
+    re_path(rf"^deploy/{KIND}/{NAME}/?$", DeployByPath.as_view()),
+    re_path(rf"^undeploy/{KIND}/?$", deploy_views.UndeployView.as_view(), name="cli-undeploy"),
+    re_path(rf"^undeploy/{KIND}/{NAME}/?$", UndeployByPath.as_view()),
     re_path(rf"^chat/config/{NAME}/?$", chat_views.CliChatConfigView.as_view(), name="cli-chat-config"),
     re_path(rf"^chat/{NAME}/?$", chat_views.CliChatView.as_view(), name="cli-chat"),
     re_path(rf"^logs/{KIND}/?$", chat_views.LogsView.as_view(), name="cli-logs"),

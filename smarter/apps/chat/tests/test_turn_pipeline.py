@@ -389,3 +389,26 @@ def test_bad_chat_bodies_are_400_with_the_field_and_call_nothing(
     assert response.status_code == 400
     assert [error["loc"] for error in response.json()["errors"]] == [loc]
     assert upstream.chat_requests == [] and not Turn.objects.exists()
+
+
+def test_an_llm_plugins_prompt_overlay_applies_only_once_the_model_calls_it(
+    upstream: OpenAIStub, owner: Persona, asgi_server: Any
+) -> None:
+    llm_plugin = {
+        **STATIC_PLUGIN,
+        "spec": {
+            **STATIC_PLUGIN["spec"],
+            "selector": {"directive": "llm"},
+            "prompt": {"systemRole": "Quote prices in euros too.", "temperature": 0.1},
+        },
+    }
+    with http(owner, asgi_server) as client:
+        apply(client, llm_plugin)
+        chatbot(client, plugins=["catalogue"])
+        upstream.enqueue(tool_calls_reply(("catalogue", {"inquiry_type": "price"})), text_reply("$12.50 (about €11.60)."))
+        client.post("/api/v1/chatbots/support/chat/", json={"prompt": "How much?"})
+    first, second = upstream.chat_requests
+    assert first.messages[0]["content"] == "You sell Gizmos."
+    assert [tool["function"]["name"] for tool in first.tools] == ["catalogue"]  # offered from the start
+    assert second.messages[0]["content"] == "You sell Gizmos.\n\nQuote prices in euros too."
+    assert first.body["temperature"] == 0.5 and second.body["temperature"] == 0.1

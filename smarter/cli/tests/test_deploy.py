@@ -1,4 +1,4 @@
-"""deploy, undeploy and logs, against the stand-in server (the real endpoints come later).
+"""deploy and undeploy, against the stand-in server (the real endpoints come later).
 
 When the server's deploy endpoints land, an end-to-end test against the live server belongs
 beside these; the client's side of the contract is pinned down here.
@@ -6,7 +6,6 @@ beside these; the client's side of the contract is pinned down here.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +96,3 @@ def test_a_spinner_shows_progress_in_a_terminal(cli_home: Path, standin: StandIn
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-
-
-def test_logs_prints_a_table_or_documents(run_cli: RunCli, standin: StandInServer) -> None:
-    environment = {"SMARTER_BASE_URL": standin.url, "SMARTER_API_KEY": API_KEY}
-
-    table = run_cli("logs", "chatbot", "support", **environment)
-    as_json = run_cli("logs", "chatbot", "support", "-o", "json", **environment)
-
-    assert table.code == 0, table.stderr
-    assert table.out_lines[0].split() == ["AT", "ROLE", "CONTENT"]
-    assert table.out_lines[2].split() == ["2026-11-21", "22:00", "user", "hello"]
-    assert table.out_lines[3].split() == ["2026-11-21", "22:00", "assistant", "Hi", "[there]"]
-    assert json.loads(as_json.stdout)["items"][1]["content"] == "Hi [there]"

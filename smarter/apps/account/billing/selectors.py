@@ -1,0 +1,133 @@
+"""Reads of billing, always scoped by the account: usage over a period, grouped one way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from smarter.apps.account.billing.models import Charge, ChargeKind, UsageRollup
+from smarter.apps.account.models import Account
+
+GroupBy = Literal["day", "chatbot", "model", "api_key"]
+GROUP_BY_CHOICES: tuple[str, ...] = ("day", "chatbot", "model", "api_key")
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    key: str | None
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cost": float(self.cost),
+        }
+
+
+@dataclass(frozen=True)
+class UsageReport:
+    rows: list[UsageRow]
+    totals: UsageRow
+
+
+def _key(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _report(grouped: Any) -> UsageReport:
+    rows = [
+        UsageRow(
+            key=_key(row["group"]),
+            requests=int(row["requests"] or 0),
+            prompt_tokens=int(row["prompt"] or 0),
+            completion_tokens=int(row["completion"] or 0),
+            total_tokens=int(row["total"] or 0),
+            cost=Decimal(row["money"] or 0),
+        )
+        for row in grouped
+    ]
+    rows.sort(key=lambda row: (row.key is None, row.key or ""))
+    totals = UsageRow(
+        key=None,
+        requests=sum(row.requests for row in rows),
+        prompt_tokens=sum(row.prompt_tokens for row in rows),
+        completion_tokens=sum(row.completion_tokens for row in rows),
+        total_tokens=sum(row.total_tokens for row in rows),
+        cost=sum((row.cost for row in rows), Decimal(0)),
+    )
+    return UsageReport(rows=rows, totals=totals)
+
+
+def charges_of(account: Account) -> QuerySet[Charge]:
+    return Charge.objects.filter(account=account)
+
+
+def usage_report(*, account: Account, start: datetime, end: datetime, group_by: GroupBy) -> UsageReport:
+    """Usage of [start, end) from the charges themselves (exact, including the last hour)."""
+    charges = charges_of(account).filter(created_at__gte=start, created_at__lt=end)
+    group: Any = {
+        "day": TruncDate("created_at"),
+        "chatbot": "chatbot_name",
+        "model": "model",
+        "api_key": "api_key_name",
+    }[group_by]
+    grouped = (
+        charges.annotate(group=group if not isinstance(group, str) else _field(group))
+        .values("group")
+        .annotate(
+            requests=Count("id", filter=Q(kind=ChargeKind.COMPLETION)),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            total=Sum("total_tokens"),
+            money=Sum("cost"),
+        )
+        .order_by()
+    )
+    return _report(grouped)
+
+
+def usage_report_from_rollups(*, account: Account, start: datetime, end: datetime, group_by: GroupBy) -> UsageReport:
+    """The same report from the daily rollups (whole days: `start` and `end` at midnight UTC)."""
+    rollups = UsageRollup.objects.filter(
+        account=account, period=UsageRollup.Period.DAY, period_start__gte=start, period_start__lt=end
+    )
+    group: Any = {
+        "day": TruncDate("period_start"),
+        "chatbot": _field("chatbot_name"),
+        "model": _field("model"),
+        "api_key": _field("api_key_name"),
+    }[group_by]
+    grouped = (
+        rollups.annotate(group=group)
+        .values("group")
+        .annotate(
+            requests=Sum("requests"),
+            prompt=Sum("prompt_tokens"),
+            completion=Sum("completion_tokens"),
+            total=Sum("total_tokens"),
+            money=Sum("cost"),
+        )
+        .order_by()
+    )
+    return _report(grouped)
+
+
+def _field(name: str) -> Any:
+    from django.db.models import F
+
+    return F(name)

@@ -1,0 +1,321 @@
+"""Every write of billing: the outbox row of a turn, charges from it, the sweep, the rollups.
+
+The path of a charge (DESIGN.md step 7, reference security §3.6):
+
+1. the turn's transaction inserts a `UsageEvent` (the outbox) with the charges to write;
+2. after commit, `record_charge_task(usage_event_id)` is published (failures only log: the row
+   stays pending and the chat still answers);
+3. the task writes one `Charge` per item under a unique idempotency key and marks the event done,
+   in one transaction, so a redelivered or duplicated task writes nothing twice;
+4. `requeue_pending_charges_task` (beat) republishes events still pending after a while.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent, UsageRollup
+from smarter.apps.account.models import Account, ApiKey
+from smarter.apps.account.pricing import call_cost, token_cost
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """One tool call of a turn: `plugin` when a plugin ran, else a built-in `tool`."""
+
+    name: str
+    is_plugin: bool
+
+
+def usage_event_record(
+    *,
+    account: Account,
+    turn_id: int,
+    created_at: datetime,
+    user: User | None,
+    api_key: ApiKey | None,
+    chatbot_id: int,
+    chatbot_name: str,
+    session_key: str,
+    channel: str,
+    provider: str,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    tools: list[ToolUse],
+) -> UsageEvent:
+    """The outbox row of a turn. Call it inside the turn's transaction: the task is published
+    only after that transaction commits, so it never looks for a row that is not there yet."""
+    total = prompt_tokens + completion_tokens
+    key = f"turn-{turn_id}"
+    items: list[dict[str, Any]] = [
+        {
+            "key": f"{key}:completion",
+            "kind": ChargeKind.COMPLETION,
+            "tool": "",
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": total,
+            # Priced when the usage happens, so a later price edit does not change past turns.
+            "cost": str(
+                token_cost(
+                    provider=provider, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+                )
+            ),
+        }
+    ]
+    for number, tool in enumerate(tools, start=1):
+        kind = ChargeKind.PLUGIN if tool.is_plugin else ChargeKind.TOOL
+        items.append(
+            {
+                "key": f"{key}:tool-{number}",
+                "kind": kind,
+                "tool": tool.name[:64],
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+                "cost": str(call_cost(kind=kind)),
+            }
+        )
+    event = UsageEvent.objects.create(
+        key=key,
+        account=account,
+        chatbot_name=chatbot_name[:50],
+        total_tokens=total,
+        created_at=created_at,
+        payload={
+            "common": {
+                "user_id": user.pk if user is not None else None,
+                "api_key_id": api_key.pk if api_key is not None else None,
+                "api_key_name": api_key.name if api_key is not None else "",
+                "chatbot_id": chatbot_id,
+                "chatbot_name": chatbot_name[:50],
+                "session_key": session_key[:64],
+                "turn_id": turn_id,
+                "channel": channel[:10],
+                "provider": provider[:50],
+                "model": model[:255],
+                "created_at": created_at.isoformat(),
+            },
+            "items": items,
+        },
+    )
+    transaction.on_commit(lambda: usage_event_enqueue(usage_event_id=event.pk))
+    return event
+
+
+# After a failed publish, publishing is skipped for this long: the rows stay pending for the sweep,
+# and chats do not each wait on a broker that is down.
+BROKER_RETRY_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
+def usage_event_enqueue(*, usage_event_id: int, fail_fast: bool = True) -> bool:
+    """Publish the task once; False (logged) when the broker cannot take it: the sweep retries.
+    `fail_fast` (after a turn): skip publishing while the broker failed in the last seconds."""
+    global _broker_down_until
+    from smarter.apps.account.tasks import record_charge_task
+
+    app = record_charge_task.app
+    if app.conf.task_always_eager:
+        try:
+            record_charge_task.apply_async(args=(usage_event_id,))
+        except Exception as error:
+            logger.warning("usage event %s stays pending: recording failed (%s)", usage_event_id, error)
+            return False
+        return True
+    if fail_fast and time.monotonic() < _broker_down_until:
+        return False
+    pool = _publish_pool(app)
+    try:
+        with pool.acquire(block=True, timeout=BROKER_RETRY_SECONDS) as connection:
+            record_charge_task.apply_async(args=(usage_event_id,), retry=False, connection=connection)
+    except Exception as error:
+        _broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
+        _forget_publish_pool(pool)
+        logger.warning("usage event %s stays pending: could not enqueue (%s)", usage_event_id, error)
+        return False
+    return True
+
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _publish_pool(app: Any) -> Any:
+    """Broker connections that try to connect once: kombu's defaults retry for seconds, and a chat
+    must not wait on a broker that is down (its usage event stays pending for the sweep)."""
+    url = app.conf.broker_url
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
+            pool = _pools[url] = app.connection_for_write(transport_options=options).Pool(limit=32)
+        return pool
+
+
+def _forget_publish_pool(pool: Any) -> None:
+    with _pools_lock:
+        for url, known in list(_pools.items()):
+            if known is pool:
+                del _pools[url]
+    try:
+        pool.force_close_all()
+    except Exception:  # closing broken connections may fail too; they are dropped either way
+        logger.debug("closing the broker pool failed", exc_info=True)
+
+
+def charges_record(*, usage_event_id: int) -> int:
+    """Write the charges of one usage event; how many were written (0 when already done).
+
+    Idempotent: the event row is locked and its status checked, and each charge has a unique
+    idempotency key (only missing keys are inserted), so concurrent or repeated deliveries write
+    every charge exactly once.
+    """
+    with transaction.atomic():
+        event = UsageEvent.objects.select_for_update().filter(pk=usage_event_id).first()
+        if event is None or event.status == UsageEvent.Status.DONE:
+            return 0
+        common = event.payload["common"]
+        items = event.payload["items"]
+        existing = set(
+            Charge.objects.filter(idempotency_key__in=[item["key"] for item in items]).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+        api_key_id = common["api_key_id"]
+        if api_key_id and not ApiKey.objects.filter(pk=api_key_id).exists():
+            api_key_id = None  # deleted since the turn: its name is kept
+        created_at = datetime.fromisoformat(common["created_at"])
+        now = timezone.now()
+        charges = [
+            Charge(
+                idempotency_key=item["key"],
+                account_id=event.account_id,
+                user_id=common["user_id"],
+                api_key_id=api_key_id,
+                api_key_name=common["api_key_name"],
+                chatbot_id=common["chatbot_id"],
+                chatbot_name=common["chatbot_name"],
+                session_key=common["session_key"],
+                turn_id=common["turn_id"],
+                channel=common["channel"],
+                provider=common["provider"],
+                model=common["model"],
+                kind=item["kind"],
+                tool_name=item["tool"],
+                prompt_tokens=item["prompt_tokens"],
+                completion_tokens=item["completion_tokens"],
+                total_tokens=item["total_tokens"],
+                cost=Decimal(item["cost"]),
+                created_at=created_at,
+                recorded_at=now,
+            )
+            for item in items
+            if item["key"] not in existing
+        ]
+        Charge.objects.bulk_create(charges)
+        UsageEvent.objects.filter(pk=event.pk).update(
+            status=UsageEvent.Status.DONE, processed_at=now, attempts=event.attempts + 1
+        )
+    return len(charges)
+
+
+def pending_usage_events_requeue(*, older_than: timedelta, limit: int = 1000) -> int:
+    """Republish events still pending after `older_than` (broker was down, a worker died, the
+    process stopped between commit and publish). Duplicates are harmless: the task is idempotent."""
+    cutoff = timezone.now() - older_than
+    ids = list(
+        UsageEvent.objects.filter(status=UsageEvent.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    published = 0
+    for usage_event_id in ids:
+        if not usage_event_enqueue(usage_event_id=usage_event_id, fail_fast=False):
+            break  # the broker is down: the next sweep tries again
+        published += 1
+    if ids:
+        logger.info("re-enqueued %s of %s pending usage events", published, len(ids))
+    return published
+
+
+# --- rollups ------------------------------------------------------------------------------------
+def usage_rollup(*, since: datetime) -> int:
+    """Recompute the hourly and daily rollups of every (account, day) that received a charge
+    since `since`. Whole days are recomputed from the charges, so running it twice, or late
+    charges (an outbox drained after an outage) landing in an old day, give the same sums."""
+    touched = (
+        Charge.objects.filter(recorded_at__gte=since)
+        .annotate(day=TruncDay("created_at"))
+        .values_list("account_id", "day")
+        .distinct()
+    )
+    days = sorted(set(touched))
+    for account_id, day in days:
+        _rollup_day(account_id=account_id, day=day)
+    return len(days)
+
+
+def _rollup_day(*, account_id: int, day: datetime) -> None:
+    end = day + timedelta(days=1)
+    with transaction.atomic():
+        # One rollup of an account at a time: the lock orders concurrent sweeps.
+        Account.objects.select_for_update().filter(pk=account_id).first()
+        charges = Charge.objects.filter(account_id=account_id, created_at__gte=day, created_at__lt=end)
+        UsageRollup.objects.filter(account_id=account_id, period_start__gte=day, period_start__lt=end).delete()
+        rows: list[UsageRollup] = []
+        for period, bucket in ((UsageRollup.Period.HOUR, TruncHour("created_at")), (UsageRollup.Period.DAY, None)):
+            query = charges.annotate(bucket=bucket) if bucket is not None else charges
+            group = (
+                ["bucket", "chatbot_id", "model", "api_key_id"]
+                if bucket is not None
+                else [
+                    "chatbot_id",
+                    "model",
+                    "api_key_id",
+                ]
+            )
+            for row in query.values(*group).annotate(
+                chatbot_label=Max("chatbot_name"),
+                key_label=Max("api_key_name"),
+                requests=Count("id", filter=Q(kind=ChargeKind.COMPLETION)),
+                tools=Count("id", filter=~Q(kind=ChargeKind.COMPLETION)),
+                prompt=Sum("prompt_tokens"),
+                completion=Sum("completion_tokens"),
+                total=Sum("total_tokens"),
+                money=Sum("cost"),
+            ):
+                rows.append(
+                    UsageRollup(
+                        account_id=account_id,
+                        period=period,
+                        period_start=row["bucket"] if bucket is not None else day,
+                        chatbot_id=row["chatbot_id"] or 0,
+                        chatbot_name=row["chatbot_label"] or "",
+                        model=row["model"],
+                        api_key_id=row["api_key_id"] or 0,
+                        api_key_name=row["key_label"] or "",
+                        requests=row["requests"],
+                        tool_calls=row["tools"],
+                        prompt_tokens=row["prompt"] or 0,
+                        completion_tokens=row["completion"] or 0,
+                        total_tokens=row["total"] or 0,
+                        cost=row["money"] or Decimal(0),
+                    )
+                )
+        UsageRollup.objects.bulk_create(rows)

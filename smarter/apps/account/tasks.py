@@ -1,0 +1,47 @@
+"""Celery entry points of the account app (billing); each calls a service.
+
+`record_charge_task` is at-least-once (late ack, rejected back to the queue when its worker dies)
+and idempotent, so every charge is written exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from smarter.apps.account.billing import services
+
+# How far back each hourly rollup run looks for new charges: two runs overlap, so a run that
+# was skipped or failed is covered by the next.
+ROLLUP_LOOKBACK = timedelta(hours=3)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=12,
+)
+def record_charge_task(usage_event_id: int) -> int:
+    """Turn one outbox row into its charges; how many were written (0 when already done)."""
+    return services.charges_record(usage_event_id=usage_event_id)
+
+
+@shared_task(acks_late=True)
+def requeue_pending_charges_task() -> int:
+    """Republish outbox rows left pending (broker outage, killed worker)."""
+    seconds = getattr(settings, "SMARTER_USAGE_REQUEUE_SECONDS", settings.SMARTER.usage_requeue_seconds)
+    return services.pending_usage_events_requeue(older_than=timedelta(seconds=seconds))
+
+
+@shared_task(acks_late=True)
+def rollup_usage_task() -> int:
+    """Recompute the hourly and daily usage rollups of the days that got new charges."""
+    return services.usage_rollup(since=timezone.now() - ROLLUP_LOOKBACK)

@@ -1,0 +1,14 @@
+"""The URLconf of a deployed chatbot's hosts (chosen per request by the host routing middleware)."""
+
+from django.urls import re_path
+
+from smarter.apps.chatbot.public import views
+
+urlpatterns = [
+    re_path(r"^$", views.page, name="public-page"),
+    re_path(r"^config/?$", views.config, name="public-config"),
+    re_path(r"^chat/?$", views.chat, name="public-chat"),
+    re_path(r"^widget\.js$", views.widget, name="public-widget"),
+]
+
+handler404 = "smarter.apps.chatbot.public.views.not_found"

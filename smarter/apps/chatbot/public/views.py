@@ -1,0 +1,241 @@
+"""A deployed chatbot's public surface: the branded page, `/config/`, `/chat/` and `/widget.js`.
+
+The chat endpoints reuse the REST chat door's request model, SSE framing and error envelope, and
+run the one turn pipeline with `channel="public"`. They need no cookie to authenticate (they are
+public, or need the chatbot's own API key), so they are exempt from CSRF; the cookie they set
+only remembers the visitor's chat session on this host, so a reload shows the history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.template.loader import render_to_string
+from django.views.decorators.clickjacking import xframe_options_exempt
+
+from smarter.apps.account.models import ApiKey
+from smarter.apps.api.async_door import api_door, client_ip, json_body
+from smarter.apps.api.authentication import caller_from_authorization
+from smarter.apps.api.chat_views import ChatRequest, parse, stream_turn
+from smarter.apps.api.errors import error_response
+from smarter.apps.chat import selectors as chat_selectors
+from smarter.apps.chat.config import chat_config
+from smarter.apps.chat.pipeline import run_turn
+from smarter.apps.chat.turns import TurnInput
+from smarter.apps.chatbot import hosts
+from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.chatbot.public.routing import routed_chatbot
+from smarter.lib.db_threads import in_db_thread
+from smarter.lib.errors import NotAuthenticated, NotFound
+
+SESSION_COOKIE = "smarter_chat"
+SESSION_COOKIE_SECONDS = 30 * 24 * 3600
+SESSION_KEY_MAX = 64
+PublicView = Callable[[HttpRequest, Chatbot], Awaitable[HttpResponseBase]]
+
+
+# --- who may call, and from where --------------------------------------------------------------
+def allowed_origins(chatbot: Chatbot) -> list[str]:
+    """Origins that may frame the page and call the chat endpoints: the chatbot's own hosts and
+    the origins listed in its `spec.config.allowedOrigins`."""
+    return list(dict.fromkeys([*hosts.host_origins(chatbot), *chatbot.allowed_origins]))
+
+
+def content_security_policy(chatbot: Chatbot) -> str:
+    ancestors = " ".join(["'self'", *allowed_origins(chatbot)])
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+        f"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def _with_cors(request: HttpRequest, response: HttpResponseBase, chatbot: Chatbot) -> HttpResponseBase:
+    origin = request.headers.get("Origin")
+    response["Vary"] = "Origin"
+    if origin and origin in allowed_origins(chatbot):
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def _required_key(chatbot: Chatbot, header: str) -> ApiKey | None:
+    """A chatbot with `spec.apiKey` answers only to that key (any other, even valid, is refused)."""
+    if chatbot.api_key_id is None:
+        return None
+    caller = caller_from_authorization(header)
+    if caller is None or caller.api_key is None or caller.api_key.pk != chatbot.api_key_id:
+        raise NotAuthenticated("This chatbot needs its API key: send 'Authorization: Token <key>'.")
+    return caller.api_key
+
+
+async def _current_chatbot(request: HttpRequest) -> Chatbot | None:
+    chatbot_id = getattr(request, "chatbot_id", None)
+    return await in_db_thread(routed_chatbot, chatbot_id) if chatbot_id else None
+
+
+def public_endpoint(methods: tuple[str, ...]) -> Callable[[PublicView], Any]:
+    """The chatbot this host routes to, CORS for its allowed origins (preflight included), and the
+    API's error envelope for every refusal."""
+
+    def decorate(view: PublicView) -> Any:
+        inner = api_door(methods)(view)
+
+        @wraps(view)
+        async def wrapper(request: HttpRequest) -> HttpResponseBase:
+            chatbot = await _current_chatbot(request)
+            if chatbot is None:
+                return error_response(NotFound("This chatbot is not deployed."))
+            if request.method == "OPTIONS":
+                response: HttpResponseBase = HttpResponse(status=204)
+            else:
+                response = await inner(request, chatbot)
+            return _with_cors(request, response, chatbot)
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # no cookie authenticates here
+        return wrapper
+
+    return decorate
+
+
+# --- the session cookie ------------------------------------------------------------------------
+def _cookie_session(request: HttpRequest) -> str | None:
+    value = request.COOKIES.get(SESSION_COOKIE, "")
+    return value if 0 < len(value) <= SESSION_KEY_MAX else None
+
+
+def _remember_session(response: HttpResponseBase, session_key: str | None) -> None:
+    if session_key is None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return
+    secure = bool(settings.SMARTER.https)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_key,
+        max_age=SESSION_COOKIE_SECONDS,
+        path="/",
+        httponly=True,
+        secure=secure,
+        # Framed by another site (the widget), a Lax cookie is not sent; over HTTPS it may be.
+        samesite="None" if secure else "Lax",
+    )
+
+
+def _existing_session(chatbot: Chatbot, session_key: str | None) -> str | None:
+    if not session_key:
+        return None
+    chat = chat_selectors.chat_get(account=chatbot.account, session_key=session_key, chatbot=chatbot)
+    return chat.session_key if chat is not None else None
+
+
+# --- the endpoints -----------------------------------------------------------------------------
+@public_endpoint(("GET", "POST"))
+async def config(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
+    """The chatbot's public config and, for the visitor's session (cookie, `?session_key=` or body),
+    its history. Naming a session here also stores it in the cookie."""
+    await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
+    asked = request.GET.get("session_key") or (
+        json_body(request).get("session_key") if request.method == "POST" else None
+    )
+    session_key = asked if isinstance(asked, str) and asked else _cookie_session(request)
+    body = await in_db_thread(chat_config, chatbot=chatbot, session_key=session_key)
+    response = JsonResponse(body)
+    if body["session_key"] or _cookie_session(request):
+        _remember_session(response, body["session_key"])
+    return response
+
+
+@public_endpoint(("POST",))
+async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
+    """One turn, with the same bodies as `/api/v1/chatbots/<name>/chat/` (SSE when `stream`)."""
+    api_key = await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
+    body = parse(ChatRequest, json_body(request))
+    # A session named in the body must exist (404 otherwise); a stale cookie just starts afresh.
+    session_key = body.session_key or await in_db_thread(_existing_session, chatbot, _cookie_session(request))
+    turn = TurnInput(
+        account=chatbot.account,
+        chatbot=chatbot,
+        channel="public",
+        prompt=body.prompt,
+        session_key=session_key,
+        stream=body.stream,
+        api_key=api_key,
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent", "")[:500],
+    )
+    if body.stream:
+        # The session key of a new chat is known only at the end of the stream: the page names
+        # it to /config/ then, which stores the cookie.
+        response = await stream_turn(turn)
+        if session_key:
+            _remember_session(response, session_key)
+        return response
+    result = await run_turn(turn)
+    response = JsonResponse(result.as_body())
+    _remember_session(response, result.session_key)
+    return response
+
+
+def _branding(chatbot: Chatbot) -> dict[str, Any]:
+    return {
+        "name": chatbot.name,
+        "appName": chatbot.app_name or chatbot.name,
+        "appAssistant": chatbot.app_assistant,
+        "appWelcomeMessage": chatbot.app_welcome_message,
+        "appExamplePrompts": chatbot.app_example_prompts,
+        "appPlaceholder": chatbot.app_placeholder or "Type your message…",
+        "appInfoUrl": chatbot.app_info_url or None,
+        "appLogoUrl": chatbot.app_logo_url or None,
+        "appBackgroundImageUrl": chatbot.app_background_image_url or None,
+        "requiresKey": chatbot.api_key_id is not None,
+    }
+
+
+@xframe_options_exempt  # framing is governed by the CSP's frame-ancestors instead
+async def page(request: HttpRequest) -> HttpResponseBase:
+    chatbot = await _current_chatbot(request)
+    if chatbot is None:
+        return not_found(request)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse("Use GET.\n", status=405, content_type="text/plain; charset=utf-8")
+    branding = _branding(chatbot)
+    html = render_to_string(
+        "chatbot/public/page.html",
+        {"branding": branding, "embedded": request.GET.get("embedded") == "1"},
+        request=request,
+    )
+    response = HttpResponse(html)
+    response["Content-Security-Policy"] = content_security_policy(chatbot)
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+async def widget(request: HttpRequest) -> HttpResponseBase:
+    """The embeddable widget: a launcher button and a panel framing this chatbot's page."""
+    chatbot = await _current_chatbot(request)
+    if chatbot is None:
+        return not_found(request)
+    branding = _branding(chatbot)
+    options = {
+        "pageUrl": request.build_absolute_uri("/?embedded=1"),
+        "appName": branding["appName"],
+        "appAssistant": branding["appAssistant"],
+        "appLogoUrl": branding["appLogoUrl"],
+    }
+    # `<` escaped so the JSON can never close a script element it is pasted into.
+    literal = json.dumps(options).replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    script = render_to_string("chatbot/public/widget.js", {"options": literal})
+    response = HttpResponse(script, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return HttpResponse("Not found.\n", status=404, content_type="text/plain; charset=utf-8")

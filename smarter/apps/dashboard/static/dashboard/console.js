@@ -1,0 +1,62 @@
+// Small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+  });
+  document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-toggle]");
+    if (toggle) document.getElementById(toggle.dataset.toggle).classList.toggle("open");
+    const copy = event.target.closest("[data-copy]");
+    if (copy) {
+      const source = document.getElementById(copy.dataset.copy);
+      navigator.clipboard.writeText(source.value || source.textContent).then(function () {
+        copy.textContent = "Copied";
+        setTimeout(function () { copy.textContent = "Copy"; }, 1500);
+      });
+    }
+    const jump = event.target.closest("[data-line]");
+    if (jump) {
+      const area = document.getElementById(jump.dataset.target);
+      const lines = area.value.split("\n");
+      const line = Number(jump.dataset.line) - 1;
+      const start = lines.slice(0, line).join("\n").length + (line ? 1 : 0);
+      area.focus();
+      area.setSelectionRange(start, start + (lines[line] || "").length);
+    }
+    const confirmButton = event.target.closest("[data-confirm]");
+    if (confirmButton && !window.confirm(confirmButton.dataset.confirm)) event.preventDefault();
+  });
+  // The chatbot form's preview follows the branding fields as they are typed.
+  const form = document.getElementById("chatbot-form");
+  if (form) {
+    const bind = function (field, apply) {
+      const input = form.querySelector('[name="' + field + '"]');
+      if (input) input.addEventListener("input", function () { apply(input.value); });
+    };
+    const text = function (id, fallback) { return function (value) { document.getElementById(id).textContent = value || fallback; }; };
+    bind("appName", text("preview-name", "Chatbot"));
+    bind("appAssistant", text("preview-assistant", "Assistant"));
+    bind("appWelcomeMessage", text("preview-welcome", "Hello! How can I help?"));
+    bind("appPlaceholder", text("preview-placeholder", "Type a message…"));
+    bind("appExamplePrompts", function (value) {
+      const box = document.getElementById("preview-examples");
+      box.textContent = "";
+      value.split("\n").map((line) => line.trim()).filter(Boolean).forEach(function (line) {
+        const chip = document.createElement("span");
+        chip.className = "chip";
+        chip.textContent = line;
+        box.appendChild(chip);
+      });
+    });
+    bind("appLogoUrl", function (value) {
+      const logo = document.getElementById("preview-logo");
+      logo.hidden = !/^https?:\/\//.test(value);
+      if (!logo.hidden) logo.src = value;
+    });
+    bind("appInfoUrl", function (value) { document.getElementById("preview-info").hidden = !value; });
+    bind("appBackgroundImageUrl", function (value) {
+      document.getElementById("preview").style.backgroundImage = /^https?:\/\//.test(value) ? "url(" + JSON.stringify(value) + ")" : "";
+    });
+  }
+})();

@@ -1,0 +1,253 @@
+// The sandbox: streams a turn over server-sent events and shows its inspector beside the answer.
+// Model output and tool results are untrusted: they are only ever set as text, never as HTML.
+(function () {
+  "use strict";
+  const root = document.getElementById("sandbox");
+  if (!root) return;
+  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const transcript = document.getElementById("transcript");
+  const composer = document.getElementById("composer");
+  const prompt = document.getElementById("prompt");
+  const send = document.getElementById("send");
+  const system = document.getElementById("o-system");
+  const model = document.getElementById("o-model");
+  const temperature = document.getElementById("o-temperature");
+  const maxTokens = document.getElementById("o-max-tokens");
+  const badge = document.getElementById("overrides-badge");
+  const pluginBoxes = Array.from(document.querySelectorAll("#overrides input[name=plugin]"));
+  let sessionKey = null;
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function pretty(value) {
+    if (value === null || value === undefined) return "";
+    return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  }
+
+  function overrides() {
+    const result = {};
+    if (system.value !== system.dataset.default) result.system_role = system.value;
+    if (model.value.trim()) result.model = model.value.trim();
+    if (temperature.value !== "") result.temperature = Number(temperature.value);
+    if (maxTokens.value !== "") result.max_tokens = Number(maxTokens.value);
+    const changed = pluginBoxes.some((box) => box.checked !== (box.dataset.attached === "1"));
+    if (changed) result.plugins = pluginBoxes.filter((box) => box.checked).map((box) => box.value);
+    return result;
+  }
+
+  function refreshBadge() {
+    badge.hidden = Object.keys(overrides()).length === 0;
+  }
+  document.getElementById("overrides").addEventListener("input", refreshBadge);
+  document.getElementById("reset-overrides").addEventListener("click", function () {
+    system.value = system.dataset.default;
+    model.value = temperature.value = maxTokens.value = "";
+    pluginBoxes.forEach((box) => { box.checked = box.dataset.attached === "1"; });
+    refreshBadge();
+  });
+  document.getElementById("save-version").addEventListener("click", async function () {
+    const result = document.getElementById("version-result");
+    result.textContent = "Saving…";
+    const response = await fetch(root.dataset.saveVersionUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(overrides()),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      const details = (body.errors || []).map((e) => e.loc + ": " + e.msg).join("; ");
+      result.textContent = body.description + (details ? " " + details : "");
+      return;
+    }
+    if (body.saved === null) {
+      result.textContent = "Nothing to save: the overrides match the saved chatbot.";
+      return;
+    }
+    result.textContent = "Saved as version " + body.saved + ".";
+    // The saved configuration is now the default: the overrides are no longer overrides.
+    system.dataset.default = system.value;
+    model.value = temperature.value = maxTokens.value = "";
+    pluginBoxes.forEach((box) => { box.dataset.attached = box.checked ? "1" : "0"; });
+    refreshBadge();
+  });
+  document.getElementById("new-session").addEventListener("click", function () {
+    sessionKey = null;
+    transcript.querySelectorAll(".turn").forEach((turn) => turn.remove());
+    document.getElementById("transcript-empty").hidden = false;
+  });
+  transcript.addEventListener("click", function (event) {
+    const example = event.target.closest(".example");
+    if (example) { prompt.value = example.textContent; composer.requestSubmit(); }
+  });
+  prompt.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
+  });
+
+  function section(title) {
+    const box = el("section", "inspect-section");
+    box.appendChild(el("h3", null, title));
+    return box;
+  }
+
+  function renderInspector(body, details) {
+    body.textContent = "";
+    const meta = section("Turn");
+    const stats = el("dl", "facts compact");
+    const facts = [
+      ["Model", details.provider + " / " + details.model],
+      ["Tokens", details.tokens.prompt + " prompt + " + details.tokens.completion + " completion = " + details.tokens.total],
+      ["Cost", "$" + details.cost.toFixed(6)],
+      ["Latency", details.latency_ms + " ms"],
+      ["Model calls", details.rounds],
+    ];
+    facts.forEach(function (fact) { stats.appendChild(el("dt", null, fact[0])); stats.appendChild(el("dd", "stat-" + fact[0].toLowerCase().replace(" ", "-"), fact[1])); });
+    meta.appendChild(stats);
+    if (details.error) meta.appendChild(el("p", "field-error", details.error));
+    body.appendChild(meta);
+
+    const plugins = section("Plugins selected");
+    if (!details.selections.length) plugins.appendChild(el("p", "muted small", "No plugins offered to this chatbot."));
+    details.selections.forEach(function (choice) {
+      const row = el("div", "selection " + (choice.selected ? "selected" : "skipped"));
+      row.appendChild(el("span", "pill " + (choice.selected ? "ok" : ""), choice.selected ? "selected" : "not selected"));
+      row.appendChild(el("strong", null, choice.plugin));
+      let why = "rule: " + choice.rule;
+      if (choice.term) why += " · term: “" + choice.term + "”";
+      if (choice.where) why += " · in: " + choice.where;
+      row.appendChild(el("span", "muted small why", why));
+      plugins.appendChild(row);
+    });
+    body.appendChild(plugins);
+
+    const calls = section("Tool calls");
+    if (!details.tool_calls.length) calls.appendChild(el("p", "muted small", "The model called no tool."));
+    details.tool_calls.forEach(function (call) {
+      const box = el("div", "tool-call");
+      const head = el("div", "tool-call-head");
+      head.appendChild(el("strong", "tool-name", call.plugin || call.tool));
+      head.appendChild(el("span", "muted small tool-ms", call.ms + " ms · round " + call.round));
+      box.appendChild(head);
+      box.appendChild(el("div", "label", "Arguments"));
+      box.appendChild(el("pre", "code tool-arguments", pretty(call.arguments)));
+      if (call.error) {
+        box.appendChild(el("div", "label", "Error"));
+        box.appendChild(el("pre", "code error tool-error", call.error));
+      } else {
+        box.appendChild(el("div", "label", "Result"));
+        box.appendChild(el("pre", "code tool-result", pretty(call.result)));
+      }
+      if (call.executed) {
+        box.appendChild(el("div", "label", "As executed"));
+        box.appendChild(el("pre", "code tool-executed", pretty(call.executed)));
+      }
+      calls.appendChild(box);
+    });
+    body.appendChild(calls);
+
+    const sent = el("details", "inspect-section messages");
+    sent.appendChild(el("summary", null, "Messages sent to the model (" + details.messages.length + ")"));
+    details.messages.forEach(function (message) {
+      const item = el("div", "sent-message");
+      item.appendChild(el("span", "pill role-" + message.role, message.role));
+      item.appendChild(el("pre", "code", message.content || pretty(message.tool_calls)));
+      sent.appendChild(item);
+    });
+    body.appendChild(sent);
+  }
+
+  async function inspect(turn, turnId) {
+    const url = root.dataset.inspectUrl.replace(/\/0\/$/, "/" + turnId + "/");
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    const details = await response.json();
+    turn.querySelector(".inspector-live").textContent = "";
+    turn.querySelector(".inspector-meta").textContent = "turn " + details.index;
+    turn.dataset.turnId = String(details.id);
+    renderInspector(turn.querySelector(".inspector-body"), details);
+  }
+
+  function liveCall(turn, data, done) {
+    const live = turn.querySelector(".inspector-live");
+    let row = live.querySelector('[data-call="' + CSS.escape(data.id) + '"]');
+    if (!row) { row = el("div", "live-call"); row.dataset.call = data.id; live.appendChild(row); }
+    row.textContent = done
+      ? "✓ " + data.plugin + " answered in " + data.ms + " ms"
+      : "… calling " + (data.plugin || data.tool) + " " + JSON.stringify(data.arguments);
+  }
+
+  function handle(turn, answer, event, data) {
+    if (event === "token") answer.textContent += data.text;
+    else if (event === "tool_call") liveCall(turn, data, false);
+    else if (event === "tool_result") liveCall(turn, data, true);
+    else if (event === "done") {
+      sessionKey = data.session_key;
+      answer.textContent = data.message.content;
+    } else if (event === "turn") inspect(turn, data.turn_id);
+    else if (event === "error") showError(answer, data);
+  }
+
+  function showError(answer, body) {
+    answer.classList.add("failed");
+    let text = body.description || "The turn failed.";
+    (body.errors || []).forEach(function (problem) { text += "\n" + problem.loc + ": " + problem.msg; });
+    answer.textContent = text;
+  }
+
+  composer.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const text = prompt.value.trim();
+    if (!text) return;
+    document.getElementById("transcript-empty").hidden = true;
+    const turn = document.getElementById("turn-template").content.firstElementChild.cloneNode(true);
+    turn.querySelector(".bubble.user").textContent = text;
+    const answer = turn.querySelector(".bubble.assistant");
+    transcript.appendChild(turn);
+    turn.scrollIntoView({ block: "end" });
+    prompt.value = "";
+    send.disabled = true;
+    turn.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(root.dataset.turnUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "text/event-stream" },
+        body: JSON.stringify({ prompt: text, session_key: sessionKey, overrides: overrides() }),
+      });
+      if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
+        showError(answer, await response.json().catch(() => ({ description: "The turn failed (" + response.status + ")." })));
+        return;
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let name = "message", data = "";
+          frame.split("\n").forEach(function (line) {
+            if (line.startsWith("event: ")) name = line.slice(7);
+            else if (line.startsWith("data: ")) data += line.slice(6);
+          });
+          handle(turn, answer, name, data ? JSON.parse(data) : {});
+        }
+      }
+    } catch (error) {
+      showError(answer, { description: "The connection failed: " + error });
+    } finally {
+      answer.classList.remove("streaming");
+      turn.removeAttribute("aria-busy");
+      send.disabled = false;
+      prompt.focus();
+    }
+  });
+})();

@@ -1,0 +1,287 @@
+"""The console in a real browser (Chromium, headless) against the platform served by uvicorn:
+sign in, chat in the sandbox with an overridden prompt and watch the tool call in the inspector,
+create an API key and see it once, apply an invalid manifest and see the field error, and as a
+member find the admin actions refused.
+
+Screenshots go to `test-artifacts/` (ignored by git) for a look at the design.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smarter.apps.account.models import ApiKey
+from smarter.apps.account.tests.factories import Persona
+from smarter.apps.chat.models import Turn
+from smarter.apps.chatbot.models import Chatbot, ChatbotVersion
+from smarter.apps.dashboard.tests.helpers import PASSWORD, shop, with_password
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TERSE = "You are terse. Quote prices exactly."
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the test's own database calls are safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(asgi_server: Any, settings: Any, owner: Persona, teammate: Persona) -> Any:
+    settings.SMARTER_LLM_PROVIDER = "offline"
+    settings.SMARTER_PLATFORM_HOST = f"127.0.0.1:{asgi_server.port}"
+    settings.SMARTER_ROOT_DOMAIN = "localhost"
+    with_password(owner)
+    with_password(teammate)
+    shop(owner)
+    return asgi_server
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def sign_in(page: Any, site: Any, username: str, path: str = "/dashboard/") -> None:
+    page.goto(site.url + path)
+    assert page.url == f"{site.url}/login/?next={path}"
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(site.url + path)
+
+
+def post_from_page(page: Any, path: str) -> int:
+    """A POST the page itself sends, with the session cookie and the CSRF token."""
+    return int(
+        page.evaluate(
+            """async (path) => {
+                const token = document.querySelector('input[name=csrfmiddlewaretoken]').value;
+                const response = await fetch(path, {method: 'POST', headers: {'X-CSRFToken': token}});
+                return response.status;
+            }""",
+            path,
+        )
+    )
+
+
+def test_an_admin_tries_a_prompt_in_the_sandbox_creates_a_key_and_is_shown_a_manifest_error(
+    site: Any, chromium: Any, owner: Persona
+) -> None:
+    page = chromium.new_page(viewport={"width": 1360, "height": 900})
+    page.goto(site.url + "/login/")
+    shot(page, "console-login.png")
+    sign_in(page, site, "owner")
+    assert page.locator("#account-name").inner_text() == "Acme"
+    assert page.locator("#chatbots tbody tr td a.strong").all_inner_texts() == ["shop"]
+    shot(page, "console-chatbots.png")
+
+    page.goto(site.url + "/dashboard/chatbots/shop/")
+    assert page.locator("#preview-name").inner_text() == "Gizmo Shop"
+    page.fill("#f-appWelcomeMessage", "Hi! Ask me about the Gizmo.")
+    assert page.locator("#preview-welcome").inner_text() == "Hi! Ask me about the Gizmo."
+    page.fill("#f-appInfoUrl", "not a url")
+    page.click("#chatbot-form button[type=submit]")
+    assert page.locator("#e-appInfoUrl").inner_text() == "must be an http:// or https:// URL"
+    shot(page, "console-chatbot-field-error.png")
+    assert Chatbot.objects.get(name="shop").app_welcome_message == ""
+
+    # The sandbox: a session-only system prompt, then a question that needs the catalogue plugin.
+    page.goto(site.url + "/dashboard/chatbots/shop/sandbox/")
+    page.fill("#o-system", TERSE)
+    assert page.locator("#overrides-badge").is_visible()
+    with page.expect_response(lambda response: response.url.endswith("/sandbox/turn/")) as turn:
+        page.fill("#prompt", "What does the gizmo cost?")
+        page.click("#send")
+    assert turn.value.headers["content-type"] == "text/event-stream"
+    page.wait_for_selector(".turn .inspector-body .tool-call")
+    answer = page.locator(".turn .bubble.assistant").last.inner_text()
+    assert "$12.50" in answer
+    assert page.locator(".tool-name").all_inner_texts() == ["catalogue"]
+    assert page.locator(".tool-arguments").inner_text() == '{\n  "inquiry_type": "price"\n}'
+    assert page.locator(".tool-result").inner_text() == "$12.50"
+    assert page.locator(".selection.selected .why").inner_text() == "rule: search_terms · term: “gizmo” · in: prompt"
+    stored = Turn.objects.get()
+    assert page.locator(".stat-tokens").inner_text() == (
+        f"{stored.prompt_tokens} prompt + {stored.completion_tokens} completion = {stored.total_tokens}"
+    )
+    assert stored.request_messages[0] == {"role": "system", "content": TERSE}
+    page.locator(".messages summary").click()
+    assert page.locator(".sent-message pre").first.inner_text() == TERSE
+    stream = turn.value.text()
+    assert stream.count("event: token") > 3 and "event: tool_call" in stream and "event: tool_result" in stream
+    shot(page, "console-sandbox.png")
+    # The override was for the session only.
+    assert Chatbot.objects.get(name="shop").default_system_role == "You are the Gizmo shop assistant."
+
+    # Save the override as a new version, then roll back to the previous one.
+    versions_before = ChatbotVersion.objects.filter(chatbot__name="shop").count()
+    page.click("#save-version")
+    page.wait_for_function("document.getElementById('version-result').textContent.startsWith('Saved as version')")
+    saved = page.locator("#version-result").inner_text()
+    assert saved == f"Saved as version {versions_before + 1}."
+    assert Chatbot.objects.get(name="shop").default_system_role == TERSE
+    assert not page.locator("#overrides-badge").is_visible()
+    page.goto(site.url + "/dashboard/chatbots/shop/")
+    page.click(f"#versions button[name=rollback][value='{versions_before}']")
+    page.wait_for_selector("#versions")
+    rows = page.locator("#versions tbody tr").all_inner_texts()
+    assert f"rollback to version {versions_before}" in rows[0] and "current" in rows[0]
+    assert Chatbot.objects.get(name="shop").default_system_role == "You are the Gizmo shop assistant."
+    page.click("#versions a:has-text('Compare with current') >> nth=0")
+    assert page.locator("#changes td.mono").first.inner_text() == "spec.config.defaultSystemRole"
+    shot(page, "console-versions.png")
+
+    # An API key, shown once.
+    page.goto(site.url + "/dashboard/api-keys/")
+    page.fill("#key-name", "ci_deploy")
+    page.click("#create-key button[type=submit]")
+    key = page.locator("#new-key-value").input_value()
+    assert re.fullmatch(r"smarter_[0-9a-f]{8}_[A-Za-z0-9_-]{43}", key)
+    assert ApiKey.objects.get(name="ci_deploy").prefix == key.split("_")[1]
+    shot(page, "console-api-key-created.png")
+    page.goto(site.url + "/dashboard/api-keys/")
+    assert page.locator("#new-key").count() == 0
+    assert key not in page.content()
+
+    # An invalid plugin manifest: the error names the field path and its line.
+    page.goto(site.url + "/dashboard/plugins/catalogue/")
+    text = page.locator("#manifest-text").input_value()
+    page.fill("#manifest-text", text.replace("directive: search_terms", "directive: sometimes"))
+    page.click("#apply-manifest")
+    error = page.locator("#editor-errors li").first
+    assert error.locator(".loc").inner_text() == "spec.selector.directive"
+    assert error.locator(".line").inner_text() == f"line {text.splitlines().index('    directive: search_terms') + 1}"
+    shot(page, "console-plugin-error.png")
+
+    # The drop zone: a batch with a bad chatbot is applied in order, each with its own line.
+    page.goto(site.url + "/dashboard/apply/")
+    page.fill(
+        "#manifests",
+        "apiVersion: smarter.sh/v1\nkind: Chatbot\nmetadata:\n  name: kiosk\nspec:\n  plugins: [faq]\n"
+        "---\napiVersion: smarter.sh/v1\nkind: Plugin\nmetadata:\n  name: faq\nspec:\n"
+        "  selector:\n    directive: always\n  data:\n    description: FAQ\n    staticData:\n      hours: 9-5\n"
+        "---\napiVersion: smarter.sh/v1\nkind: Chatbot\nmetadata:\n  name: broken\nspec:\n"
+        "  config:\n    defaultTemperature: 7\n",
+    )
+    page.click("#apply-all")
+    rows = page.locator("#apply-results li")
+    assert [rows.nth(i).get_attribute("data-name") for i in range(3)] == ["faq", "kiosk", "broken"]
+    assert rows.nth(0).locator(".action").inner_text() == "created"
+    assert rows.nth(1).locator(".action").inner_text() == "created"
+    assert "spec.config.defaultTemperature" in rows.nth(2).inner_text()
+    shot(page, "console-apply.png")
+
+
+def test_a_member_uses_the_sandbox_but_is_refused_the_admin_actions(site: Any, chromium: Any) -> None:
+    page = chromium.new_page(viewport={"width": 1280, "height": 860})
+    sign_in(page, site, "teammate")
+    page.goto(site.url + "/dashboard/chatbots/shop/sandbox/")
+    page.fill("#prompt", "Which colours does the gizmo come in?")
+    page.click("#send")
+    page.wait_for_selector(".turn .inspector-body .tool-call")
+    assert page.locator(".tool-arguments").inner_text() == '{\n  "inquiry_type": "colours"\n}'
+    assert "red" in page.locator(".turn .bubble.assistant").inner_text()
+    page.goto(site.url + "/dashboard/api-keys/")
+    assert page.locator("#create-key").count() == 0
+    assert post_from_page(page, "/dashboard/api-keys/teammate_key/revoke/") == 403
+    assert post_from_page(page, "/dashboard/chatbots/shop/deploy/") == 403
+    assert post_from_page(page, "/dashboard/members/owner/remove/") == 403
+    page.goto(site.url + "/dashboard/chatbots/shop/")
+    assert page.locator("#deploy").count() == 0
+    assert page.locator("#deployment").inner_text().endswith("Only an account admin can deploy or undeploy.")
+    shot(page, "console-member-chatbot.png")
+    page.goto(site.url + "/dashboard/journal/")
+    assert page.locator("h1").inner_text() == "Not allowed"
+    shot(page, "console-member-refused.png")
+    assert ApiKey.objects.get(name="teammate_key").revoked_at is None
+    assert Chatbot.objects.get(name="shop").deployed is False
+
+
+def test_the_operating_pages_read_well_on_a_laptop_and_a_phone(site: Any, chromium: Any, owner: Persona) -> None:
+    from django.utils import timezone
+
+    from smarter.apps.account import services as account_services
+    from smarter.apps.account.billing import services as billing_services
+
+    account_services.secret_create(account=owner.account, name="warehouse_password", value="s3cret", description="BI")
+    for turn, (name, model, prompt, completion) in enumerate(
+        [("shop", "gpt-4o-mini", 1200, 300), ("shop", "gpt-4o", 800, 200), ("kiosk", "gpt-4o-mini", 300, 90)], start=1
+    ):
+        event = billing_services.usage_event_record(
+            account=owner.account,
+            turn_id=turn,
+            created_at=timezone.now(),
+            user=None,
+            api_key=None,
+            chatbot_id=turn,
+            chatbot_name=name,
+            session_key=f"s{turn}",
+            channel="api",
+            provider="openai",
+            model=model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tools=[],
+        )
+        billing_services.charges_record(usage_event_id=event.pk)
+    for index, (command, kind, status) in enumerate([("apply", "Chatbot", 200), ("apply", "Plugin", 400)]):
+        account_services.journal_record(
+            key=f"entry{index}",
+            account=owner.account,
+            user=owner.user,  # type: ignore[arg-type]
+            api_key=owner.api_key,
+            command=command,
+            kind=kind,
+            name="shop",
+            status_code=status,
+            duration_ms=12.5,
+            request_id="",
+        )
+    page = chromium.new_page(viewport={"width": 1360, "height": 900})
+    sign_in(page, site, "owner")
+    page.goto(site.url + "/dashboard/usage/?days=7")
+    assert page.locator("#kpi-tokens").inner_text() == "2890"
+    assert page.locator("#usage-chatbots tbody tr td:first-child").all_inner_texts() == ["kiosk", "shop"]
+    shot(page, "console-usage.png")
+    for path, name in [
+        ("/dashboard/members/", "console-members.png"),
+        ("/dashboard/secrets/", "console-secrets.png"),
+        ("/dashboard/journal/?command=apply", "console-journal.png"),
+        ("/dashboard/plugins/", "console-plugins.png"),
+    ]:
+        page.goto(site.url + path)
+        shot(page, name)
+    assert "s3cret" not in page.content()
+    phone = chromium.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, site, "owner", "/dashboard/chatbots/shop/sandbox/")
+    assert not phone.locator("#sidebar").is_visible()
+    phone.click(".menu-toggle")
+    assert phone.locator("#sidebar").is_visible()
+    shot(phone, "console-menu-phone.png")
+    phone.click(".menu-close")
+    assert not phone.locator("#sidebar").is_visible()
+    shot(phone, "console-sandbox-phone.png")

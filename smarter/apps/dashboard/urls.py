@@ -1,0 +1,52 @@
+"""The console: login, the dashboard pages, the sandbox."""
+
+from django.urls import path
+
+from smarter.apps.dashboard.views import access_pages, account, apply, chatbots, plugins, sandbox, usage, versions
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", account.home, name="home"),
+    path("login/", account.login, name="login"),
+    path("logout/", account.logout, name="logout"),
+    path("password-reset/", account.password_reset, name="password_reset"),
+    path("password-reset/sent/", account.password_reset_done, name="password_reset_done"),
+    path("password-reset/<uidb64>/<token>/", account.password_reset_confirm, name="password_reset_confirm"),
+    path("password-reset/complete/", account.password_reset_complete, name="password_reset_complete"),
+    path("dashboard/", chatbots.chatbot_list, name="chatbots"),
+    path("dashboard/account/", account.switch_account, name="switch_account"),
+    path("dashboard/chatbots/", chatbots.chatbot_list),
+    path("dashboard/chatbots/<slug:name>/", chatbots.chatbot_detail, name="chatbot"),
+    path("dashboard/chatbots/<slug:name>/deploy/", chatbots.chatbot_deployment, {"action": "deploy"}, name="deploy"),
+    path(
+        "dashboard/chatbots/<slug:name>/undeploy/", chatbots.chatbot_deployment, {"action": "undeploy"}, name="undeploy"
+    ),
+    path("dashboard/chatbots/<slug:name>/sandbox/", sandbox.sandbox, name="sandbox"),
+    path("dashboard/chatbots/<slug:name>/sandbox/turn/", sandbox.sandbox_turn, name="sandbox_turn"),
+    path("dashboard/chatbots/<slug:name>/sandbox/turns/<int:turn_id>/", sandbox.turn_detail, name="turn"),
+    path("dashboard/chatbots/<slug:name>/versions/", versions.save_version, name="save_version"),
+    path(
+        "dashboard/chatbots/<slug:name>/versions/<int:number>/diff/<int:other>/",
+        versions.version_diff,
+        name="version_diff",
+    ),
+    path("dashboard/chatbots/<slug:name>/versions/<int:number>/rollback/", versions.rollback, name="rollback"),
+    path("dashboard/plugins/", plugins.plugin_list, name="plugins"),
+    path("dashboard/plugins/<slug:name>/", plugins.plugin_detail, name="plugin"),
+    path("dashboard/plugins/<slug:name>/test/", plugins.plugin_test, name="plugin_test"),
+    path("dashboard/connections/", plugins.connection_list, name="connections"),
+    path("dashboard/connections/<str:kind>/<slug:name>/", plugins.connection_detail, name="connection"),
+    path("dashboard/secrets/", access_pages.secret_list, name="secrets"),
+    path("dashboard/secrets/<slug:name>/", access_pages.secret_change, name="secret"),
+    path("dashboard/secrets/<slug:name>/delete/", access_pages.secret_delete, name="secret_delete"),
+    path("dashboard/api-keys/", access_pages.api_key_list, name="api_keys"),
+    path("dashboard/api-keys/<slug:name>/revoke/", access_pages.api_key_revoke, name="api_key_revoke"),
+    path("dashboard/members/", access_pages.member_list, name="members"),
+    path("dashboard/members/<str:username>/", access_pages.member_change, name="member"),
+    path("dashboard/members/<str:username>/remove/", access_pages.member_remove, name="member_remove"),
+    path("dashboard/journal/", access_pages.journal, name="journal"),
+    path("dashboard/apply/", apply.apply_manifests, name="apply"),
+    path("dashboard/usage/", usage.usage, name="usage"),
+    path("dashboard/usage.csv", usage.usage_csv, name="usage_csv"),
+]
