@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "smarter.apps.chatbot.public.middleware.HostRoutingMiddleware",
     "smarter.lib.observability.RequestContextMiddleware",
+    # Under ASGI their CPU-only hooks run on the event loop (smarter.lib.async_middleware).
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -10,3 +10,6 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from smarter.apps.api import checks, openapi  # noqa: F401  (registers checks and schemes)
+        from smarter.lib import async_middleware
+
+        async_middleware.install()

@@ -33,7 +33,7 @@ def _summary(version: ChatbotVersion) -> dict[str, Any]:
     }
 
 
-DOCS = {"tags": ["chatbots"], "responses": {200: OpenApiTypes.OBJECT, **ERRORS}}
+DOCS: dict[str, Any] = {"tags": ["chatbots"], "responses": {200: OpenApiTypes.OBJECT, **ERRORS}}
 
 
 class VersionsView(APIView):

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -281,7 +282,8 @@ class _Record:
 
 
 @transaction.atomic
-def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> Turn:
+def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[Turn, Decimal]:
+    """Write the turn; returns it with its cost (priced here: the price table is in the database)."""
     chat = plan.chat
     if chat is None:
         chat = Chat.objects.create(
@@ -382,7 +384,13 @@ def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> Turn:
     )
     reservation, used = plan.reservation, record.usage.total_tokens
     transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
-    return stored
+    cost = token_cost(
+        provider=plan.provider,
+        model=plan.model,
+        prompt_tokens=record.usage.prompt_tokens,
+        completion_tokens=record.usage.completion_tokens,
+    )
+    return stored, cost
 
 
 def _jsonable(value: Any) -> Any:
@@ -480,7 +488,7 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
         if client is not None:
             await client.aclose()
     record.latency_ms = (time.perf_counter() - started) * 1000
-    stored = await in_db_thread(_persist, turn, plan, record)
+    stored, cost = await in_db_thread(_persist, turn, plan, record)
     yield TurnDone(
         TurnResult(
             session_key=plan.session_key,
@@ -488,11 +496,7 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
             content=record.content,
             tool_calls=tuple(event for _, _, event in record.tool_events),
             usage=record.usage,
-            cost=token_cost(
-                model=plan.model,
-                prompt_tokens=record.usage.prompt_tokens,
-                completion_tokens=record.usage.completion_tokens,
-            ),
+            cost=cost,
             provider=plan.provider,
             model=plan.model,
             finish_reason=finish_reason,

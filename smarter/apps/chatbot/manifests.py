@@ -9,6 +9,7 @@ from django.db.models import Max
 from pydantic import AfterValidator, Field, field_validator
 
 from smarter.apps.account import selectors as account_selectors
+from smarter.apps.account.features import CUSTOM_DOMAINS, feature_enabled
 from smarter.apps.chatbot import hosts, selectors, services, versions
 from smarter.apps.chatbot.models import Chatbot, DomainStatus, Provider
 from smarter.apps.plugin.builtins import BUILTINS
@@ -159,6 +160,11 @@ class ChatbotBroker(Broker):
         }
         chatbot = selectors.chatbot_get(account=caller.account, name=name)
         self._check_admin_fields(caller, chatbot, fields)
+        claiming = fields["custom_domain"] and (chatbot is None or chatbot.custom_domain != fields["custom_domain"])
+        if claiming and not feature_enabled(account=caller.account, feature=CUSTOM_DOMAINS):
+            raise PermissionDenied(
+                "Custom domains are not enabled for your account.", context={"kind": self.kind, "name": name}
+            )
         action: ApplyAction
         if chatbot is None:
             chatbot = services.chatbot_create(account=caller.account, name=name, plugins=plugins, **fields)

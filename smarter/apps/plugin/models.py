@@ -68,7 +68,9 @@ class ApiConnection(TimestampedModel):
     version = models.CharField(max_length=32, default="0.1.0")
     base_url = models.CharField(max_length=2048)
     auth_method = models.CharField(max_length=16, choices=AuthMethod.choices, default=AuthMethod.NONE)
-    api_key = models.ForeignKey(Secret, on_delete=models.RESTRICT, null=True, blank=True, related_name="api_connections")
+    api_key = models.ForeignKey(
+        Secret, on_delete=models.RESTRICT, null=True, blank=True, related_name="api_connections"
+    )
     username = models.CharField(max_length=255, blank=True, help_text="for basic authentication")
     header_name = models.CharField(max_length=128, blank=True, help_text="for header authentication")
     timeout = models.FloatField(default=10.0)

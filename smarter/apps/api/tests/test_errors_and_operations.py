@@ -67,7 +67,8 @@ def test_healthz_says_the_process_is_up(db: None) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_reports_each_backing_service(db: None) -> None:
+def test_readyz_reports_each_backing_service(db: None, settings: pytest.FixtureRequest) -> None:
+    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": None})  # the embedded default
     response = APIClient().get("/readyz")
     assert response.status_code == 200
     assert response.json() == {
@@ -92,7 +93,8 @@ def test_readyz_with_a_real_redis_broker_is_ready(db: None, settings: pytest.Fix
     assert APIClient().get("/readyz").json()["services"]["broker"] == "ok"
 
 
-def test_cli_status_and_version(owner: Persona) -> None:
+def test_cli_status_and_version(owner: Persona, settings: pytest.FixtureRequest) -> None:
+    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": None})  # the embedded default
     status = owner.client.post("/api/v1/cli/status/").json()["data"]
     assert status == {"healthy": True, "services": {"database": "ok", "cache": "ok", "broker": "eager"}}
     version = owner.client.post("/api/v1/cli/version/").json()

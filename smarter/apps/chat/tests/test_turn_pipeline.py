@@ -405,7 +405,9 @@ def test_an_llm_plugins_prompt_overlay_applies_only_once_the_model_calls_it(
     with http(owner, asgi_server) as client:
         apply(client, llm_plugin)
         chatbot(client, plugins=["catalogue"])
-        upstream.enqueue(tool_calls_reply(("catalogue", {"inquiry_type": "price"})), text_reply("$12.50 (about €11.60)."))
+        upstream.enqueue(
+            tool_calls_reply(("catalogue", {"inquiry_type": "price"})), text_reply("$12.50 (about €11.60).")
+        )
         client.post("/api/v1/chatbots/support/chat/", json={"prompt": "How much?"})
     first, second = upstream.chat_requests
     assert first.messages[0]["content"] == "You sell Gizmos."

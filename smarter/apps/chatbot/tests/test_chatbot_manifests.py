@@ -144,3 +144,20 @@ def test_a_provider_may_not_point_at_internal_addresses(owner: Persona, url: str
     response = apply(owner, provider)
     assert response.status_code == 400
     assert response.json()["errors"][0]["loc"] == "spec.provider.baseUrl"
+
+
+def test_custom_domains_follow_the_accounts_feature_switch(
+    owner: Persona, django_capture_on_commit_callbacks: Any
+) -> None:
+    from waffle.models import Switch
+
+    switch = Switch.objects.create(name=f"custom_domains:{owner.account.account_number}", active=False)
+    refused = apply(owner, bot(config={"customDomain": "chat.example.com"}))
+    assert refused.status_code == 403
+    assert refused.json()["description"] == "Custom domains are not enabled for your account."
+    assert not Chatbot.objects.exists()
+    switch.active = True
+    with django_capture_on_commit_callbacks(execute=True):
+        switch.save()  # as the admin site does: waffle's cache is flushed once this commits
+    allowed = apply(owner, bot(config={"customDomain": "chat.example.com"}))
+    assert allowed.status_code == 200, allowed.json()
