@@ -37,20 +37,22 @@ DOCS: dict[str, Any] = {"tags": ["chatbots"], "responses": {200: OpenApiTypes.OB
 
 
 class VersionsView(APIView):
-    @extend_schema(summary="A chatbot's configuration versions, newest first", **DOCS)
+    @extend_schema(
+        summary="A chatbot's configuration versions, newest first", operation_id="chatbot_versions_list", **DOCS
+    )
     def get(self, request: Request, name: str) -> Response:
         return Response({"data": {"versions": [_summary(v) for v in versions.versions_of(_chatbot(request, name))]}})
 
 
 class VersionView(APIView):
-    @extend_schema(summary="One configuration version: its manifest spec", **DOCS)
+    @extend_schema(summary="One configuration version: its manifest spec", operation_id="chatbot_version_get", **DOCS)
     def get(self, request: Request, name: str, number: str) -> Response:
         version = versions.version_get(chatbot=_chatbot(request, name), number=int(number))
         return Response({"data": {**_summary(version), "spec": version.spec}})
 
 
 class VersionDiffView(APIView):
-    @extend_schema(summary="What changed from one version to another", **DOCS)
+    @extend_schema(summary="What changed from one version to another", operation_id="chatbot_version_diff", **DOCS)
     def get(self, request: Request, name: str, number: str, other: str) -> Response:
         chatbot = _chatbot(request, name)
         before = versions.version_get(chatbot=chatbot, number=int(number))
@@ -60,7 +62,12 @@ class VersionDiffView(APIView):
 
 
 class RollbackView(APIView):
-    @extend_schema(summary="Make a version's configuration current again (as a new version)", **DOCS)
+    @extend_schema(
+        summary="Make a version's configuration current again (as a new version)",
+        operation_id="chatbot_version_rollback",
+        request=None,
+        **DOCS,
+    )
     def post(self, request: Request, name: str, number: str) -> Response:
         chatbot = _chatbot(request, name)
         version = versions.chatbot_rollback(caller=request.auth, chatbot=chatbot, number=int(number))

@@ -125,3 +125,19 @@ def test_log_lines_are_json_with_request_id_and_account(owner: Persona, caplog: 
     assert line["account"] == owner.account.account_number
     assert line["status"] == 200 and line["ms"] > 0
     assert owner.key not in json.dumps(line)
+
+
+def test_the_openapi_document_generates_without_a_warning_and_validates(tmp_path: object) -> None:
+    from django.core.management import call_command
+
+    target = f"{tmp_path}/openapi.yaml"
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", target)
+    with open(target) as document:
+        text = document.read()
+    for path in (
+        "/api/v1/cli/apply/",
+        "/api/v1/chatbots/{name}/versions/",
+        "/api/v1/plugins/{name}/test/",
+        "/api/v1/usage/",
+    ):
+        assert path in text, path

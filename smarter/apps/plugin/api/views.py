@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,6 +28,12 @@ class PluginTestBody(serializers.Serializer):
 class PluginTestView(APIView):
     http_method_names = ["post", "options"]
 
+    @extend_schema(
+        summary="Run a plugin with its testValues or the given arguments",
+        tags=["plugins"],
+        request=PluginTestBody,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, name: str) -> Response:
         data = request.data if request.data is not None else {}
         if not isinstance(data, dict):
