@@ -19,11 +19,14 @@ from smarter.apps.account.caller import Caller
 from smarter.apps.account.features import feature_enabled
 from smarter.apps.api.authentication import caller_from_authorization
 from smarter.apps.api.errors import error_body, error_response, internal_error
+from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import (
     FieldError,
     MethodNotAllowed,
     NotAuthenticated,
+    NotFound,
     PayloadTooLarge,
     PermissionDenied,
     SmarterError,
@@ -59,21 +62,39 @@ def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
     return decorate
 
 
-async def require_caller(request: HttpRequest) -> Caller:
-    header = request.headers.get("Authorization", "")
-    caller = await in_db_thread(caller_from_authorization, header)
+def _resolve(header: str, chatbot_name: str | None, feature: str | None) -> tuple[Caller, Chatbot | None]:
+    """Who is calling, whether the feature is on for their account, and their chatbot: one trip
+    to a database thread, because each trip costs more than the queries it runs."""
+    caller = caller_from_authorization(header)
     if caller is None:
         raise NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
-    return caller
-
-
-async def require_feature(caller: Caller, feature: str) -> None:
-    """403 when the feature is switched off for the caller's account (see account/features.py)."""
-    if not await in_db_thread(feature_enabled, account=caller.account, feature=feature):
+    if feature is not None and not feature_enabled(account=caller.account, feature=feature):
         raise PermissionDenied(
             f"The feature {feature!r} is switched off for this account; ask the platform operator.",
             context={"feature": feature},
         )
+    if chatbot_name is None:
+        return caller, None
+    chatbot = chatbot_get(account=caller.account, name=chatbot_name)
+    if chatbot is None:
+        raise NotFound(
+            f"Chatbot {chatbot_name!r} was not found in your account.",
+            context={"kind": "Chatbot", "name": chatbot_name},
+        )
+    return caller, chatbot
+
+
+async def require_caller(request: HttpRequest, *, feature: str | None = None) -> Caller:
+    caller, _ = await in_db_thread(_resolve, request.headers.get("Authorization", ""), None, feature)
+    return caller
+
+
+async def require_caller_and_chatbot(
+    request: HttpRequest, name: str, *, feature: str | None = None
+) -> tuple[Caller, Chatbot]:
+    caller, chatbot = await in_db_thread(_resolve, request.headers.get("Authorization", ""), name, feature)
+    assert chatbot is not None
+    return caller, chatbot
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:

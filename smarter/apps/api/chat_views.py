@@ -11,7 +11,15 @@ from django.http.response import HttpResponseBase
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smarter.apps.account.caller import Caller
-from smarter.apps.api.async_door import api_door, client_ip, event_stream, json_body, require_caller, sse, sse_error
+from smarter.apps.api.async_door import (
+    api_door,
+    client_ip,
+    event_stream,
+    json_body,
+    require_caller_and_chatbot,
+    sse,
+    sse_error,
+)
 from smarter.apps.api.errors import internal_error
 from smarter.apps.chat.config import chat_config
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
@@ -84,9 +92,8 @@ async def stream_turn(turn: TurnInput) -> HttpResponseBase:
 
 @api_door(("POST",))
 async def chat(request: HttpRequest, name: str) -> HttpResponseBase:
-    caller = await require_caller(request)
+    caller, chatbot = await require_caller_and_chatbot(request, name)
     body = parse(ChatRequest, json_body(request))
-    chatbot = await chatbot_of(caller, name)
     turn = TurnInput(
         account=caller.account,
         chatbot=chatbot,
@@ -107,8 +114,7 @@ async def chat(request: HttpRequest, name: str) -> HttpResponseBase:
 
 @api_door(("GET", "POST"))
 async def config(request: HttpRequest, name: str) -> HttpResponseBase:
-    caller = await require_caller(request)
-    chatbot = await chatbot_of(caller, name)
+    _, chatbot = await require_caller_and_chatbot(request, name)
     session_key = request.GET.get("session_key") or (
         json_body(request).get("session_key") if request.method == "POST" else None
     )

@@ -18,8 +18,15 @@ from django.http.response import HttpResponseBase
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
-from smarter.apps.api.async_door import api_door, client_ip, event_stream, json_body, require_caller, require_feature
-from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, chatbot_of, parse
+from smarter.apps.api.async_door import (
+    api_door,
+    client_ip,
+    event_stream,
+    json_body,
+    require_caller,
+    require_caller_and_chatbot,
+)
+from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, parse
 from smarter.apps.api.errors import error_body, internal_error
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
 from smarter.apps.chat.providers.base import Message
@@ -129,10 +136,19 @@ def _chunk(completion_id: str, model: str, created: int, delta: dict[str, Any], 
 @api_door(("POST",))
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     try:
-        caller = await require_caller(request)
-        await require_feature(caller, OPENAI_COMPATIBLE_ENDPOINT)
-        body: CompletionRequest = parse(CompletionRequest, json_body(request))
-        chatbot = await chatbot_of(caller, body.model)
+        # Parsed first (no database), but a bad body is reported only to an authenticated caller.
+        parsed: CompletionRequest | None = None
+        invalid: SmarterError | None = None
+        try:
+            parsed = parse(CompletionRequest, json_body(request))
+        except SmarterError as error:
+            invalid = error
+        if parsed is None:
+            await require_caller(request, feature=OPENAI_COMPATIBLE_ENDPOINT)
+            assert invalid is not None
+            raise invalid
+        body = parsed
+        caller, chatbot = await require_caller_and_chatbot(request, body.model, feature=OPENAI_COMPATIBLE_ENDPOINT)
         turn = TurnInput(
             account=caller.account,
             chatbot=chatbot,
@@ -196,8 +212,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
 
 @api_door(("GET",))
 async def models(request: HttpRequest) -> HttpResponseBase:
-    caller = await require_caller(request)
-    await require_feature(caller, OPENAI_COMPATIBLE_ENDPOINT)
+    caller = await require_caller(request, feature=OPENAI_COMPATIBLE_ENDPOINT)
 
     def listing() -> list[dict[str, Any]]:
         return [

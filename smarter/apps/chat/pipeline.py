@@ -235,6 +235,14 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
 
 
 # --- step 3: limits ------------------------------------------------------------------------------
+def _plan_and_admit(turn: TurnInput) -> _Plan:
+    """Steps 2 to 4 and the limits of step 3 in one database trip: each trip costs more than
+    the queries it runs. A refusal (429) comes before the provider is called."""
+    plan = _plan(turn)
+    plan.reservation = _admit(turn, plan)
+    return plan
+
+
 def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
     """Rate limits and the monthly budget; the budget holds the prompt's estimate plus max_tokens."""
     prompt_text = json.dumps(
@@ -406,8 +414,7 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     upstream call and records nothing.
     """
     started = time.perf_counter()
-    plan = await in_db_thread(_plan, turn)
-    plan.reservation = await in_db_thread(_admit, turn, plan)  # step 3: 429 before the provider
+    plan = await in_db_thread(_plan_and_admit, turn)
     client = async_guarded_client(timeout=plan.timeout) if plan.guarded else None
     provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, http_async_client=client)
     prompt_settings = plan.prompt_settings
