@@ -102,6 +102,7 @@ DEMO_CHATBOT_MANIFEST = _manifest(
             ],
             "appPlaceholder": "Ask me anything...",
             "appInfoUrl": "https://github.com/smarter-sh/smarter",
+            "deployed": True,
         },
         "plugins": ["everlasting_gobstopper", "course_catalogue"],
         "functions": ["calculator", "date_calculator"],

@@ -11,6 +11,7 @@ import json
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -75,6 +76,10 @@ class Command(BaseCommand):
 
     def _banner(self, base_url: str, credentials: dict[str, str]) -> str:
         key = credentials["apiKey"]
+        # Served by the same server as the platform: the chatbot host on the platform's port.
+        port = urlsplit(base_url).port
+        host = f"{DEMO_CHATBOT}.{credentials['accountNumber']}.api.{settings.SMARTER_ROOT_DOMAIN}"
+        chatbot_url = f"http://{host}{f':{port}' if port else ''}/"
         manifest = (
             r"$'apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: demo_token}\n"
             r"spec: {config: {value: s3cr3t}}'"
@@ -82,9 +87,10 @@ class Command(BaseCommand):
         return f"""
   Smarter is ready on {base_url}  (demo chatbot: {DEMO_CHATBOT})
 
-  Console (admin)   {base_url}/admin/
+  Console           {base_url}/dashboard/   (admin site: {base_url}/admin/)
     username        {credentials["username"]}
     password        {credentials["password"]}
+  Demo chatbot      {chatbot_url}
   Account number    {credentials["accountNumber"]}
   API key           {key}
   API docs          {base_url}/api/docs/
