@@ -40,7 +40,11 @@ class AccountAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            profile = {field: getattr(obj, field) for field in services.PROFILE_FIELDS}
+            stored = Account.objects.get(pk=obj.pk)
+            services.account_update(account=stored, **profile)
+            if stored.is_active != obj.is_active or stored.name != obj.name:
+                services.account_set_identity(account=stored, name=obj.name, is_active=obj.is_active)
             return
         created = services.account_create(
             company_name=obj.company_name,

@@ -83,6 +83,12 @@ def account_update(*, account: Account, **profile: Any) -> bool:
     return bool(changed)
 
 
+def account_set_identity(*, account: Account, name: str, is_active: bool) -> None:
+    """Rename or (de)activate a tenant: the platform operator's admin-site change."""
+    account.name, account.is_active = name, is_active
+    account.save(update_fields=["name", "is_active", "updated_at"])
+
+
 def account_delete(*, account: Account) -> None:
     account.delete()
 
@@ -131,6 +137,11 @@ def member_update(*, membership: Membership, role: str | None = None, **user_fie
     if user_changes:
         user.save(update_fields=user_changes)
     return changed or bool(user_changes)
+
+
+def user_set_password(*, user: User, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
 
 
 def member_remove(*, membership: Membership) -> None:

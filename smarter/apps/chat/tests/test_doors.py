@@ -185,9 +185,13 @@ def test_the_read_only_chat_kinds_list_and_refuse_apply(upstream: OpenAIStub, ow
             json={"apiVersion": "smarter.sh/v1", "kind": "Chat", "metadata": {"name": "x"}, "spec": {}},
         )
         deleted = client.post(f"/api/v1/cli/delete/chat/?name={session}")
-    assert [item["role"] for item in history] == ["user", "assistant", "tool", "assistant"][::-1] or [
-        item["role"] for item in history
-    ] == ["assistant", "tool", "assistant", "user"]
+    # Newest first: the answer, the tool result, the call, the question.
+    assert [(item["role"], item["sequence"]) for item in history] == [
+        ("assistant", 4),
+        ("tool", 3),
+        ("assistant", 2),
+        ("user", 1),
+    ]
     assert [(t["plugin"], t["arguments"], t["result"]) for t in tools] == [
         ("catalogue", {"inquiry_type": "price"}, "$12.50")
     ]

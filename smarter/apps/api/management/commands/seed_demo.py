@@ -57,8 +57,7 @@ class Command(BaseCommand):
             account_number, plaintext = onboarded.account.account_number, onboarded.api_key.plaintext
         else:
             # The state directory was wiped but the database was not: issue a fresh password and key.
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            services.user_set_password(user=user, password=password)
             caller = selectors.caller_for_user(user)
             assert caller is not None, "the demo admin belongs to the demo account"
             issued = services.api_key_create(account=caller.account, user=user, name=f"demo_{secrets.token_hex(3)}")
