@@ -129,10 +129,15 @@ def _plan(turn: TurnInput) -> _Plan:
     return plan
 
 
+def new_session_key() -> str:
+    """Hex, not url-safe base64: a key starting with "-" would read as an option on a command line."""
+    return secrets.token_hex(24)
+
+
 def _session(turn: TurnInput) -> tuple[Chat | None, str]:
     """The stored session this turn continues, or a new session key (its row is written with the turn)."""
     if turn.messages is not None or turn.new_session:
-        return None, secrets.token_urlsafe(24)
+        return None, new_session_key()
     if turn.session_key:
         chat = selectors.chat_get(account=turn.account, session_key=turn.session_key, chatbot=turn.chatbot)
         if chat is None:
@@ -145,7 +150,7 @@ def _session(turn: TurnInput) -> tuple[Chat | None, str]:
         chat = selectors.latest_cli_chat(account=turn.account, chatbot=turn.chatbot, uid=turn.uid)
         if chat is not None:
             return chat, chat.session_key
-    return None, secrets.token_urlsafe(24)
+    return None, new_session_key()
 
 
 def _stored_history(chat: Chat) -> list[Message]:

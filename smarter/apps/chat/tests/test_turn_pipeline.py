@@ -360,6 +360,8 @@ def test_the_session_continues_with_its_history_and_an_unknown_session_is_404(
         ).json()
         missing = client.post("/api/v1/chatbots/support/chat/", json={"prompt": "hi", "session_key": "nope"})
     assert second["session_key"] == first["session_key"]
+    # Hex: a key must never start with "-", where a command line would read it as an option.
+    assert len(first["session_key"]) == 48 and all(c in "0123456789abcdef" for c in first["session_key"])
     assert [(m["role"], m["content"]) for m in upstream.chat_requests[1].messages] == [
         ("system", "You sell Gizmos."),
         ("user", "I am Ada"),
