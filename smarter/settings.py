@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "smarter.lib.observability.RequestContextMiddleware",
     # Under ASGI their CPU-only hooks run on the event loop (smarter.lib.async_middleware).
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "smarter.lib.async_middleware.StaticFilesMiddleware",  # WhiteNoise, without the thread hop
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

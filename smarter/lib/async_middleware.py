@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest
 from django.middleware import clickjacking, common, csrf, security
 from waffle import middleware as waffle
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 CPU_ONLY = (
     security.SecurityMiddleware,
@@ -57,3 +58,35 @@ def install() -> None:
     for middleware in CPU_ONLY:
         middleware.__acall__ = _inline_acall  # type: ignore[method-assign]
     sessions.SessionMiddleware.__acall__ = _session_acall  # type: ignore[method-assign]
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, usable by an async stack. WhiteNoise's own middleware is sync only, and one
+    sync middleware makes Django run the whole request through a thread and back (two hops and
+    a new thread per request). Requests outside the static prefix pass straight through on the
+    event loop; a static file is looked up and opened in a thread, because that touches disk."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        super().__init__(get_response)
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._is_async:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> Any:
+        if not request.path_info.startswith(self.static_prefix):
+            return await self.get_response(request)
+        static_file = await sync_to_async(self._find, thread_sensitive=False)(request.path_info)
+        if static_file is None:
+            return await self.get_response(request)
+        return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+
+    def _find(self, path: str) -> Any:
+        return self.find_file(path) if self.autorefresh else self.files.get(path)

@@ -314,10 +314,10 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, verify: bool | ssl.SSLContext = True) -> None:
+    def __init__(self, *, verify: bool | ssl.SSLContext = True, max_connections: int = 20) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=_ssl_context(verify),
-            max_connections=20,
+            max_connections=max_connections,
             network_backend=_AsyncGuardedBackend(),
         )
 
@@ -367,10 +367,11 @@ def async_guarded_client(
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     headers: dict[str, str] | None = None,
     verify: bool | ssl.SSLContext = True,
+    max_connections: int = 20,
 ) -> httpx.AsyncClient:
     """The asyncio twin of `guarded_client`."""
     return httpx.AsyncClient(
-        transport=AsyncGuardedTransport(verify=verify),
+        transport=AsyncGuardedTransport(verify=verify, max_connections=max_connections),
         timeout=timeout,
         follow_redirects=max_redirects > 0,
         max_redirects=max(max_redirects, 0),

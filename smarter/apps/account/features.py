@@ -7,34 +7,25 @@ decides for every account, else the feature is on.
 
 from __future__ import annotations
 
-import logging
-
 from waffle import get_waffle_switch_model
 
 from smarter.apps.account.models import Account
-
-logger = logging.getLogger(__name__)
+from smarter.lib import prepared
 
 OPENAI_COMPATIBLE_ENDPOINT = "openai_compatible_endpoint"
 CUSTOM_DOMAINS = "custom_domains"
 FEATURES = (OPENAI_COMPATIBLE_ENDPOINT, CUSTOM_DOMAINS)
 
 
-def _switch(name: str) -> bool | None:
-    """The switch's state, or None when no such switch exists."""
-    model = get_waffle_switch_model()
-    try:
-        switch = model.get(name)  # cached by waffle
-    except Exception as error:  # the cache backend is down: ask the database
-        logger.warning("waffle cache unavailable (%s): reading switch %s from the database", error, name)
-        row = model.objects.filter(name=name).values_list("active", flat=True).first()
-        return None if row is None else bool(row)
-    return bool(switch.active) if switch.pk is not None else None
-
-
 def feature_enabled(*, account: Account, feature: str) -> bool:
-    for name in (f"{feature}:{account.account_number}", feature):
-        state = _switch(name)
-        if state is not None:
-            return state
+    """One indexed read of both switches. Read from the database, not waffle's cache: it is as
+    cheap as two cache reads, and a switch edited a moment ago applies to the next request."""
+    account_switch = f"{feature}:{account.account_number}"
+    states = {
+        switch.name: bool(switch.active)
+        for switch in prepared.fetch_by(get_waffle_switch_model(), name=(account_switch, feature))
+    }
+    for name in (account_switch, feature):
+        if name in states:
+            return states[name]
     return True

@@ -20,7 +20,7 @@ from smarter.apps.account.features import feature_enabled
 from smarter.apps.api.authentication import caller_from_authorization
 from smarter.apps.api.errors import error_body, error_response, internal_error
 from smarter.apps.chatbot.models import Chatbot
-from smarter.apps.chatbot.selectors import chatbot_get
+from smarter.apps.chatbot.selectors import chatbot_for_turn
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import (
     FieldError,
@@ -75,7 +75,7 @@ def _resolve(header: str, chatbot_name: str | None, feature: str | None) -> tupl
         )
     if chatbot_name is None:
         return caller, None
-    chatbot = chatbot_get(account=caller.account, name=chatbot_name)
+    chatbot = chatbot_for_turn(account=caller.account, name=chatbot_name)
     if chatbot is None:
         raise NotFound(
             f"Chatbot {chatbot_name!r} was not found in your account.",

@@ -64,9 +64,9 @@ from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, apply_overlay, select_plugins
 from smarter.apps.plugin.selectors import plugins_named
 from smarter.apps.plugin.tools import ToolSet, build_toolset
+from smarter.lib import prepared
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import FieldError, NotFound, SmarterError, UpstreamError, UpstreamTimeout, ValidationFailed
-from smarter.lib.outbound import async_guarded_client
 
 logger = logging.getLogger(__name__)
 
@@ -296,85 +296,101 @@ class _Record:
 
 @transaction.atomic
 def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[Turn, Decimal]:
-    """Write the turn; returns it with its cost (priced here: the price table is in the database)."""
-    chat = plan.chat
-    if chat is None:
-        chat = Chat.objects.create(
-            session_key=plan.session_key,
-            account=turn.account,
-            chatbot=turn.chatbot,
-            channel=turn.channel,
-            user=turn.user,
-            api_key=turn.api_key,
-            uid=turn.uid[:128],
-            client_ip=turn.client_ip,
-            user_agent=turn.user_agent[:500],
+    """Write the turn; returns it with its cost (priced here: the price table is in the database).
+
+    Rows are written with prepared statements (`smarter.lib.prepared`): a turn writes every
+    time, and compiling its ORM queries cost more than the database's own work."""
+    if plan.chat is None:
+        # A new session: its row, and nothing for another turn of it to race with yet.
+        chat = prepared.insert(
+            Chat(
+                session_key=plan.session_key,
+                account=turn.account,
+                chatbot=turn.chatbot,
+                channel=turn.channel,
+                user=turn.user,
+                api_key=turn.api_key,
+                uid=turn.uid[:128],
+                client_ip=turn.client_ip,
+                user_agent=turn.user_agent[:500],
+            )
         )
-    # The row lock orders concurrent turns of one session, so sequences never collide.
-    chat = Chat.objects.select_for_update().get(pk=chat.pk)
+        last_sequence, index = 0, 1
+    else:
+        # The row lock orders concurrent turns of one session, so sequences never collide.
+        chat = Chat.objects.select_for_update().get(pk=plan.chat.pk)
+        last_sequence = ChatMessage.objects.filter(chat=chat).aggregate(last=Max("sequence"))["last"] or 0
+        index = (Turn.objects.filter(chat=chat).aggregate(last=Max("index"))["last"] or 0) + 1
     plan.chat = chat
-    last = ChatMessage.objects.filter(chat=chat).aggregate(last=Max("sequence"))["last"] or 0
-    index = (Turn.objects.filter(chat=chat).aggregate(last=Max("index"))["last"] or 0) + 1
-    stored = Turn.objects.create(
-        chat=chat,
-        index=index,
-        provider=plan.provider,
-        model=plan.model,
-        rounds=record.rounds,
-        prompt_tokens=record.usage.prompt_tokens,
-        completion_tokens=record.usage.completion_tokens,
-        total_tokens=record.usage.total_tokens,
-        latency_ms=round(record.latency_ms, 2),
-        status=Turn.Status.ERROR if record.error else Turn.Status.OK,
-        error=record.error[:2000],
-        request_messages=record.request_messages,
-    )
-    ChatMessage.objects.bulk_create(
-        ChatMessage(
+    stored = prepared.insert(
+        Turn(
             chat=chat,
-            turn=stored,
-            sequence=last + offset,
-            role=message.role,
-            content=message.content,
-            tool_calls=[
-                {"id": c.id, "name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}
-                for c in message.tool_calls
-            ],
-            tool_call_id=message.tool_call_id or "",
+            index=index,
+            provider=plan.provider,
+            model=plan.model,
+            rounds=record.rounds,
+            prompt_tokens=record.usage.prompt_tokens,
+            completion_tokens=record.usage.completion_tokens,
+            total_tokens=record.usage.total_tokens,
+            latency_ms=round(record.latency_ms, 2),
+            status=Turn.Status.ERROR if record.error else Turn.Status.OK,
+            error=record.error[:2000],
+            request_messages=record.request_messages,
         )
-        for offset, message in enumerate(record.new_messages, start=1)
     )
-    ToolCall.objects.bulk_create(
-        ToolCall(
-            turn=stored,
-            chat=chat,
-            round=round_number,
-            call_id=event.call_id[:128],
-            tool_name=event.tool[:64],
-            plugin=plugin,
-            plugin_name=(plugin.name if plugin else event.tool)[:64],
-            arguments=event.arguments,
-            result=_jsonable(event.result),
-            error=(event.error or "")[:2000],
-            executed=_jsonable(event.executed),
-            ms=round(event.ms, 3),
-        )
-        for round_number, plugin, event in record.tool_events
+    prepared.insert_many(
+        [
+            ChatMessage(
+                chat=chat,
+                turn=stored,
+                sequence=last_sequence + offset,
+                role=message.role,
+                content=message.content,
+                tool_calls=[
+                    {"id": c.id, "name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}
+                    for c in message.tool_calls
+                ],
+                tool_call_id=message.tool_call_id or "",
+            )
+            for offset, message in enumerate(record.new_messages, start=1)
+        ]
     )
-    PluginSelection.objects.bulk_create(
-        PluginSelection(
-            turn=stored,
-            chat=chat,
-            plugin=plugin,
-            plugin_name=decision.plugin,
-            selected=decision.selected,
-            rule=decision.rule,
-            term=decision.matched_term or "",
-            matched_in=decision.where or "",
-        )
-        for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
+    prepared.insert_many(
+        [
+            ToolCall(
+                turn=stored,
+                chat=chat,
+                round=round_number,
+                call_id=event.call_id[:128],
+                tool_name=event.tool[:64],
+                plugin=plugin,
+                plugin_name=(plugin.name if plugin else event.tool)[:64],
+                arguments=event.arguments,
+                result=_jsonable(event.result),
+                error=(event.error or "")[:2000],
+                executed=_jsonable(event.executed),
+                ms=round(event.ms, 3),
+            )
+            for round_number, plugin, event in record.tool_events
+        ]
     )
-    Chat.objects.filter(pk=chat.pk).update(updated_at=stored.created_at)
+    prepared.insert_many(
+        [
+            PluginSelection(
+                turn=stored,
+                chat=chat,
+                plugin=plugin,
+                plugin_name=decision.plugin,
+                selected=decision.selected,
+                rule=decision.rule,
+                term=decision.matched_term or "",
+                matched_in=decision.where or "",
+            )
+            for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
+        ]
+    )
+    if index > 1:
+        Chat.objects.filter(pk=chat.pk).update(updated_at=stored.created_at)
     # Billing: the outbox row commits with the turn; its charges are written after commit.
     billing_services.usage_event_record(
         account=turn.account,
@@ -420,8 +436,7 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
     """
     started = time.perf_counter()
     plan = await in_db_thread(_plan_and_admit, turn)
-    client = async_guarded_client(timeout=plan.timeout) if plan.guarded else None
-    provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, http_async_client=client)
+    provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, guarded=plan.guarded)
     prompt_settings = plan.prompt_settings
     messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt)]
     record = _Record(
@@ -496,9 +511,6 @@ async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
         record.error = error.description
         await in_db_thread(_persist, turn, plan, record)
         raise
-    finally:
-        if client is not None:
-            await client.aclose()
     record.latency_ms = (time.perf_counter() - started) * 1000
     stored, cost = await in_db_thread(_persist, turn, plan, record)
     yield TurnDone(

@@ -29,6 +29,7 @@ from django.utils import timezone
 from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent, UsageRollup
 from smarter.apps.account.models import Account, ApiKey
 from smarter.apps.account.pricing import call_cost, token_cost
+from smarter.lib import prepared
 
 logger = logging.getLogger(__name__)
 
@@ -91,28 +92,31 @@ def usage_event_record(
                 "cost": str(call_cost(kind=kind)),
             }
         )
-    event = UsageEvent.objects.create(
-        key=key,
-        account=account,
-        chatbot_name=chatbot_name[:50],
-        total_tokens=total,
-        created_at=created_at,
-        payload={
-            "common": {
-                "user_id": user.pk if user is not None else None,
-                "api_key_id": api_key.pk if api_key is not None else None,
-                "api_key_name": api_key.name if api_key is not None else "",
-                "chatbot_id": chatbot_id,
-                "chatbot_name": chatbot_name[:50],
-                "session_key": session_key[:64],
-                "turn_id": turn_id,
-                "channel": channel[:10],
-                "provider": provider[:50],
-                "model": model[:255],
-                "created_at": created_at.isoformat(),
+    # A prepared INSERT: every chat turn writes one (see smarter.lib.prepared).
+    event = prepared.insert(
+        UsageEvent(
+            key=key,
+            account=account,
+            chatbot_name=chatbot_name[:50],
+            total_tokens=total,
+            created_at=created_at,
+            payload={
+                "common": {
+                    "user_id": user.pk if user is not None else None,
+                    "api_key_id": api_key.pk if api_key is not None else None,
+                    "api_key_name": api_key.name if api_key is not None else "",
+                    "chatbot_id": chatbot_id,
+                    "chatbot_name": chatbot_name[:50],
+                    "session_key": session_key[:64],
+                    "turn_id": turn_id,
+                    "channel": channel[:10],
+                    "provider": provider[:50],
+                    "model": model[:255],
+                    "created_at": created_at.isoformat(),
+                },
+                "items": items,
             },
-            "items": items,
-        },
+        )
     )
     transaction.on_commit(lambda: usage_event_enqueue(usage_event_id=event.pk))
     return event

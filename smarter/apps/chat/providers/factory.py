@@ -20,14 +20,15 @@ def provider_for(
     base_url: str | None = None,
     http_async_client: httpx.AsyncClient | None = None,
     max_retries: int = 0,
+    guarded: bool = False,
 ) -> ChatProvider:
     """A provider for one turn, holding exactly the credentials given here.
 
     - `offline`: the built-in model; key and URL are ignored.
     - `openai`: OpenAI, or the server at `base_url` (default api.openai.com).
     - any other name: an account's own OpenAI-compatible endpoint (a Provider manifest);
-      `base_url` is required and errors name the provider by `name`. Pass the outbound-guarded
-      `http_async_client` so the address is checked before connecting.
+      `base_url` is required and errors name the provider by `name`. Pass `guarded=True` so
+      every connection's address is checked by the outbound guard before it opens.
     """
     if name == "offline":
         return OfflineProvider()
@@ -39,6 +40,7 @@ def provider_for(
         base_url=base_url,
         http_async_client=http_async_client,
         max_retries=max_retries,
+        guarded=guarded,
     )
 
 

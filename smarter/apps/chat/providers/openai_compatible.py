@@ -1,25 +1,25 @@
 """OpenAI, or any server speaking its Chat Completions protocol, through LangChain's ChatOpenAI.
 
-Every request builds its own `ChatOpenAI` with the caller's key and base URL passed explicitly:
-no module-level client, no `openai.api_key`, no environment variables, so concurrent turns of
-different accounts can never send each other's credentials (the original set `openai.api_key`
-per request, a race under concurrency).
+Every provider object holds one caller's key and base URL, passed explicitly: no module-level
+client, no `openai.api_key`, no environment variables, so concurrent turns of different
+accounts can never send each other's credentials (the original set `openai.api_key` per
+request, a race under concurrency).
 
-Unless the caller hands in `http_async_client` (the pipeline passes its SSRF-guarded client for
-an account's own endpoint), each request also gets a fresh HTTP client that is closed when the
-request ends. That costs a new connection per call, and buys two guarantees: nothing from one
-turn is reused by another, and cancelling the consuming task (a client that disconnected)
-closes the upstream connection at once, so the upstream stops generating tokens nobody reads.
+The HTTP client and the LangChain model object behind a provider are kept between turns, one
+per (base URL, key) and event loop (`clients.py`): building them per call cost more CPU than
+the rest of the gateway's work, and a kept client reuses its connections. A client that
+`http_async_client` hands in is used instead and left open. Cancelling the consuming task (a
+client that disconnected) still closes the upstream connection at once: a connection whose
+response was not read to the end is closed, never returned to the pool, so the upstream stops
+generating tokens nobody reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import re
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from langchain_core.messages import (
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from smarter.apps.chat.providers import clients
 from smarter.apps.chat.providers.base import (
     Completed,
     Message,
@@ -75,13 +76,6 @@ except ImportError:  # pragma: no cover - depends on the installed SDK
     _HTTP_ERRORS = (httpx.HTTPError,)
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes ~20 ms; one context shared by every per-request client keeps
-    # a fresh client under 0.1 ms. A context holds no per-tenant state.
-    return ssl.create_default_context()
-
-
 class OpenAICompatibleProvider:
     """A `ChatProvider` for one endpoint and one key (an account's, or the platform's)."""
 
@@ -93,11 +87,14 @@ class OpenAICompatibleProvider:
         base_url: str | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         max_retries: int = 0,
+        guarded: bool = False,
     ) -> None:
         self.name = name
         self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
         self._api_key = api_key or NO_KEY
         self._http_async_client = http_async_client
+        # An account's own endpoint: every connection passes the outbound guard.
+        self.guarded = guarded
         # Retries multiply the wait of a user who is watching; the pipeline decides instead.
         self.max_retries = max_retries
 
@@ -107,13 +104,12 @@ class OpenAICompatibleProvider:
     # --- the interface ---
 
     async def complete(self, request: ProviderRequest) -> ProviderReply:
-        async with self._client(request) as client:
-            model = self._model(request, client)
-            try:
-                async with asyncio.timeout(request.timeout):
-                    message = await model.ainvoke(_to_langchain(request.messages))
-            except Exception as error:
-                raise self._translate(error, request) from error
+        try:
+            model = self._model(request)
+            async with asyncio.timeout(request.timeout):
+                message = await model.ainvoke(_to_langchain(request.messages))
+        except Exception as error:
+            raise self._translate(error, request) from error
         assert isinstance(message, AIMessage)
         return self._reply(request, message)
 
@@ -124,39 +120,42 @@ class OpenAICompatibleProvider:
         usage: Usage | None = None
         finish_reason: str | None = None
         model_name = request.model
-        async with self._client(request) as client:
-            chunks = self._model(request, client).astream(_to_langchain(request.messages)).__aiter__()
-            try:
-                while True:
-                    try:
-                        # A bound per event, not for the whole answer: see ProviderRequest.timeout.
-                        async with asyncio.timeout(request.timeout):
-                            chunk = await chunks.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except Exception as error:
-                        raise self._translate(error, request) from error
-                    if not isinstance(chunk, AIMessageChunk):
-                        continue
-                    for piece in chunk.tool_call_chunks:
-                        slot = fragments.setdefault(piece.get("index") or 0, {"id": "", "name": "", "args": ""})
-                        slot["id"] = slot["id"] or (piece.get("id") or "")
-                        slot["name"] = slot["name"] or (piece.get("name") or "")
-                        slot["args"] += piece.get("args") or ""
-                    if chunk.usage_metadata:
-                        usage = _usage(chunk.usage_metadata)
-                    metadata = chunk.response_metadata or {}
-                    finish_reason = metadata.get("finish_reason") or finish_reason
-                    model_name = metadata.get("model_name") or model_name
-                    delta = _text(chunk.content)
-                    if delta:
-                        text.append(delta)
-                        yield TextDelta(delta)
-            finally:
-                # Closing the LangChain stream closes the HTTP response, also when the consumer
-                # was cancelled mid-stream.
-                with contextlib.suppress(Exception):
-                    await chunks.aclose()
+        try:
+            model = self._model(request)
+        except Exception as error:
+            raise self._translate(error, request) from error
+        chunks = model.astream(_to_langchain(request.messages)).__aiter__()
+        try:
+            while True:
+                try:
+                    # A bound per event, not for the whole answer: see ProviderRequest.timeout.
+                    async with asyncio.timeout(request.timeout):
+                        chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as error:
+                    raise self._translate(error, request) from error
+                if not isinstance(chunk, AIMessageChunk):
+                    continue
+                for piece in chunk.tool_call_chunks:
+                    slot = fragments.setdefault(piece.get("index") or 0, {"id": "", "name": "", "args": ""})
+                    slot["id"] = slot["id"] or (piece.get("id") or "")
+                    slot["name"] = slot["name"] or (piece.get("name") or "")
+                    slot["args"] += piece.get("args") or ""
+                if chunk.usage_metadata:
+                    usage = _usage(chunk.usage_metadata)
+                metadata = chunk.response_metadata or {}
+                finish_reason = metadata.get("finish_reason") or finish_reason
+                model_name = metadata.get("model_name") or model_name
+                delta = _text(chunk.content)
+                if delta:
+                    text.append(delta)
+                    yield TextDelta(delta)
+        finally:
+            # Closing the LangChain stream closes the HTTP response, also when the consumer
+            # was cancelled mid-stream.
+            with contextlib.suppress(Exception):
+                await chunks.aclose()
         calls = tuple(
             ToolCall.from_raw(slot["id"], slot["name"], slot["args"]) for _index, slot in sorted(fragments.items())
         )
@@ -169,12 +168,30 @@ class OpenAICompatibleProvider:
 
     # --- building ---
 
-    def _client(self, request: ProviderRequest) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
-        if self._http_async_client is not None:
-            return contextlib.nullcontext(self._http_async_client)
-        return httpx.AsyncClient(verify=_ssl_context(), timeout=request.timeout, follow_redirects=False)
+    def _model(self, request: ProviderRequest) -> Any:
+        if self._http_async_client is not None:  # the caller's own client: nothing is kept
+            model = self._build_model(request, self._http_async_client)
+        else:
+            # Everything the model object is built from is in the key; the API key as its digest.
+            key = (
+                self.base_url,
+                clients.credentials_digest(self._api_key),
+                self.guarded,
+                request.model,
+                request.temperature,
+                request.max_tokens,
+                request.timeout,
+                self.max_retries,
+            )
+            model = clients.kept_model(key, lambda: self._build_model(request, self._kept_client()))
+        if request.tools:
+            return model.bind_tools(list(request.tools), tool_choice=request.tool_choice)
+        return model
 
-    def _model(self, request: ProviderRequest, client: httpx.AsyncClient) -> Any:
+    def _kept_client(self) -> httpx.AsyncClient:
+        return clients.upstream_client(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
+
+    def _build_model(self, request: ProviderRequest, client: httpx.AsyncClient) -> Any:
         options: dict[str, Any] = {}
         if request.max_tokens is not None:
             if _is_openai(self.base_url):
@@ -203,8 +220,6 @@ class OpenAICompatibleProvider:
         # OPENAI_PROJECT_ID; the operator's values must never reach another endpoint.
         model.root_async_client.organization = None
         model.root_async_client.project = None
-        if request.tools:
-            return model.bind_tools(list(request.tools), tool_choice=request.tool_choice)
         return model
 
     def _reply(self, request: ProviderRequest, message: AIMessage) -> ProviderReply:

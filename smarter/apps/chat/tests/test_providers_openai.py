@@ -273,6 +273,35 @@ def test_a_given_http_client_is_used_and_left_open(stub: OpenAIStub) -> None:
     assert sent == [f"{stub.url}/chat/completions"]
 
 
+def test_turns_with_one_key_reuse_a_connection_and_two_keys_never_share_one(stub: OpenAIStub) -> None:
+    async def go() -> None:
+        for key in ("sk-acme-1", "sk-acme-1", "sk-globex-2", "sk-acme-1", "sk-globex-2"):
+            await provider(stub, key).complete(ask())
+            await collect(provider(stub, key).stream(ask()))
+
+    asyncio.run(go())
+    by_key: dict[str | None, set[int]] = {}
+    for request in stub.chat_requests:
+        by_key.setdefault(request.authorization, set()).add(request.connection)
+    assert sorted(by_key) == ["Bearer sk-acme-1", "Bearer sk-globex-2"]
+    # Six calls of one key on one kept-alive connection, four of the other on one of its own.
+    assert [len(connections) for connections in by_key.values()] == [1, 1]
+    assert by_key["Bearer sk-acme-1"].isdisjoint(by_key["Bearer sk-globex-2"])
+
+
+def test_a_cookie_an_upstream_sets_is_never_sent_back(stub: OpenAIStub) -> None:
+    stub.enqueue(text_reply("first", headers=(("Set-Cookie", "session=acme-secret; Path=/"),)))
+
+    async def go() -> None:
+        await provider(stub).complete(ask())
+        await provider(stub).complete(ask())
+
+    asyncio.run(go())
+    first, second = stub.chat_requests
+    assert first.connection == second.connection
+    assert "cookie" not in second.headers
+
+
 # --- failures -----------------------------------------------------------------------------------
 
 
