@@ -7,7 +7,8 @@ One run, on loopback only:
 - Smarter under uvicorn, one process per upstream (the platform's upstream is a setting), all on
   one database: MariaDB when it answers on 127.0.0.1:3306 (database `smarter_bench`, created,
   migrated and dropped here), else SQLite in a private state directory. Every turn is written
-  to that database, as in production;
+  to that database, as in production; Redis on 127.0.0.1:6379 (database 13, emptied at the end)
+  is the broker each turn hands its billing task to, as in production (no worker runs meanwhile);
 - a LiteLLM proxy (one worker, no database) with a model per upstream, in its own virtual
   environment `.venv-litellm`, created here when absent;
 - an asyncio httpx load generator, one process by default (`--client-procs N` splits the
@@ -49,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LITELLM_VENV = ROOT / ".venv-litellm"
 MARIADB = ("127.0.0.1", 3306)
 BENCH_DATABASE = "smarter_bench"
+REDIS = ("127.0.0.1", 6379)
+BENCH_REDIS_DB = 13  # the broker and cache of the run; emptied at the end
 PROMPT = "Say hello in five words."
 PATH_DEADLINE_S = 45.0  # no path of a configuration runs longer than this: it stops sending then
 REQUEST_TIMEOUT_S = 60.0
@@ -194,7 +197,26 @@ def start_stub(stack: ExitStack, delay_ms: int) -> Server:
 # --- Smarter ------------------------------------------------------------------------------------
 
 
-def smarter_env(state: str, database_url: str | None) -> dict[str, str]:
+def choose_redis(stack: ExitStack) -> tuple[str | None, str]:
+    """Redis as in production (the billing hand-off publishes a Celery task per turn; no worker
+    runs during the run, so the queued tasks cost the server nothing more), else none: then
+    every turn also writes its charges in the server process."""
+    if not answers(*REDIS):
+        return None, "no Redis answered on 127.0.0.1:6379: each turn's charges written in-process"
+    url = f"redis://{REDIS[0]}:{REDIS[1]}/{BENCH_REDIS_DB}"
+
+    def empty() -> None:
+        with suppress(Exception):
+            import redis  # installed with Celery's Redis transport
+
+            redis.Redis.from_url(url).flushdb()
+
+    empty()
+    stack.callback(empty)
+    return url, "Redis on loopback as broker and cache: each turn publishes its billing task there"
+
+
+def smarter_env(state: str, database_url: str | None, redis_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTER_")}
     env.update(
         SMARTER_STATE_DIR=state,
@@ -208,6 +230,8 @@ def smarter_env(state: str, database_url: str | None) -> dict[str, str]:
     )
     if database_url:
         env["SMARTER_DATABASE_URL"] = database_url
+    if redis_url:
+        env["SMARTER_REDIS_URL"] = redis_url
     return env
 
 
@@ -573,7 +597,7 @@ def step(title: str) -> Iterator[None]:
 PROFILE_LAYERS = (
     ("ORM and MariaDB/SQLite work (in `in_db_thread`)", ("in_db_thread.<locals>.work",)),
     (
-        "upstream call: LangChain, openai SDK, httpx (client built per turn)",
+        "upstream call: LangChain, openai SDK, httpx (kept client per endpoint and key)",
         ("langchain", "openai/", "httpx", "httpcore"),
     ),
     ("thread hops: asgiref sync/async adapters, executor", ("asgiref", "concurrent/futures", "shield (asyncio")),
@@ -584,8 +608,69 @@ DB_STEPS = (
     ("writing the turn (`_persist`)", "_persist"),
     ("planning the turn (`_plan`: plugins, session)", "_plan "),
     ("API key check (`caller_from_authorization`)", "caller_from_authorization"),
-    ("chatbot lookup (`chatbot_of`)", "chatbot_of"),
+    ("chatbot lookup (`chatbot_for_turn`)", "chatbot_for_turn"),
 )
+
+
+def floors(server: Server, stub: Server, requests: int) -> str:
+    """What a turn cannot go below on this stack: the server CPU of a request Django answers with
+    a 404 (uvicorn, middleware, URL resolution; no database), and the CPU of one call to the stub
+    upstream through LangChain's ChatOpenAI, the openai SDK and bare httpx (kept clients, measured
+    in this process)."""
+    base = server.base.replace("/api/v1/openai", "")
+    with httpx.Client() as client:
+        for _ in range(20):
+            client.get(f"{base}/no-such-page/")
+        before = cpu_seconds(server.pid)
+        for _ in range(requests):
+            client.get(f"{base}/no-such-page/")
+        django_ms = (cpu_seconds(server.pid) - before) / requests * 1000
+    calls = asyncio.run(_upstream_call_cpu(stub, requests))
+    lines = [
+        "| what | CPU per request (ms) |",
+        "|---|---|",
+        f"| Smarter server: a request Django answers with 404 (no database) | {django_ms:.2f} |",
+    ]
+    lines += [f"| one upstream call through {name} (client side) | {value:.2f} |" for name, value in calls]
+    return "\n".join(lines)
+
+
+async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, float]]:
+    import openai
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    messages = [{"role": "user", "content": PROMPT}]
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as http:
+        chat = ChatOpenAI(
+            model=stub.model, api_key=SecretStr("bench"), base_url=stub.base, http_async_client=http, max_retries=0
+        )
+        sdk = openai.AsyncOpenAI(api_key="bench", base_url=stub.base, http_client=http, max_retries=0)
+
+        async def langchain_call() -> None:
+            await chat.ainvoke([HumanMessage(PROMPT)])
+
+        async def sdk_call() -> None:
+            await sdk.chat.completions.create(model=stub.model, messages=messages)  # type: ignore[arg-type]
+
+        async def httpx_call() -> None:
+            response = await http.post(stub.url, json={"model": stub.model, "messages": messages})
+            json.loads(response.content)
+
+        results = []
+        for name, call in (
+            ("LangChain ChatOpenAI (what Smarter's provider runs)", langchain_call),
+            ("the openai SDK alone", sdk_call),
+            ("httpx alone", httpx_call),
+        ):
+            for _ in range(20):
+                await call()
+            started = time.process_time()
+            for _ in range(requests):
+                await call()
+            results.append((name, (time.process_time() - started) / requests * 1000))
+        return results
 
 
 def profile(server: Server, workdir: Path, requests: int) -> str:
@@ -664,7 +749,9 @@ def main() -> None:
         with step("stub upstreams, database, Smarter"):
             stubs = {delay: start_stub(stack, delay) for delay in (0, 200, 1000)}
             database_url, database_text = choose_database(stack)
-            env = smarter_env(str(workdir / "state"), database_url)
+            redis_url, redis_text = choose_redis(stack)
+            database_text = f"{database_text}; {redis_text}"
+            env = smarter_env(str(workdir / "state"), database_url, redis_url)
             manage(env, "migrate", "--noinput", "-v", "0")
             created = json.loads(
                 manage(env, "create_account", "--company", "Bench", "--username", "bench", "--email", "b@bench.test")
@@ -741,6 +828,8 @@ def main() -> None:
 
         with step("profile of Smarter (py-spy)"):
             profile_md = profile(smarter[0], workdir, max(100, int(400 * scale)))
+        with step("floors: Django alone, the upstream call alone"):
+            floors_md = floors(smarter[0], stubs[0], max(100, int(500 * scale)))
         elapsed = time.perf_counter() - started
         others = ((busy_seconds() - busy_start) - (own_cpu_seconds() - own_start)) / elapsed
         machine = f"load average {' '.join(loadavg)} at the start; other processes used {max(others, 0):.2f} cores"
@@ -748,6 +837,7 @@ def main() -> None:
     total_s = time.perf_counter() - started
     markdown = render(rows, configs, streams, database_text, litellm, litellm_problem, procs, low, high, total_s)
     markdown += f"\n### Where Smarter's CPU goes\n\n{profile_md}\n"
+    markdown += f"\n### The floor under a turn\n\n{floors_md}\n"
     markdown = markdown.replace("MACHINE_LOAD", machine)
     if not options.no_write:
         write_section("chat", markdown)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account, ApiKey, JournalEntry, Membership, Secret
-from smarter.lib import crypto
+from smarter.lib import crypto, prepared
 from smarter.lib.manifests.broker import Caller as AnyCaller
 
 
@@ -47,11 +47,7 @@ _JOINED_MODELS = (ApiKey, Account, User)
 @lru_cache(maxsize=1)
 def _key_lookup_sql() -> str:
     quote = connection.ops.quote_name
-    columns = [
-        f"{alias}.{quote(field.column)}"
-        for alias, model in zip(("k", "a", "u"), _JOINED_MODELS, strict=True)
-        for field in model._meta.concrete_fields
-    ]
+    columns = [prepared.columns(model, alias) for alias, model in zip(("k", "a", "u"), _JOINED_MODELS, strict=True)]
     # Only identifiers from the models' metadata are interpolated; the prefix is a bound parameter.
     return (
         f"SELECT {', '.join(columns)}, m.{quote('role')} "  # noqa: S608
@@ -68,32 +64,12 @@ def _key_lookup_sql() -> str:
 def _hydrate(row: tuple[Any, ...]) -> tuple[ApiKey, Account, User, str | None]:
     instances = []
     offset = 0
-    for model, converters in zip(_JOINED_MODELS, _converters(), strict=True):
-        fields = model._meta.concrete_fields
-        values = list(row[offset : offset + len(fields)])
-        for index, field, field_converters in converters:
-            for converter in field_converters:
-                values[index] = converter(values[index], field, connection)
-        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
-        offset += len(fields)
+    for model in _JOINED_MODELS:
+        size = prepared.width(model)
+        instances.append(prepared.hydrate(model, row[offset : offset + size]))
+        offset += size
     key, account, user = instances
     return key, account, user, row[offset]  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=1)
-def _converters() -> list[list[tuple[int, Any, list[Any]]]]:
-    """Per model, the converters that turn driver values into ORM values (booleans, aware
-    datetimes), as the ORM's own compiler would apply them."""
-    result = []
-    for model in _JOINED_MODELS:
-        per_field = []
-        for index, field in enumerate(model._meta.concrete_fields):
-            column = field.get_col(model._meta.db_table)
-            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if converters:
-                per_field.append((index, field, converters))
-        result.append(per_field)
-    return result
 
 
 def caller_for_user(user: User, account_id: int | None = None) -> Caller | None:
