@@ -302,7 +302,7 @@ def test_the_openai_endpoint_can_be_switched_off_for_one_account(
     with _client(globex, asgi_server) as client:
         allowed = client.get("/api/v1/openai/models")
     for switch in Switch.objects.all():
-        switch.delete()  # committed at once: waffle forgets its cached copy
+        switch.delete()  # committed at once: later tests see no switch
 
     assert refused.status_code == 403
     assert refused.json()["errorClass"] == "PermissionDenied"
@@ -315,7 +315,7 @@ def test_features_are_on_by_default_and_a_global_switch_turns_them_off(
     from smarter.apps.account.features import feature_enabled
 
     assert feature_enabled(account=owner.account, feature="custom_domains")
-    with django_capture_on_commit_callbacks(execute=True):  # waffle forgets its cache on commit
+    with django_capture_on_commit_callbacks(execute=True):  # as committed: waffle's own cache is flushed
         Switch.objects.create(name="custom_domains", active=False)
         Switch.objects.create(name=f"custom_domains:{owner.account.account_number}", active=True)
     other = make_account("Initech")
@@ -323,7 +323,7 @@ def test_features_are_on_by_default_and_a_global_switch_turns_them_off(
         assert feature_enabled(account=owner.account, feature="custom_domains")
         assert not feature_enabled(account=other, feature="custom_domains")
     finally:
-        # The rows roll back with the test but waffle's cache (Redis in CI) would keep them.
+        # The rows roll back with the test; waffle's own cache (Redis in CI) must forget them too.
         with django_capture_on_commit_callbacks(execute=True):
             for switch in Switch.objects.filter(name__startswith="custom_domains"):
                 switch.delete()
