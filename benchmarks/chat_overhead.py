@@ -597,8 +597,8 @@ def step(title: str) -> Iterator[None]:
 PROFILE_LAYERS = (
     ("ORM and MariaDB/SQLite work (in `in_db_thread`)", ("in_db_thread.<locals>.work",)),
     (
-        "upstream call: LangChain, openai SDK, httpx (kept client per endpoint and key)",
-        ("langchain", "openai/", "httpx", "httpcore"),
+        "upstream call: Smarter's provider, httpx (kept client per endpoint and key)",
+        ("providers/openai_compatible", "httpx", "httpcore"),
     ),
     ("thread hops: asgiref sync/async adapters, executor", ("asgiref", "concurrent/futures", "shield (asyncio")),
     ("Django request handling and middleware", ("django/",)),
@@ -615,8 +615,8 @@ DB_STEPS = (
 def floors(server: Server, stub: Server, requests: int) -> str:
     """What a turn cannot go below on this stack: the server CPU of a request Django answers with
     a 404 (uvicorn, middleware, URL resolution; no database), and the CPU of one call to the stub
-    upstream through LangChain's ChatOpenAI, the openai SDK and bare httpx (kept clients, measured
-    in this process)."""
+    upstream through Smarter's provider, the openai SDK and bare httpx (kept clients, measured in
+    this process)."""
     base = server.base.replace("/api/v1/openai", "")
     with httpx.Client() as client:
         for _ in range(20):
@@ -635,28 +635,27 @@ def floors(server: Server, stub: Server, requests: int) -> str:
     floor = django_ms + calls[0][1]
     lines += [
         "",
-        f"Django's own handling of a request and one LangChain call already cost {floor:.1f} ms together"
-        f" ({floor / TARGET_CPU_MS:.1f}x the {TARGET_CPU_MS:g} ms target) before a turn reads or writes"
-        " anything: on this stack the CPU target is out of reach; what is left to cut is the turn's own share.",
+        f"Django's own handling of a request and one upstream call through Smarter's provider cost"
+        f" {floor:.1f} ms together ({floor / TARGET_CPU_MS:.1f}x the {TARGET_CPU_MS:g} ms target) before a"
+        " turn reads or writes anything; the rest of the server's CPU per turn is the turn's own work.",
     ]
     return "\n".join(lines)
 
 
 async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, float]]:
     import openai
-    from langchain_core.messages import HumanMessage
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
+
+    from smarter.apps.chat.providers.base import Message, ProviderRequest
+    from smarter.apps.chat.providers.openai_compatible import OpenAICompatibleProvider
 
     messages = [{"role": "user", "content": PROMPT}]
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as http:
-        chat = ChatOpenAI(
-            model=stub.model, api_key=SecretStr("bench"), base_url=stub.base, http_async_client=http, max_retries=0
-        )
+        provider = OpenAICompatibleProvider(api_key="bench", base_url=stub.base, http_async_client=http)
+        request = ProviderRequest(messages=(Message.user(PROMPT),), model=stub.model)
         sdk = openai.AsyncOpenAI(api_key="bench", base_url=stub.base, http_client=http, max_retries=0)
 
-        async def langchain_call() -> None:
-            await chat.ainvoke([HumanMessage(PROMPT)])
+        async def provider_call() -> None:
+            await provider.complete(request)
 
         async def sdk_call() -> None:
             await sdk.chat.completions.create(model=stub.model, messages=messages)  # type: ignore[arg-type]
@@ -667,8 +666,8 @@ async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, flo
 
         results = []
         for name, call in (
-            ("LangChain ChatOpenAI (as Smarter's provider)", langchain_call),
-            ("the openai SDK alone", sdk_call),
+            ("Smarter's provider (`OpenAICompatibleProvider`)", provider_call),
+            ("the openai SDK", sdk_call),
             ("httpx alone", httpx_call),
         ):
             for _ in range(20):

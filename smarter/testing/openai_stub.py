@@ -1,7 +1,7 @@
 """A scriptable OpenAI Chat Completions server on loopback, for tests and benchmarks.
 
 It is a real HTTP/1.1 server on asyncio streams, so the code under test drives the real
-`openai`/`langchain_openai` clients over a real socket: headers, SSE framing, timeouts and
+clients (the platform's provider, the `openai` SDK) over a real socket: headers, SSE framing, timeouts and
 disconnects behave as they do against a production endpoint. One event loop holds thousands of
 idle connections, so hundreds of concurrent slow streams cost almost no CPU.
 

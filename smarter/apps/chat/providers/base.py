@@ -86,6 +86,8 @@ class Message:
         """The message as a dict of the OpenAI Chat Completions protocol."""
         message: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
+            # An assistant message that only calls tools has no content (null), not "".
+            message["content"] = self.content or None
             message["tool_calls"] = [call.as_openai() for call in self.tool_calls]
         if self.tool_call_id is not None:
             message["tool_call_id"] = self.tool_call_id

@@ -2,7 +2,7 @@
 
 Opening a client and a connection for every model call cost more CPU than the rest of a turn's
 gateway work (and a TLS handshake per call against a real provider). A kept client reuses its
-connections (keep-alive) and its LangChain model objects.
+connections (keep-alive).
 
 What keeps tenants apart: a client belongs to exactly one (base URL, key) pair, so no
 connection ever carries two accounts' requests, and it stores no cookies, so nothing one answer
@@ -19,7 +19,6 @@ import hashlib
 import ssl
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
@@ -31,11 +30,8 @@ from smarter.lib.outbound import async_guarded_client
 # A dropped client is not closed here (a turn may still be using it); its connections close
 # when the last turn using it lets go of it.
 MAX_CLIENTS = 128
-MAX_MODELS = 512
 
 # A stream holds its connection for the whole answer: many slow streams need many connections.
-# Every call passes its own timeout (the provider's, from the request); the client sets none.
-NO_CLIENT_TIMEOUT = httpx.Timeout(None)
 # Every call passes its own timeout (the provider's, from the request); the client sets none.
 NO_CLIENT_TIMEOUT = httpx.Timeout(None)
 LIMITS = httpx.Limits(max_connections=2048, max_keepalive_connections=64, keepalive_expiry=30.0)
@@ -61,7 +57,6 @@ def credentials_digest(api_key: str) -> str:
 class _LoopClients:
     def __init__(self) -> None:
         self.clients: OrderedDict[tuple[str, str, bool], httpx.AsyncClient] = OrderedDict()
-        self.models: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
 
 _per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
@@ -107,14 +102,3 @@ def _new_client(guarded: bool) -> httpx.AsyncClient:
     # No cookie is ever kept.
     client.cookies = _NoCookies()
     return client
-
-
-def kept_model(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """A LangChain model object for exactly these settings and credentials, built once per loop.
-    `key` must hold everything the object was built from (the key as its digest)."""
-    mine = _mine()
-    model = mine.models.get(key)
-    if model is None:
-        return _remember(mine.models, key, build(), MAX_MODELS)
-    mine.models.move_to_end(key)
-    return model

@@ -1,23 +1,25 @@
-"""OpenAI, or any server speaking its Chat Completions protocol, through LangChain's ChatOpenAI.
+"""OpenAI, or any server speaking its Chat Completions protocol (Groq, Together, vLLM, Ollama,
+llama.cpp's server), spoken directly over HTTP.
+
+The protocol is small and stable, and it is the one this platform itself serves: one JSON body
+out, one JSON answer (or server-sent events) back. Speaking it directly over a kept httpx client
+costs a fifth of the CPU of going through an SDK and a framework's chat model, and on a gateway
+that CPU is paid on every turn (docs/performance.md, "the floor under a turn").
 
 Every provider object holds one caller's key and base URL, passed explicitly: no module-level
-client, no `openai.api_key`, no environment variables, so concurrent turns of different
-accounts can never send each other's credentials (the original set `openai.api_key` per
-request, a race under concurrency).
+client, no environment variables (no OPENAI_API_KEY, OPENAI_ORG_ID or proxy settings), so
+concurrent turns of different accounts can never send each other's credentials.
 
-The HTTP client and the LangChain model object behind a provider are kept between turns, one
-per (base URL, key) and event loop (`clients.py`): building them per call cost more CPU than
-the rest of the gateway's work, and a kept client reuses its connections. A client that
-`http_async_client` hands in is used instead and left open. Cancelling the consuming task (a
-client that disconnected) still closes the upstream connection at once: a connection whose
-response was not read to the end is closed, never returned to the pool, so the upstream stops
-generating tokens nobody reads.
+The HTTP client behind a provider is kept between turns, one per (base URL, key) and event loop
+(`clients.py`). A client that `http_async_client` hands in is used instead and left open.
+Cancelling the consuming task (a client that disconnected) closes the upstream connection at
+once: a response that was not read to the end closes its connection instead of returning it to
+the pool, so the upstream stops generating tokens nobody reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -25,22 +27,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import openai
-from langchain_core.messages import (
-    AIMessage,
-    AIMessageChunk,
-    BaseMessage,
-    HumanMessage,
-    SystemMessage,
-    ToolMessage,
-)
-from langchain_openai import ChatOpenAI
-from pydantic import SecretStr
 
 from smarter.apps.chat.providers import clients
 from smarter.apps.chat.providers.base import (
     Completed,
-    Message,
     ProviderEvent,
     ProviderReply,
     ProviderRequest,
@@ -56,24 +46,16 @@ from smarter.lib.outbound import OutboundRefused
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
-# Some local servers ignore the key; the SDK still needs one, and must never fall back to
-# reading OPENAI_API_KEY from the environment, which may belong to someone else.
+# Some local servers ignore the key; a Bearer token is still sent, and it is never one read from
+# the environment, which may belong to someone else.
 NO_KEY = "no-key"
 
 _MAX_MESSAGE_CHARS = 300
+_TOOL_CHOICE_WORDS = frozenset({"auto", "none", "required"})
 
-try:  # openai>=3 runs on httpx2, an API-identical fork; errors may come from either library.
-    import httpx2
 
-    _TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (
-        TimeoutError,
-        httpx.TimeoutException,
-        httpx2.TimeoutException,
-    )
-    _HTTP_ERRORS: tuple[type[BaseException], ...] = (httpx.HTTPError, httpx2.HTTPError)
-except ImportError:  # pragma: no cover - depends on the installed SDK
-    _TIMEOUT_ERRORS = (TimeoutError, httpx.TimeoutException)
-    _HTTP_ERRORS = (httpx.HTTPError,)
+class _Unreadable(Exception):
+    """The upstream answered 2xx with something that is not the protocol."""
 
 
 class OpenAICompatibleProvider:
@@ -91,11 +73,18 @@ class OpenAICompatibleProvider:
     ) -> None:
         self.name = name
         self.base_url = (base_url or OPENAI_BASE_URL).rstrip("/")
+        self._url = f"{self.base_url}/chat/completions"
         self._api_key = api_key or NO_KEY
+        self._headers = {
+            "Authorization": f"Bearer {self._api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
         self._http_async_client = http_async_client
         # An account's own endpoint: every connection passes the outbound guard.
         self.guarded = guarded
         # Retries multiply the wait of a user who is watching; the pipeline decides instead.
+        # Kept for the interface; a retry of a model call is never made here.
         self.max_retries = max_retries
 
     def __repr__(self) -> str:  # never show the key
@@ -104,58 +93,95 @@ class OpenAICompatibleProvider:
     # --- the interface ---
 
     async def complete(self, request: ProviderRequest) -> ProviderReply:
+        body = self._body(request, stream=False)
         try:
-            model = self._model(request)
             async with asyncio.timeout(request.timeout):
-                message = await model.ainvoke(_to_langchain(request.messages))
+                response = await self._client().post(self._url, content=body, headers=self._headers)
         except Exception as error:
             raise self._translate(error, request) from error
-        assert isinstance(message, AIMessage)
-        return self._reply(request, message)
+        if response.status_code >= 400:
+            raise self._status_error(response.status_code, response.content, request)
+        try:
+            answer = json.loads(response.content)
+            return self._reply(request, answer)
+        except (_Unreadable, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            raise self._unreadable(request) from error
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        client = self._client()
+        body = self._body(request, stream=True)
+        outgoing = client.build_request("POST", self._url, content=body, headers=self._headers)
+        try:
+            # A bound per event, not for the whole answer: see ProviderRequest.timeout.
+            async with asyncio.timeout(request.timeout):
+                response = await client.send(outgoing, stream=True)
+        except Exception as error:
+            raise self._translate(error, request) from error
+        try:
+            if response.status_code >= 400:
+                try:
+                    async with asyncio.timeout(request.timeout):
+                        payload = await response.aread()
+                except Exception:
+                    payload = b""
+                raise self._status_error(response.status_code, payload, request)
+            async for event in self._events(request, response):
+                yield event
+        finally:
+            # Also when the consumer was cancelled mid-stream: an unread response closes its
+            # connection, and the upstream stops.
+            await response.aclose()
+
+    async def _events(self, request: ProviderRequest, response: httpx.Response) -> AsyncIterator[ProviderEvent]:
         text: list[str] = []
         # Tool calls arrive as fragments keyed by their index in the answer.
         fragments: dict[int, dict[str, str]] = {}
         usage: Usage | None = None
         finish_reason: str | None = None
         model_name = request.model
-        try:
-            model = self._model(request)
-        except Exception as error:
-            raise self._translate(error, request) from error
-        chunks = model.astream(_to_langchain(request.messages)).__aiter__()
-        try:
-            while True:
-                try:
-                    # A bound per event, not for the whole answer: see ProviderRequest.timeout.
-                    async with asyncio.timeout(request.timeout):
-                        chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    break
-                except Exception as error:
-                    raise self._translate(error, request) from error
-                if not isinstance(chunk, AIMessageChunk):
-                    continue
-                for piece in chunk.tool_call_chunks:
+        lines = response.aiter_lines().__aiter__()
+        done = False
+        while True:
+            try:
+                async with asyncio.timeout(request.timeout):
+                    line = await lines.__anext__()
+            except StopAsyncIteration:
+                break
+            except Exception as error:
+                raise self._translate(error, request) from error
+            if done or not line.startswith("data:"):
+                # Comments, event names, keep-alives, separators; after [DONE], the rest is read
+                # to its end so that the connection goes back to the pool.
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                done = True
+                continue
+            try:
+                chunk = json.loads(data)
+                if not isinstance(chunk, dict):
+                    raise _Unreadable
+            except (ValueError, _Unreadable) as error:
+                raise self._unreadable(request) from error
+            if chunk.get("error"):
+                # Some servers report a failure inside an already started stream.
+                raise self._upstream_message_error(None, chunk, request)
+            model_name = chunk.get("model") or model_name
+            if chunk.get("usage"):
+                usage = _usage(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                finish_reason = choice.get("finish_reason") or finish_reason
+                delta = choice.get("delta") or {}
+                for piece in delta.get("tool_calls") or ():
                     slot = fragments.setdefault(piece.get("index") or 0, {"id": "", "name": "", "args": ""})
+                    function = piece.get("function") or {}
                     slot["id"] = slot["id"] or (piece.get("id") or "")
-                    slot["name"] = slot["name"] or (piece.get("name") or "")
-                    slot["args"] += piece.get("args") or ""
-                if chunk.usage_metadata:
-                    usage = _usage(chunk.usage_metadata)
-                metadata = chunk.response_metadata or {}
-                finish_reason = metadata.get("finish_reason") or finish_reason
-                model_name = metadata.get("model_name") or model_name
-                delta = _text(chunk.content)
-                if delta:
-                    text.append(delta)
-                    yield TextDelta(delta)
-        finally:
-            # Closing the LangChain stream closes the HTTP response, also when the consumer
-            # was cancelled mid-stream.
-            with contextlib.suppress(Exception):
-                await chunks.aclose()
+                    slot["name"] = slot["name"] or (function.get("name") or "")
+                    slot["args"] += function.get("arguments") or ""
+                content = _text(delta.get("content"))
+                if content:
+                    text.append(content)
+                    yield TextDelta(content)
         calls = tuple(
             ToolCall.from_raw(slot["id"], slot["name"], slot["args"]) for _index, slot in sorted(fragments.items())
         )
@@ -168,86 +194,55 @@ class OpenAICompatibleProvider:
 
     # --- building ---
 
-    def _model(self, request: ProviderRequest) -> Any:
-        if self._http_async_client is not None:  # the caller's own client: nothing is kept
-            model = self._build_model(request, self._http_async_client)
-        else:
-            # Everything the model object is built from is in the key; the API key as its digest.
-            key = (
-                self.base_url,
-                clients.credentials_digest(self._api_key),
-                self.guarded,
-                request.model,
-                request.temperature,
-                request.max_tokens,
-                request.timeout,
-                self.max_retries,
-            )
-            model = clients.kept_model(key, lambda: self._build_model(request, self._kept_client()))
-        if request.tools:
-            return model.bind_tools(list(request.tools), tool_choice=request.tool_choice)
-        return model
-
-    def _kept_client(self) -> httpx.AsyncClient:
+    def _client(self) -> httpx.AsyncClient:
+        if self._http_async_client is not None:  # the caller's own client
+            return self._http_async_client
         return clients.upstream_client(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
 
-    def _build_model(self, request: ProviderRequest, client: httpx.AsyncClient) -> Any:
-        options: dict[str, Any] = {}
+    def _body(self, request: ProviderRequest, *, stream: bool) -> bytes:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [message.as_openai() for message in request.messages],
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
         if request.max_tokens is not None:
-            if _is_openai(self.base_url):
-                options["max_tokens"] = request.max_tokens  # sent as max_completion_tokens
-            else:
-                # Compatible servers (llama.cpp, older vLLM, Ollama) know the classic name and
-                # may silently ignore max_completion_tokens.
-                options["extra_body"] = {"max_tokens": request.max_tokens}
-        model = ChatOpenAI(
-            model=request.model,
-            api_key=SecretStr(self._api_key),
-            base_url=self.base_url,
-            organization=None,
-            temperature=request.temperature,
-            timeout=request.timeout,
-            max_retries=self.max_retries,
-            http_async_client=client,
-            stream_usage=True,
-            # The Chat Completions API is the one every compatible server speaks.
-            use_responses_api=False,
-            # Our own per-event bound applies (see stream()); this one reads the environment.
-            stream_chunk_timeout=None,
-            **options,
-        )
-        # The SDK fills the organization and project headers from OPENAI_ORG_ID and
-        # OPENAI_PROJECT_ID; the operator's values must never reach another endpoint.
-        model.root_async_client.organization = None
-        model.root_async_client.project = None
-        return model
+            # OpenAI's own API has renamed the field; compatible servers (llama.cpp, older vLLM,
+            # Ollama) know only the classic name and may silently ignore the new one.
+            body["max_completion_tokens" if _is_openai(self.base_url) else "max_tokens"] = request.max_tokens
+        if request.tools:
+            body["tools"] = list(request.tools)
+            if request.tool_choice:
+                body["tool_choice"] = _tool_choice(request.tool_choice)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return json.dumps(body, ensure_ascii=False).encode()
 
-    def _reply(self, request: ProviderRequest, message: AIMessage) -> ProviderReply:
-        calls: list[ToolCall] = [
-            ToolCall(call.get("id") or "", call["name"], dict(call["args"]), json.dumps(call["args"]))
-            for call in message.tool_calls
-        ]
-        calls += [
-            ToolCall.from_raw(call.get("id") or "", call.get("name") or "", call.get("args") or "")
-            for call in message.invalid_tool_calls
-        ]
-        content = _text(message.content)
-        metadata = message.response_metadata or {}
-        usage = _usage(message.usage_metadata) if message.usage_metadata else _estimated_usage(request, content, calls)
+    def _reply(self, request: ProviderRequest, answer: Any) -> ProviderReply:
+        if not isinstance(answer, dict) or not answer.get("choices"):
+            raise _Unreadable
+        choice = answer["choices"][0]
+        message = choice.get("message") or {}
+        calls = tuple(
+            ToolCall.from_raw(
+                call.get("id") or "",
+                (call.get("function") or {}).get("name") or "",
+                (call.get("function") or {}).get("arguments") or "",
+            )
+            for call in message.get("tool_calls") or ()
+        )
+        content = _text(message.get("content"))
+        usage = _usage(answer["usage"]) if answer.get("usage") else _estimated_usage(request, content, calls)
         return ProviderReply(
-            content,
-            tuple(calls),
-            usage,
-            metadata.get("model_name") or request.model,
-            self.name,
-            metadata.get("finish_reason"),
+            content, calls, usage, answer.get("model") or request.model, self.name, choice.get("finish_reason")
         )
 
     # --- failures ---
 
     def _translate(self, error: BaseException, request: ProviderRequest) -> SmarterError:
-        """The upstream failure as the error the client sees: 502 or 504, without secrets."""
-        if isinstance(error, SmarterError):  # e.g. the outbound guard refused the address
+        """A failure to get an answer, as the error the client sees: 502 or 504, without secrets."""
+        if isinstance(error, SmarterError):
             return error
         context: dict[str, Any] = {"provider": self.name, "model": request.model}
         if isinstance(error, OutboundRefused):
@@ -256,47 +251,65 @@ class OpenAICompatibleProvider:
             return UpstreamError(
                 f"The LLM provider '{self.name}' is refused as a destination: {error}", context=context
             )
-        if isinstance(error, (openai.APITimeoutError, *_TIMEOUT_ERRORS)):
+        if isinstance(error, (TimeoutError, httpx.TimeoutException)):
             return UpstreamTimeout(
                 f"The LLM provider '{self.name}' did not answer within {request.timeout:g} seconds.",
                 context=context,
             )
-        if isinstance(error, openai.APIStatusError):
-            context["upstreamStatus"] = error.status_code
-            detail = self._summarise(error)
-            return UpstreamError(
-                f"The LLM provider '{self.name}' answered HTTP {error.status_code}: {detail}",
-                context=context,
-            )
-        if isinstance(error, (openai.APIConnectionError, *_HTTP_ERRORS)):
+        if isinstance(error, httpx.HTTPError):
             return UpstreamError(
                 f"The LLM provider '{self.name}' could not be reached; check its base URL and that it is running.",
                 context=context,
             )
-        if isinstance(error, openai.OpenAIError):
-            return UpstreamError(
-                f"The LLM provider '{self.name}' sent an answer that could not be read.", context=context
-            )
         raise error
 
-    def _summarise(self, error: openai.APIStatusError) -> str:
-        body = error.body
-        message: Any = None
+    def _status_error(self, status: int, payload: bytes, request: ProviderRequest) -> SmarterError:
+        try:
+            body: Any = json.loads(payload) if payload else None
+        except ValueError:
+            body = payload.decode(errors="replace")
+        return self._upstream_message_error(status, body, request)
+
+    def _upstream_message_error(self, status: int | None, body: Any, request: ProviderRequest) -> SmarterError:
+        context: dict[str, Any] = {"provider": self.name, "model": request.model}
+        detail = self._summarise(body)
+        if status is None:
+            return UpstreamError(f"The LLM provider '{self.name}' failed mid-answer: {detail}", context=context)
+        context["upstreamStatus"] = status
+        return UpstreamError(f"The LLM provider '{self.name}' answered HTTP {status}: {detail}", context=context)
+
+    def _unreadable(self, request: ProviderRequest) -> SmarterError:
+        return UpstreamError(
+            f"The LLM provider '{self.name}' sent an answer that could not be read.",
+            context={"provider": self.name, "model": request.model},
+        )
+
+    def _summarise(self, body: Any) -> str:
+        """The upstream's own message: `{"error": {"message"}}` (OpenAI), `{"error": "..."}` or
+        `{"message"}` (other servers), or a plain text body."""
+        message: Any = body
         if isinstance(body, dict):
-            message = body.get("message")
             nested = body.get("error")
+            message = body.get("message")
             if message is None and isinstance(nested, dict):
                 message = nested.get("message")
             elif message is None and nested:
                 message = nested
-        if not message:
-            message = error.message
-        text = " ".join(str(message).split())
+        text = " ".join(str(message or "").split())
         return _redact(text, self._api_key)[:_MAX_MESSAGE_CHARS] or "no detail given."
 
 
 def _is_openai(base_url: str) -> bool:
     return (urlsplit(base_url).hostname or "").endswith("openai.com")
+
+
+def _tool_choice(choice: str) -> Any:
+    """`auto`, `none` and `required` as they are; any other word names the one tool to call."""
+    if choice in _TOOL_CHOICE_WORDS:
+        return choice
+    if choice == "any":
+        return "required"
+    return {"type": "function", "function": {"name": choice}}
 
 
 _SECRET_PATTERNS = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
@@ -310,6 +323,7 @@ def _redact(text: str, api_key: str) -> str:
 
 
 def _text(content: Any) -> str:
+    """Message content: a string, or (some servers) a list of parts of which the text ones count."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -321,10 +335,10 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _usage(metadata: Any) -> Usage:
-    prompt = int(metadata.get("input_tokens") or 0)
-    completion = int(metadata.get("output_tokens") or 0)
-    total = int(metadata.get("total_tokens") or prompt + completion)
+def _usage(reported: Any) -> Usage:
+    prompt = int(reported.get("prompt_tokens") or 0)
+    completion = int(reported.get("completion_tokens") or 0)
+    total = int(reported.get("total_tokens") or prompt + completion)
     return Usage(prompt, completion, total)
 
 
@@ -332,38 +346,3 @@ def _estimated_usage(request: ProviderRequest, content: str, calls: Any) -> Usag
     # Some compatible servers report no usage; billing still needs numbers, marked as estimates.
     completion_text = content + "".join(call.name + call.raw_arguments for call in calls)
     return Usage.of(estimate_prompt_tokens(request), estimate_tokens(completion_text), estimated=True)
-
-
-def _to_langchain(messages: Any) -> list[BaseMessage]:
-    converted: list[BaseMessage] = []
-    for message in messages:
-        assert isinstance(message, Message)
-        if message.role == "system":
-            converted.append(SystemMessage(message.content))
-        elif message.role == "user":
-            converted.append(HumanMessage(message.content))
-        elif message.role == "tool":
-            converted.append(ToolMessage(message.content, tool_call_id=message.tool_call_id or ""))
-        else:
-            converted.append(
-                AIMessage(
-                    message.content,
-                    tool_calls=[
-                        {"id": call.id, "name": call.name, "args": call.arguments, "type": "tool_call"}
-                        for call in message.tool_calls
-                        if call.error is None
-                    ],
-                    invalid_tool_calls=[
-                        {
-                            "id": call.id,
-                            "name": call.name,
-                            "args": call.raw_arguments,
-                            "error": call.error,
-                            "type": "invalid_tool_call",
-                        }
-                        for call in message.tool_calls
-                        if call.error is not None
-                    ],
-                )
-            )
-    return converted
