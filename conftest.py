@@ -69,10 +69,13 @@ def redis_url() -> str:
 
 class AsgiServer:
     """The platform served by uvicorn in a thread of the test process (so it shares the test
-    database), on a free loopback port: the async doors run exactly as in production."""
+    database), on a free loopback port: the async doors run exactly as in production. `app`
+    replaces the served application (a test of one ASGI layer)."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: Any = None) -> None:
         import socket
+
+        self.app = app
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -84,10 +87,11 @@ class AsgiServer:
         import time
 
         import uvicorn
-        from django.core.asgi import get_asgi_application
+
+        from smarter.asgi import application  # the served application, routes in front of Django
 
         config = uvicorn.Config(
-            get_asgi_application(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            self.app or application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -1,4 +1,9 @@
-"""ASGI entry point (uvicorn locally, gunicorn with uvicorn workers in production)."""
+"""ASGI entry point (uvicorn locally, gunicorn with uvicorn workers in production).
+
+Django serves everything, except the OpenAI-compatible completions path on the platform's own
+hosts, which `OpenAIChatRoute` answers in front of it with the same door function
+(`smarter/apps/api/openai_route.py` says why).
+"""
 
 import os
 
@@ -6,4 +11,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from smarter.apps.api.openai_route import OpenAIChatRoute  # noqa: E402  (needs Django set up)
+
+application = OpenAIChatRoute(django_application)

@@ -33,6 +33,25 @@ def new_request_id(incoming: str | None) -> str:
     return uuid.uuid4().hex
 
 
+def start_request(incoming_id: str | None) -> str:
+    """A request begins: its id (the caller's, if well formed) and no account yet in the logs."""
+    request_id = new_request_id(incoming_id)
+    request_id_var.set(request_id)
+    account_var.set("-")
+    return request_id
+
+
+def log_access(method: str, path: str, status: int, started: float) -> None:
+    """The one access-log line of a request; `started` is its `time.perf_counter()`."""
+    access_logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
+    )
+
+
 def bind_account(account_number: str) -> None:
     """Called once the caller is known, so later log lines name the tenant."""
     account_var.set(account_number)
@@ -85,21 +104,12 @@ class RequestContextMiddleware:
             markcoroutinefunction(self)
 
     def _begin(self, request: HttpRequest) -> float:
-        request_id = new_request_id(request.headers.get("X-Request-ID"))
-        request.request_id = request_id  # type: ignore[attr-defined]
-        request_id_var.set(request_id)
-        account_var.set("-")
+        request.request_id = start_request(request.headers.get("X-Request-ID"))  # type: ignore[attr-defined]
         return time.perf_counter()
 
     def _end(self, request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
-        access_logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={"status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 2)},
-        )
+        log_access(request.method or "", request.path, response.status_code, started)
         return response
 
     def __call__(self, request: HttpRequest) -> Any:

@@ -84,26 +84,39 @@ def _resolve(header: str, chatbot_name: str | None, feature: str | None) -> tupl
     return caller, chatbot
 
 
-async def require_caller(request: HttpRequest, *, feature: str | None = None) -> Caller:
-    caller, _ = await in_db_thread(_resolve, request.headers.get("Authorization", ""), None, feature)
+async def caller_of(authorization: str, *, feature: str | None = None) -> Caller:
+    caller, _ = await in_db_thread(_resolve, authorization, None, feature)
     return caller
+
+
+async def caller_and_chatbot_of(authorization: str, name: str, *, feature: str | None = None) -> tuple[Caller, Chatbot]:
+    caller, chatbot = await in_db_thread(_resolve, authorization, name, feature)
+    assert chatbot is not None
+    return caller, chatbot
+
+
+async def require_caller(request: HttpRequest, *, feature: str | None = None) -> Caller:
+    return await caller_of(request.headers.get("Authorization", ""), feature=feature)
 
 
 async def require_caller_and_chatbot(
     request: HttpRequest, name: str, *, feature: str | None = None
 ) -> tuple[Caller, Chatbot]:
-    caller, chatbot = await in_db_thread(_resolve, request.headers.get("Authorization", ""), name, feature)
-    assert chatbot is not None
-    return caller, chatbot
+    return await caller_and_chatbot_of(request.headers.get("Authorization", ""), name, feature=feature)
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    if len(request.body) > MAX_CHAT_BODY_BYTES:
+    return json_object(request.body)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A chat request's body: a JSON object of bounded size (400 or 413 otherwise)."""
+    if len(raw) > MAX_CHAT_BODY_BYTES:
         raise PayloadTooLarge(f"A chat request may be at most {MAX_CHAT_BODY_BYTES} bytes.")
-    if not request.body:
+    if not raw:
         return {}
     try:
-        body = json.loads(request.body)
+        body = json.loads(raw)
     except ValueError:
         raise ValidationFailed("The body must be JSON.", errors=[FieldError("(root)", "invalid JSON")]) from None
     if not isinstance(body, dict):

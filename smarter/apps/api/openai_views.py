@@ -11,20 +11,21 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
 from smarter.apps.api.async_door import (
     api_door,
+    caller_and_chatbot_of,
+    caller_of,
     client_ip,
-    event_stream,
-    json_body,
+    json_object,
     require_caller,
-    require_caller_and_chatbot,
 )
 from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, parse
 from smarter.apps.api.errors import error_body, internal_error
@@ -86,11 +87,43 @@ class CompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
 
 
-def openai_error(error: SmarterError) -> HttpResponseBase:
+@dataclass(frozen=True)
+class DoorCall:
+    """What the door reads of an HTTP request, whichever server layer received it."""
+
+    authorization: str
+    body: bytes
+    client_ip: str | None
+    user_agent: str
+
+
+@dataclass
+class DoorAnswer:
+    """What the door answers: a JSON body, or (`stream`) server-sent events."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: AsyncIterator[bytes] | None = None
+
+    @property
+    def content_type(self) -> str:
+        return "text/event-stream" if self.stream is not None else "application/json"
+
+
+# A stream must reach the client as it is written: no caching, no proxy buffering.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, default=str).encode()
+
+
+def openai_error_answer(error: SmarterError) -> DoorAnswer:
     body = error_body(error)
     kind = "invalid_request_error" if error.status < 500 else "api_error"
     body["error"] = {"message": error.description, "type": kind, "code": error.error_class, "param": None}
-    return JsonResponse(body, status=error.status, headers=error.headers)
+    return DoorAnswer(error.status, _json(body), dict(error.headers or {}))
 
 
 def _messages(request: CompletionRequest) -> tuple[Message, ...]:
@@ -133,22 +166,24 @@ def _chunk(completion_id: str, model: str, created: int, delta: dict[str, Any], 
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
 
-@api_door(("POST",))
-async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
+    """One OpenAI-style completion: authenticate, validate, run the turn, render it."""
     try:
         # Parsed first (no database), but a bad body is reported only to an authenticated caller.
         parsed: CompletionRequest | None = None
         invalid: SmarterError | None = None
         try:
-            parsed = parse(CompletionRequest, json_body(request))
+            parsed = parse(CompletionRequest, json_object(call.body))
         except SmarterError as error:
             invalid = error
         if parsed is None:
-            await require_caller(request, feature=OPENAI_COMPATIBLE_ENDPOINT)
+            await caller_of(call.authorization, feature=OPENAI_COMPATIBLE_ENDPOINT)
             assert invalid is not None
             raise invalid
         body = parsed
-        caller, chatbot = await require_caller_and_chatbot(request, body.model, feature=OPENAI_COMPATIBLE_ENDPOINT)
+        caller, chatbot = await caller_and_chatbot_of(
+            call.authorization, body.model, feature=OPENAI_COMPATIBLE_ENDPOINT
+        )
         turn = TurnInput(
             account=caller.account,
             chatbot=chatbot,
@@ -157,26 +192,34 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
             stream=body.stream,
             user=caller.user,
             api_key=caller.api_key,
-            client_ip=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
+            client_ip=call.client_ip,
+            user_agent=call.user_agent,
             overrides=TurnOverrides(
                 temperature=body.temperature, max_tokens=body.max_completion_tokens or body.max_tokens
             ),
         )
         created = int(time.time())
         if not body.stream:
-            return JsonResponse(_completion(await run_turn(turn), body.model, created))
+            return DoorAnswer(200, _json(_completion(await run_turn(turn), body.model, created)))
         events = run_turn_events(turn)
         first = await anext(events)
     except SmarterError as error:
-        return openai_error(error)
+        return openai_error_answer(error)
     except Exception:
         logger.exception("unhandled error in the OpenAI door")
-        return openai_error(internal_error())
+        return openai_error_answer(internal_error())
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     completion_id = f"chatcmpl-{turn.account.pk}-{created}-{id(events)}"
 
     async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in _chunks():
+                yield chunk
+        finally:
+            # Closed early (the client left): the turn's events close now, cancelling upstream.
+            await events.aclose()
+
+    async def _chunks() -> AsyncIterator[bytes]:
         yield _chunk(completion_id, body.model, created, {"role": "assistant", "content": ""}, None)
         event = first
         pending = events
@@ -207,7 +250,26 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
                 yield f"data: {json.dumps(body_)}\n\n".encode()
                 return
 
-    return event_stream(chunks())
+    return DoorAnswer(200, headers=dict(STREAM_HEADERS), stream=chunks())
+
+
+@api_door(("POST",))
+async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+    """The door inside Django. On the platform's hosts a served process answers this path before
+    Django (`openai_route`); this view serves the test client and any other host's request."""
+    answer = await chat_completions_answer(
+        DoorCall(
+            authorization=request.headers.get("Authorization", ""),
+            body=request.body,
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    )
+    if answer.stream is not None:
+        return StreamingHttpResponse(
+            answer.stream, status=answer.status, headers=answer.headers, content_type=answer.content_type
+        )
+    return HttpResponse(answer.body, status=answer.status, headers=answer.headers, content_type=answer.content_type)
 
 
 @api_door(("GET",))

@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -427,7 +427,7 @@ def _jsonable(value: Any) -> Any:
 
 
 # --- the pipeline -------------------------------------------------------------------------------
-async def run_turn_events(turn: TurnInput) -> AsyncIterator[TurnEvent]:
+async def run_turn_events(turn: TurnInput) -> AsyncGenerator[TurnEvent, None]:
     """The turn as events: tokens (when streaming), tool calls and results, then `TurnDone`.
 
     Raises a `SmarterError` (400/404 before anything runs; 502/504 when the model fails, after

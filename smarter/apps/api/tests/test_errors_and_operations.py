@@ -115,12 +115,17 @@ def test_openapi_schema_and_swagger_ui_are_served_locally(db: None) -> None:
     assert asset.status_code == 200
 
 
-def test_log_lines_are_json_with_request_id_and_account(owner: Persona, caplog: pytest.LogCaptureFixture) -> None:
+# The async chat doors authenticate in a database thread (another connection: the data must be
+# committed, hence transactional_db): the account must still reach the log line.
+@pytest.mark.parametrize("path", ["/api/v1/cli/whoami/", "/api/v1/openai/models"])
+def test_log_lines_are_json_with_request_id_and_account(
+    transactional_db: None, owner: Persona, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
     with caplog.at_level(logging.INFO, logger="smarter.access"):
-        response = owner.client.get("/api/v1/cli/whoami/")
+        response = owner.client.get(path)
     record = next(r for r in caplog.records if r.name == "smarter.access")
     line = json.loads(JsonFormatter().format(record))
-    assert line["message"] == "GET /api/v1/cli/whoami/ 200"
+    assert line["message"] == f"GET {path} 200"
     assert line["request_id"] == response["X-Request-ID"]
     assert line["account"] == owner.account.account_number
     assert line["status"] == 200 and line["ms"] > 0

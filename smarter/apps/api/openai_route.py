@@ -1,0 +1,199 @@
+"""`POST /api/v1/openai/chat/completions` on the platform's hosts, answered in front of Django.
+
+This is the gateway's hottest path, and Django's request handling (its handler, the middleware
+chain, URL resolution, request and response objects) cost more CPU than the door's own work on
+it (docs/performance.md, "The floor under a turn"). What that chain does for this path is done
+here instead:
+
+- the request id and the access-log line (`smarter.lib.observability`);
+- the host check: only the platform's own hosts are answered here. A chatbot's host, a custom
+  domain or an unknown host, and a plain-HTTP request that must be redirected to HTTPS, go to
+  Django unchanged, as does every other path and method;
+- the security headers Django's middleware would add (`security_headers`, from the same
+  settings);
+- the body bound (the door's own limit, 413);
+- a client that goes away cancels the turn, and with it the upstream call, as under Django.
+
+Then it calls the same door function as the Django view (`chat_completions_answer`), so the
+turn, its validation and its answers are one implementation. Authentication is the API key in
+the request (never a cookie), so no session, CSRF or login middleware applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from django.conf import settings
+
+from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES
+from smarter.apps.api.errors import internal_error
+from smarter.apps.api.openai_views import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
+from smarter.apps.chatbot.public.routing import normalize_host, platform_hosts
+from smarter.lib.observability import log_access, start_request
+
+logger = logging.getLogger(__name__)
+
+PATH = "/api/v1/openai/chat/completions"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]
+
+
+class OpenAIChatRoute:
+    """ASGI middleware: this one path on the platform's hosts here, everything else to `app`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            headers = _headers(scope)
+            if _served_here(scope, headers):
+                await _serve(scope, headers, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # Latin-1, as the HTTP/1.1 grammar and Django's own WSGI/ASGI request do.
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _served_here(scope: Scope, headers: dict[str, str]) -> bool:
+    if normalize_host(headers.get("host", "")) not in platform_hosts():
+        return False
+    return _is_secure(scope, headers) or not settings.SECURE_SSL_REDIRECT
+
+
+def _is_secure(scope: Scope, headers: dict[str, str]) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if not proxy:
+        return False
+    meta_name, expected = proxy
+    name = meta_name.removeprefix("HTTP_").replace("_", "-").lower()
+    return headers.get(name, "").split(",")[0].strip() == expected
+
+
+def security_headers(secure: bool) -> tuple[tuple[bytes, bytes], ...]:
+    """What SecurityMiddleware and XFrameOptionsMiddleware add to an API answer, from the same
+    settings (the tests compare both paths' headers)."""
+    found: list[tuple[str, str]] = []
+    if secure and settings.SECURE_HSTS_SECONDS:
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        found.append(("Strict-Transport-Security", value))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        found.append(("X-Content-Type-Options", "nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        found.append(("Referrer-Policy", settings.SECURE_REFERRER_POLICY))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        found.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    found.append(("X-Frame-Options", settings.X_FRAME_OPTIONS))
+    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in found)
+
+
+async def _serve(scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    request_id = start_request(headers.get("x-request-id"))
+    body = await _read_body(receive)
+    if body is None:
+        return  # the client left before it finished sending
+    client = scope.get("client")
+    call = DoorCall(
+        authorization=headers.get("authorization", ""),
+        body=body,
+        client_ip=client[0] if client else None,
+        user_agent=headers.get("user-agent", ""),
+    )
+    response = _Response(send, request_id, security_headers(_is_secure(scope, headers)))
+    # The turn runs in a task of its own, so that a disconnect can cancel it; its context is
+    # kept to log the line with the account the door bound.
+    context = contextvars.copy_context()
+    loop = asyncio.get_running_loop()
+    work = loop.create_task(_answer(call, response), context=context)
+    watcher = loop.create_task(_disconnected(receive))
+    try:
+        await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, watcher):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if work.done() and not work.cancelled() and work.exception() is not None:
+        logger.error("unhandled error in the OpenAI route", exc_info=work.exception())
+        if not response.started:
+            await response.answer(openai_error_answer(internal_error()))
+    context.run(log_access, "POST", PATH, response.status or 499, started)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The body, or its first bytes past the door's limit (the door answers 413 for those);
+    None when the client disconnected."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        parts.append(chunk)
+        size += len(chunk)
+        if size > MAX_CHAT_BODY_BYTES or not message.get("more_body", False):
+            return b"".join(parts)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _answer(call: DoorCall, response: _Response) -> None:
+    await response.answer(await chat_completions_answer(call))
+
+
+class _Response:
+    def __init__(self, send: Send, request_id: str, security: tuple[tuple[bytes, bytes], ...]) -> None:
+        self.send = send
+        self.request_id = request_id
+        self.security = security
+        self.status = 0
+        self.started = False
+
+    async def answer(self, answer: DoorAnswer) -> None:
+        headers = [
+            (b"content-type", answer.content_type.encode()),
+            *((name.encode("latin-1"), str(value).encode("latin-1")) for name, value in answer.headers.items()),
+            *self.security,
+            (b"x-request-id", self.request_id.encode()),
+        ]
+        if answer.stream is None:
+            headers.append((b"content-length", str(len(answer.body)).encode()))
+        self.status, self.started = answer.status, True
+        await self.send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        if answer.stream is None:
+            await self.send({"type": "http.response.body", "body": answer.body})
+            return
+        chunks = answer.stream
+        try:
+            async for chunk in chunks:
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self.send({"type": "http.response.body", "body": b""})
+        finally:
+            # Cancelled while sending (the client left): the turn's events close with the stream.
+            with contextlib.suppress(Exception):
+                await chunks.aclose()  # type: ignore[attr-defined]
