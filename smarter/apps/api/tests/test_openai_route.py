@@ -18,21 +18,15 @@ from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.api.openai_route import PATH, OpenAIChatRoute
 from smarter.apps.chat.models import Turn
+from smarter.apps.chat.tests import test_turn_pipeline
 from smarter.apps.chat.tests.test_turn_pipeline import chatbot, http
 from smarter.testing.openai_stub import OpenAIStub, text_reply
+
+upstream = test_turn_pipeline.upstream  # the same stub upstream fixture as the pipeline's tests
 
 ASK = {"model": "support", "messages": [{"role": "user", "content": "Hello?"}]}
 # Headers that differ between any two answers, whoever gives them.
 PER_ANSWER = {"date", "server", "content-length", "x-request-id"}
-
-
-@pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        yield stub
 
 
 @pytest.fixture
