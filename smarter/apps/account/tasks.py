@@ -1,12 +1,14 @@
 """Celery entry points of the account app (billing); each calls a service.
 
-`record_charge_task` is at-least-once (late ack, rejected back to the queue when its worker dies)
-and idempotent, so every charge is written exactly once.
+`record_charges_task` (a batch of turns, as published after chats) and `record_charge_task` (one)
+are at-least-once (late ack, rejected back to the queue when its worker dies) and idempotent, so
+every charge is written exactly once.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -19,19 +21,29 @@ from smarter.apps.account.billing import services
 # was skipped or failed is covered by the next.
 ROLLUP_LOOKBACK = timedelta(hours=3)
 
+# Writing charges: redelivered when a worker dies mid-task, retried while the database fails.
+CHARGE_TASK_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=12,
-)
+
+@shared_task(**CHARGE_TASK_OPTIONS)
 def record_charge_task(usage_event_id: int) -> int:
     """Turn one outbox row into its charges; how many were written (0 when already done)."""
     return services.charges_record(usage_event_id=usage_event_id)
+
+
+@shared_task(**CHARGE_TASK_OPTIONS)
+def record_charges_task(usage_event_ids: list[int]) -> int:
+    """Turn outbox rows into their charges, each in its own transaction; a retry or redelivery
+    of the batch writes nothing twice (see `charges_record`)."""
+    return sum(services.charges_record(usage_event_id=usage_event_id) for usage_event_id in usage_event_ids)
 
 
 @shared_task(acks_late=True)

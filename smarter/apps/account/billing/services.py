@@ -3,8 +3,9 @@
 The path of a charge (DESIGN.md step 7, reference security §3.6):
 
 1. the turn's transaction inserts a `UsageEvent` (the outbox) with the charges to write;
-2. after commit, `record_charge_task(usage_event_id)` is published (failures only log: the row
-   stays pending and the chat still answers);
+2. after commit, the event is handed to the publisher thread (`publisher.py`), which publishes
+   `record_charges_task(usage_event_ids)` for every event that arrived since its last publish
+   (failures only log: the rows stay pending and the chat has already answered);
 3. the task writes one `Charge` per item under a unique idempotency key and marks the event done,
    in one transaction, so a redelivered or duplicated task writes nothing twice;
 4. `requeue_pending_charges_task` (beat) republishes events still pending after a while.
@@ -27,6 +28,7 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
 from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent, UsageRollup
+from smarter.apps.account.billing.publisher import MAX_EVENTS_PER_TASK, Publisher
 from smarter.apps.account.models import Account, ApiKey
 from smarter.apps.account.pricing import call_cost, token_cost
 from smarter.lib import prepared
@@ -118,8 +120,19 @@ def usage_event_record(
             },
         )
     )
-    transaction.on_commit(lambda: usage_event_enqueue(usage_event_id=event.pk))
+    transaction.on_commit(lambda: usage_event_hand_off(usage_event_id=event.pk))
     return event
+
+
+def usage_event_hand_off(*, usage_event_id: int) -> None:
+    """After the turn commits. Without a broker (tasks run eagerly) the charges are written now;
+    with one, the publisher thread publishes the event, batched with other turns' events."""
+    from smarter.apps.account.tasks import record_charges_task
+
+    if record_charges_task.app.conf.task_always_eager:
+        usage_events_enqueue(usage_event_ids=[usage_event_id])
+    else:
+        _publisher.submit(usage_event_id)
 
 
 # After a failed publish, publishing is skipped for this long: the rows stay pending for the sweep,
@@ -128,18 +141,18 @@ BROKER_RETRY_SECONDS = 5.0
 _broker_down_until = 0.0
 
 
-def usage_event_enqueue(*, usage_event_id: int, fail_fast: bool = True) -> bool:
-    """Publish the task once; False (logged) when the broker cannot take it: the sweep retries.
-    `fail_fast` (after a turn): skip publishing while the broker failed in the last seconds."""
+def usage_events_enqueue(*, usage_event_ids: list[int], fail_fast: bool = True) -> bool:
+    """Publish one task for these events; False (logged) when the broker cannot take it: the
+    sweep retries. `fail_fast`: skip publishing while the broker failed in the last seconds."""
     global _broker_down_until
-    from smarter.apps.account.tasks import record_charge_task
+    from smarter.apps.account.tasks import record_charges_task
 
-    app = record_charge_task.app
+    app = record_charges_task.app
     if app.conf.task_always_eager:
         try:
-            record_charge_task.apply_async(args=(usage_event_id,))
+            record_charges_task.apply_async(args=(usage_event_ids,))
         except Exception as error:
-            logger.warning("usage event %s stays pending: recording failed (%s)", usage_event_id, error)
+            logger.warning("usage events %s stay pending: recording failed (%s)", usage_event_ids, error)
             return False
         return True
     if fail_fast and time.monotonic() < _broker_down_until:
@@ -147,13 +160,21 @@ def usage_event_enqueue(*, usage_event_id: int, fail_fast: bool = True) -> bool:
     pool = _publish_pool(app)
     try:
         with pool.acquire(block=True, timeout=BROKER_RETRY_SECONDS) as connection:
-            record_charge_task.apply_async(args=(usage_event_id,), retry=False, connection=connection)
+            record_charges_task.apply_async(args=(usage_event_ids,), retry=False, connection=connection)
     except Exception as error:
         _broker_down_until = time.monotonic() + BROKER_RETRY_SECONDS
         _forget_publish_pool(pool)
-        logger.warning("usage event %s stays pending: could not enqueue (%s)", usage_event_id, error)
+        logger.warning("usage events %s stay pending: could not enqueue (%s)", usage_event_ids, error)
         return False
     return True
+
+
+_publisher = Publisher(lambda ids: usage_events_enqueue(usage_event_ids=ids))
+
+
+def usage_events_published(timeout: float = 10.0) -> bool:
+    """Wait until every handed-off event went to the broker (or failed to): shutdown, tests."""
+    return _publisher.wait_idle(timeout)
 
 
 _pools: dict[str, Any] = {}
@@ -249,10 +270,11 @@ def pending_usage_events_requeue(*, older_than: timedelta, limit: int = 1000) ->
         .values_list("pk", flat=True)[:limit]
     )
     published = 0
-    for usage_event_id in ids:
-        if not usage_event_enqueue(usage_event_id=usage_event_id, fail_fast=False):
+    for start in range(0, len(ids), MAX_EVENTS_PER_TASK):
+        chunk = ids[start : start + MAX_EVENTS_PER_TASK]
+        if not usage_events_enqueue(usage_event_ids=chunk, fail_fast=False):
             break  # the broker is down: the next sweep tries again
-        published += 1
+        published += len(chunk)
     if ids:
         logger.info("re-enqueued %s of %s pending usage events", published, len(ids))
     return published

@@ -211,3 +211,27 @@ def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.05) ->
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def record_usage_event(owner: Any, turn_id: int, *, prompt_tokens: int = 100, tools: int = 0) -> Any:
+    """One turn's outbox row, as the pipeline writes it (call inside the turn's transaction)."""
+    from django.utils import timezone
+
+    from smarter.apps.account.billing import services
+
+    return services.usage_event_record(
+        account=owner.account,
+        turn_id=turn_id,
+        created_at=timezone.now(),
+        user=owner.user,
+        api_key=owner.api_key,
+        chatbot_id=1,
+        chatbot_name="support",
+        session_key="s",
+        channel="api",
+        provider="openai",
+        model="gpt-4o-mini",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=turn_id,
+        tools=[services.ToolUse(name=f"tool{n}", is_plugin=True) for n in range(tools)],
+    )

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
 
 from smarter.apps.account.billing import limits, services
 from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent
@@ -24,6 +23,7 @@ from smarter.apps.account.tests.billing_support import (
     celery_mode,
     make_chatbot,
     mariadb_url_or_skip,
+    record_usage_event,
     redis_or_skip,
     wait_until,
 )
@@ -54,22 +54,7 @@ def test_a_worker_killed_while_recording_charges_loses_none_and_duplicates_none(
     with celery_mode(eager=False, broker_url=WORKER_BROKER_URL):
         for turn_id in range(1, EVENTS + 1):
             with transaction.atomic():
-                services.usage_event_record(
-                    account=owner.account,
-                    turn_id=turn_id,
-                    created_at=timezone.now(),
-                    user=owner.user,  # type: ignore[arg-type]
-                    api_key=owner.api_key,
-                    chatbot_id=1,
-                    chatbot_name="support",
-                    session_key="s",
-                    channel="api",
-                    provider="openai",
-                    model="gpt-4o-mini",
-                    prompt_tokens=100,
-                    completion_tokens=turn_id,
-                    tools=[services.ToolUse(name=f"tool{n}", is_plugin=True) for n in range(TOOLS_PER_EVENT)],
-                )
+                record_usage_event(owner, turn_id, tools=TOOLS_PER_EVENT)
         expected = EVENTS * (1 + TOOLS_PER_EVENT)
 
         first = Worker(database_url=database_url, broker_url=WORKER_BROKER_URL, concurrency=4).start()
