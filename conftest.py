@@ -91,7 +91,7 @@ class AsgiServer:
         from smarter.asgi import application  # the served application, routes in front of Django
 
         config = uvicorn.Config(
-            self.app or application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            self.app or application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -597,8 +597,8 @@ def step(title: str) -> Iterator[None]:
 PROFILE_LAYERS = (
     ("ORM and MariaDB/SQLite work (in `in_db_thread`)", ("in_db_thread.<locals>.work",)),
     (
-        "upstream call: Smarter's provider, httpx (kept client per endpoint and key)",
-        ("providers/openai_compatible", "httpx", "httpcore"),
+        "upstream call: Smarter's provider on aiohttp (kept session per endpoint and key)",
+        ("providers/openai_compatible", "aiohttp/", "httpx", "httpcore"),
     ),
     ("thread hops: asgiref sync/async adapters, executor", ("asgiref", "concurrent/futures", "shield (asyncio")),
     ("Django request handling and middleware", ("django/",)),
@@ -613,33 +613,41 @@ DB_STEPS = (
 
 
 def floors(server: Server, stub: Server, requests: int) -> str:
-    """What a turn cannot go below on this stack: the server CPU of a request Django answers with
-    a 404 (uvicorn, middleware, URL resolution; no database), and the CPU of one call to the stub
-    upstream through Smarter's provider, the openai SDK and bare httpx (kept clients, measured in
-    this process)."""
+    """What a turn cannot go below: the server CPU of a request Django answers with a 404
+    (uvicorn, middleware, URL resolution; no database), which the completions path now avoids;
+    of a completion request the lean path refuses for want of a key (uvicorn, the route, one
+    thread hop; no query); and of one call to the stub upstream through Smarter's provider, the
+    openai SDK and bare httpx (kept clients, measured in this process)."""
     base = server.base.replace("/api/v1/openai", "")
     with httpx.Client() as client:
-        for _ in range(20):
-            client.get(f"{base}/no-such-page/")
-        before = cpu_seconds(server.pid)
-        for _ in range(requests):
-            client.get(f"{base}/no-such-page/")
-        django_ms = (cpu_seconds(server.pid) - before) / requests * 1000
+        django_ms = _server_cpu_ms(server, requests, lambda: client.get(f"{base}/no-such-page/"))
+        route_ms = _server_cpu_ms(server, requests, lambda: client.post(server.url, content=b"{}"))
     calls = asyncio.run(_upstream_call_cpu(stub, requests))
     lines = [
         "| what | CPU per request (ms) |",
         "|---|---|",
         f"| Smarter server: a request Django answers with 404 (no database) | {django_ms:.2f} |",
+        f"| Smarter server: a completion the lean path refuses for want of a key (401) | {route_ms:.2f} |",
     ]
     lines += [f"| one upstream call through {name}, client side | {value:.2f} |" for name, value in calls]
-    floor = django_ms + calls[0][1]
+    floor = route_ms + calls[0][1]
     lines += [
         "",
-        f"Django's own handling of a request and one upstream call through Smarter's provider cost"
-        f" {floor:.1f} ms together ({floor / TARGET_CPU_MS:.1f}x the {TARGET_CPU_MS:g} ms target) before a"
-        " turn reads or writes anything; the rest of the server's CPU per turn is the turn's own work.",
+        f"Receiving and answering a completion request and one upstream call through Smarter's provider"
+        f" cost {floor:.1f} ms together ({floor / TARGET_CPU_MS:.1f}x the {TARGET_CPU_MS:g} ms target) before"
+        " a turn reads or writes anything; the rest of the server's CPU per turn is the turn's own work"
+        " (the API key, the chatbot, the plan and limits, and writing the turn).",
     ]
     return "\n".join(lines)
+
+
+def _server_cpu_ms(server: Server, requests: int, send: Callable[[], Any]) -> float:
+    for _ in range(20):
+        send()
+    before = cpu_seconds(server.pid)
+    for _ in range(requests):
+        send()
+    return (cpu_seconds(server.pid) - before) / requests * 1000
 
 
 async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, float]]:
@@ -650,7 +658,7 @@ async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, flo
 
     messages = [{"role": "user", "content": PROMPT}]
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_S) as http:
-        provider = OpenAICompatibleProvider(api_key="bench", base_url=stub.base, http_async_client=http)
+        provider = OpenAICompatibleProvider(api_key="bench", base_url=stub.base)  # its kept session
         request = ProviderRequest(messages=(Message.user(PROMPT),), model=stub.model)
         sdk = openai.AsyncOpenAI(api_key="bench", base_url=stub.base, http_client=http, max_retries=0)
 
@@ -834,7 +842,7 @@ def main() -> None:
 
         with step("profile of Smarter (py-spy)"):
             profile_md = profile(smarter[0], workdir, max(100, int(400 * scale)))
-        with step("floors: Django alone, the upstream call alone"):
+        with step("floors: Django alone, the lean path alone, the upstream call alone"):
             floors_md = floors(smarter[0], stubs[0], max(100, int(500 * scale)))
         elapsed = time.perf_counter() - started
         others = ((busy_seconds() - busy_start) - (own_cpu_seconds() - own_start)) / elapsed
@@ -870,8 +878,9 @@ def reading(
     if "LiteLLM" in gateways:
         lite = cpu_ms("c=32 JSON", "LiteLLM")
         lines.append(
-            f"- LiteLLM, measured the same way, spends {lite:.1f} ms per request: Smarter costs "
-            f"{cpu / lite:.1f}x as much CPU, and it also writes the turn and its messages to the database."
+            f"- LiteLLM, measured the same way, spends {lite:.1f} ms per request: Smarter's CPU per request is "
+            f"{cpu / lite:.2f}x LiteLLM's, and Smarter also writes the turn, its messages and its billing "
+            "outbox to the database, which LiteLLM does not."
         )
     c32 = added("c=32 JSON, 200 ms", "Smarter", p50)
     lines.append(

@@ -18,6 +18,7 @@ laptop, a test server); the cloud metadata addresses stay refused whatever the s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ipaddress
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from aiohttp.abc import AbstractResolver
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -322,16 +324,21 @@ class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def _check_request(request: httpx.Request) -> None:
-    # Runs for the first request and for every redirect hop. It refuses a wrong scheme or a host
-    # spelled as a refused address with a clear message, without a DNS lookup: resolving and
-    # checking every address happens once, in the transport, right before the socket opens.
-    host, _port, problem = _url_problem(str(request.url))
+def check_url_before_lookup(url: str) -> None:
+    """Refuse a wrong scheme, credentials in the URL, or a host spelled as a refused address,
+    with a clear message and without a DNS lookup: resolving and checking every address a name
+    has happens once, right before the socket opens (the transports and resolver here)."""
+    host, _port, problem = _url_problem(url)
     if problem:
         raise OutboundRefused(problem)
     refusal = None if _overrides.get(host.lower().rstrip(".")) else literal_refusal(host)
     if refusal:
         raise OutboundRefused(f"{host} may not be reached: {refusal}")
+
+
+def _check_request(request: httpx.Request) -> None:
+    # Runs for the first request and for every redirect hop.
+    check_url_before_lookup(str(request.url))
 
 
 async def _async_check_request(request: httpx.Request) -> None:
@@ -379,3 +386,27 @@ def async_guarded_client(
         trust_env=False,
         event_hooks={"request": [_async_check_request]},
     )
+
+
+class AsyncGuardedResolver(AbstractResolver):
+    """An aiohttp resolver that answers only checked addresses: the connector then opens its
+    socket to exactly an address that was checked (no second lookup to rebind). aiohttp does not
+    ask a resolver about a host spelled as an address: `check_url_before_lookup` covers those."""
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        # getaddrinfo blocks; resolve in a worker thread like the event loop's own resolver does.
+        addresses = await asyncio.to_thread(checked_addresses, host, port)
+        return [
+            {
+                "hostname": host,
+                "host": str(address),
+                "port": port,
+                "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None

@@ -34,6 +34,7 @@ from django.conf import settings
 from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES
 from smarter.apps.api.errors import internal_error
 from smarter.apps.api.openai_views import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
+from smarter.apps.chat.providers.clients import close_sessions
 from smarter.apps.chatbot.public.routing import normalize_host, platform_hosts
 from smarter.lib.observability import log_access, start_request
 
@@ -55,12 +56,27 @@ class OpenAIChatRoute:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # Django does not take part in the lifespan protocol
+            await _lifespan(receive, send)
+            return
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
             headers = _headers(scope)
             if _served_here(scope, headers):
                 await _serve(scope, headers, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Startup needs nothing; at shutdown the kept upstream sessions close their connections."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await close_sessions()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -3,6 +3,7 @@ it leaves to Django, and that a client cannot tell the two apart (status, body, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -207,3 +208,30 @@ def test_a_stream_client_that_leaves_midway_cancels_the_upstream_call(
     assert upstream.wait_for_disconnect(timeout=10) is not None, "the upstream request was not cancelled"
     time.sleep(0.3)
     assert not Turn.objects.exists()
+
+
+def test_at_shutdown_the_kept_upstream_sessions_are_closed(upstream: OpenAIStub) -> None:
+    from smarter.apps.chat.providers import ProviderRequest, provider_for
+    from smarter.apps.chat.providers.base import Message
+    from smarter.apps.chat.providers.clients import upstream_session
+
+    route = OpenAIChatRoute(_teapot)
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def go() -> tuple[bool, bool]:
+        provider = provider_for("openai", api_key="sk-platform", base_url=upstream.url)
+        await provider.complete(ProviderRequest(messages=[Message.user("Hi")], model="stub-model"))
+        session = upstream_session(base_url=upstream.url, api_key="sk-platform", guarded=False)
+        open_before = not session.closed
+        await route({"type": "lifespan"}, receive, send)
+        return open_before, session.closed
+
+    assert asyncio.run(go()) == (True, True)
+    assert [message["type"] for message in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

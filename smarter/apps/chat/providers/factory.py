@@ -3,7 +3,7 @@ the operator's default as configured in settings."""
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 from django.conf import settings
 
 from smarter.apps.chat.providers.base import ChatProvider
@@ -18,7 +18,7 @@ def provider_for(
     *,
     api_key: str | None = None,
     base_url: str | None = None,
-    http_async_client: httpx.AsyncClient | None = None,
+    http_session: aiohttp.ClientSession | None = None,
     max_retries: int = 0,
     guarded: bool = False,
 ) -> ChatProvider:
@@ -38,13 +38,13 @@ def provider_for(
         name=name,
         api_key=api_key,
         base_url=base_url,
-        http_async_client=http_async_client,
+        http_session=http_session,
         max_retries=max_retries,
         guarded=guarded,
     )
 
 
-def platform_provider(*, http_async_client: httpx.AsyncClient | None = None) -> ChatProvider:
+def platform_provider(*, http_session: aiohttp.ClientSession | None = None) -> ChatProvider:
     """The operator's provider: SMARTER_LLM_PROVIDER with the platform's key and base URL."""
     name = settings.SMARTER_LLM_PROVIDER
     if name == "offline":
@@ -53,7 +53,7 @@ def platform_provider(*, http_async_client: httpx.AsyncClient | None = None) -> 
         "openai",
         api_key=settings.SMARTER_OPENAI_API_KEY,
         base_url=settings.SMARTER_OPENAI_BASE_URL,
-        http_async_client=http_async_client,
+        http_session=http_session,
     )
 
 

@@ -2,16 +2,16 @@
 llama.cpp's server), spoken directly over HTTP.
 
 The protocol is small and stable, and it is the one this platform itself serves: one JSON body
-out, one JSON answer (or server-sent events) back. Speaking it directly over a kept httpx client
-costs a fifth of the CPU of going through an SDK and a framework's chat model, and on a gateway
-that CPU is paid on every turn (docs/performance.md, "the floor under a turn").
+out, one JSON answer (or server-sent events) back. Speaking it directly over a kept aiohttp
+session costs a small fraction of the CPU of going through an SDK and a framework's chat model,
+and on a gateway that CPU is paid on every turn (docs/performance.md, "The floor under a turn").
 
 Every provider object holds one caller's key and base URL, passed explicitly: no module-level
 client, no environment variables (no OPENAI_API_KEY, OPENAI_ORG_ID or proxy settings), so
 concurrent turns of different accounts can never send each other's credentials.
 
-The HTTP client behind a provider is kept between turns, one per (base URL, key) and event loop
-(`clients.py`). A client that `http_async_client` hands in is used instead and left open.
+The HTTP session behind a provider is kept between turns, one per (base URL, key) and event loop
+(`clients.py`). A session that `http_session` hands in is used instead and left open.
 Cancelling the consuming task (a client that disconnected) closes the upstream connection at
 once: a response that was not read to the end closes its connection instead of returning it to
 the pool, so the upstream stops generating tokens nobody reads.
@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from smarter.apps.chat.providers import clients
 from smarter.apps.chat.providers.base import (
@@ -42,7 +42,7 @@ from smarter.apps.chat.providers.base import (
     estimate_tokens,
 )
 from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
-from smarter.lib.outbound import OutboundRefused
+from smarter.lib.outbound import OutboundRefused, check_url_before_lookup
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -67,7 +67,7 @@ class OpenAICompatibleProvider:
         name: str = "openai",
         api_key: str | None,
         base_url: str | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
+        http_session: aiohttp.ClientSession | None = None,
         max_retries: int = 0,
         guarded: bool = False,
     ) -> None:
@@ -80,7 +80,7 @@ class OpenAICompatibleProvider:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self._http_async_client = http_async_client
+        self._http_session = http_session
         # An account's own endpoint: every connection passes the outbound guard.
         self.guarded = guarded
         # Retries multiply the wait of a user who is watching; the pipeline decides instead.
@@ -96,59 +96,70 @@ class OpenAICompatibleProvider:
         body = self._body(request, stream=False)
         try:
             async with asyncio.timeout(request.timeout):
-                response = await self._client().post(self._url, content=body, headers=self._headers)
+                self._check_destination()
+                async with self._session().post(
+                    self._url, data=body, headers=self._headers, allow_redirects=False
+                ) as response:
+                    status, payload = response.status, await response.read()
         except Exception as error:
             raise self._translate(error, request) from error
-        if response.status_code >= 400:
-            raise self._status_error(response.status_code, response.content, request)
+        if status >= 400:
+            raise self._status_error(status, payload, request)
         try:
-            answer = json.loads(response.content)
+            answer = json.loads(payload)
             return self._reply(request, answer)
         except (_Unreadable, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             raise self._unreadable(request) from error
 
     async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
-        client = self._client()
         body = self._body(request, stream=True)
-        outgoing = client.build_request("POST", self._url, content=body, headers=self._headers)
         try:
             # A bound per event, not for the whole answer: see ProviderRequest.timeout.
             async with asyncio.timeout(request.timeout):
-                response = await client.send(outgoing, stream=True)
+                self._check_destination()
+                response = await self._session().post(
+                    self._url, data=body, headers=self._headers, allow_redirects=False
+                )
         except Exception as error:
             raise self._translate(error, request) from error
+        finished = False
         try:
-            if response.status_code >= 400:
+            if response.status >= 400:
                 try:
                     async with asyncio.timeout(request.timeout):
-                        payload = await response.aread()
+                        payload = await response.read()
                 except Exception:
                     payload = b""
-                raise self._status_error(response.status_code, payload, request)
+                raise self._status_error(response.status, payload, request)
             async for event in self._events(request, response):
+                if isinstance(event, Completed):
+                    finished = True
                 yield event
         finally:
-            # Also when the consumer was cancelled mid-stream: an unread response closes its
-            # connection, and the upstream stops.
-            await response.aclose()
+            if finished:
+                response.release()  # read to the end: the connection goes back to the pool
+            else:
+                # Failed, or the consumer was cancelled mid-stream: the connection is closed, and
+                # the upstream stops generating tokens nobody reads.
+                response.close()
 
-    async def _events(self, request: ProviderRequest, response: httpx.Response) -> AsyncIterator[ProviderEvent]:
+    async def _events(self, request: ProviderRequest, response: aiohttp.ClientResponse) -> AsyncIterator[ProviderEvent]:
         text: list[str] = []
         # Tool calls arrive as fragments keyed by their index in the answer.
         fragments: dict[int, dict[str, str]] = {}
         usage: Usage | None = None
         finish_reason: str | None = None
         model_name = request.model
-        lines = response.aiter_lines().__aiter__()
         done = False
         while True:
             try:
                 async with asyncio.timeout(request.timeout):
-                    line = await lines.__anext__()
-            except StopAsyncIteration:
-                break
+                    raw = await response.content.readline()
             except Exception as error:
                 raise self._translate(error, request) from error
+            if not raw:
+                break  # the end of the answer
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             if done or not line.startswith("data:"):
                 # Comments, event names, keep-alives, separators; after [DONE], the rest is read
                 # to its end so that the connection goes back to the pool.
@@ -194,10 +205,16 @@ class OpenAICompatibleProvider:
 
     # --- building ---
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http_async_client is not None:  # the caller's own client
-            return self._http_async_client
-        return clients.upstream_client(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http_session is not None:  # the caller's own session
+            return self._http_session
+        return clients.upstream_session(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
+
+    def _check_destination(self) -> None:
+        # A guarded session checks every name it resolves; a host written as an address is never
+        # resolved, so it is checked here, before each request.
+        if self.guarded:
+            check_url_before_lookup(self._url)
 
     def _body(self, request: ProviderRequest, *, stream: bool) -> bytes:
         body: dict[str, Any] = {
@@ -251,12 +268,12 @@ class OpenAICompatibleProvider:
             return UpstreamError(
                 f"The LLM provider '{self.name}' is refused as a destination: {error}", context=context
             )
-        if isinstance(error, (TimeoutError, httpx.TimeoutException)):
+        if isinstance(error, TimeoutError):
             return UpstreamTimeout(
                 f"The LLM provider '{self.name}' did not answer within {request.timeout:g} seconds.",
                 context=context,
             )
-        if isinstance(error, httpx.HTTPError):
+        if isinstance(error, (aiohttp.ClientError, OSError)):
             return UpstreamError(
                 f"The LLM provider '{self.name}' could not be reached; check its base URL and that it is running.",
                 context=context,

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible provider drives the real LangChain/OpenAI client against the stub upstream."""
+"""The OpenAI-compatible provider against the stub upstream, a real server on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from smarter.apps.chat.providers import (
@@ -27,7 +27,6 @@ from smarter.apps.chat.providers import (
     provider_for,
 )
 from smarter.lib.errors import UpstreamError, UpstreamTimeout
-from smarter.lib.outbound import async_guarded_client
 from smarter.testing.openai_stub import (
     DEFAULT_TEXT,
     OpenAIStub,
@@ -257,17 +256,19 @@ def test_concurrent_requests_of_two_accounts_each_send_their_own_key_to_their_ow
         assert [request.authorization for request in globex_upstream.chat_requests] == ["Bearer sk-globex"] * 2
 
 
-def test_a_given_http_client_is_used_and_left_open(stub: OpenAIStub) -> None:
+def test_a_given_http_session_is_used_and_left_open(stub: OpenAIStub) -> None:
     sent: list[str] = []
 
-    async def record(request: httpx.Request) -> None:
-        sent.append(str(request.url))
+    async def record(session: Any, context: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        sent.append(str(params.url))
 
     async def go() -> bool:
-        async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
-            guarded = provider_for("acme_llm", api_key=KEY, base_url=stub.url, http_async_client=http)
-            await guarded.complete(ask())
-            return http.is_closed
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_start.append(record)
+        async with aiohttp.ClientSession(trace_configs=[tracing]) as http:
+            chat = provider_for("acme_llm", api_key=KEY, base_url=stub.url, http_session=http)
+            await chat.complete(ask())
+            return http.closed
 
     assert asyncio.run(go()) is False
     assert sent == [f"{stub.url}/chat/completions"]
@@ -388,9 +389,9 @@ def test_the_outbound_guard_decides_whether_an_accounts_endpoint_may_be_reached(
     settings.SMARTER_ALLOW_PRIVATE_HOSTS = allow_private
 
     async def go() -> ProviderReply:
-        async with async_guarded_client() as http:
-            guarded = provider_for("acme_llm", api_key=KEY, base_url=stub.url, http_async_client=http)
-            return await guarded.complete(ask())
+        # The kept, guarded session an account's own endpoint gets in production.
+        guarded = provider_for("acme_llm", api_key=KEY, base_url=stub.url, guarded=True)
+        return await guarded.complete(ask())
 
     if allow_private:
         assert asyncio.run(go()).content == DEFAULT_TEXT
@@ -417,10 +418,8 @@ def test_cancelling_the_consumer_mid_stream_closes_the_upstream_connection(stub:
                 received.append(event.text)
 
     async def disconnect_after_first_words() -> None:
-        async with httpx.AsyncClient() as http:
-            chat = provider_for(
-                "openai", api_key=KEY, base_url=stub.url, http_async_client=http if own_client else None
-            )
+        async with aiohttp.ClientSession() as http:
+            chat = provider_for("openai", api_key=KEY, base_url=stub.url, http_session=http if own_client else None)
             assert isinstance(chat, OpenAICompatibleProvider)
             task = asyncio.create_task(consume(chat))
             while not received:
