@@ -654,6 +654,7 @@ async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, flo
     import openai
 
     from smarter.apps.chat.providers.base import Message, ProviderRequest
+    from smarter.apps.chat.providers.clients import close_sessions
     from smarter.apps.chat.providers.openai_compatible import OpenAICompatibleProvider
 
     messages = [{"role": "user", "content": PROMPT}]
@@ -684,7 +685,8 @@ async def _upstream_call_cpu(stub: Server, requests: int) -> list[tuple[str, flo
             for _ in range(requests):
                 await call()
             results.append((name, (time.process_time() - started) / requests * 1000))
-        return results
+    await close_sessions()  # the provider's kept session, before this loop ends
+    return results
 
 
 def profile(server: Server, workdir: Path, requests: int) -> str:

@@ -62,9 +62,9 @@ def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
     return decorate
 
 
-def _resolve(header: str, chatbot_name: str | None, feature: str | None) -> tuple[Caller, Chatbot | None]:
-    """Who is calling, whether the feature is on for their account, and their chatbot: one trip
-    to a database thread, because each trip costs more than the queries it runs."""
+def resolve_caller(header: str, chatbot_name: str | None, feature: str | None) -> tuple[Caller, Chatbot | None]:
+    """Who is calling, whether the feature is on for their account, and their chatbot, from a
+    database thread: one trip, because each trip costs more than the queries it runs."""
     caller = caller_from_authorization(header)
     if caller is None:
         raise NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
@@ -85,12 +85,12 @@ def _resolve(header: str, chatbot_name: str | None, feature: str | None) -> tupl
 
 
 async def caller_of(authorization: str, *, feature: str | None = None) -> Caller:
-    caller, _ = await in_db_thread(_resolve, authorization, None, feature)
+    caller, _ = await in_db_thread(resolve_caller, authorization, None, feature)
     return caller
 
 
 async def caller_and_chatbot_of(authorization: str, name: str, *, feature: str | None = None) -> tuple[Caller, Chatbot]:
-    caller, chatbot = await in_db_thread(_resolve, authorization, name, feature)
+    caller, chatbot = await in_db_thread(resolve_caller, authorization, name, feature)
     assert chatbot is not None
     return caller, chatbot
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
 from smarter.apps.api.async_door import (
     api_door,
-    caller_and_chatbot_of,
     caller_of,
     client_ip,
     json_object,
     require_caller,
+    resolve_caller,
 )
 from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, parse
 from smarter.apps.api.errors import error_body, internal_error
@@ -181,23 +182,27 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
             assert invalid is not None
             raise invalid
         body = parsed
-        caller, chatbot = await caller_and_chatbot_of(
-            call.authorization, body.model, feature=OPENAI_COMPATIBLE_ENDPOINT
-        )
-        turn = TurnInput(
-            account=caller.account,
-            chatbot=chatbot,
-            channel="openai",
-            messages=_messages(body),
-            stream=body.stream,
-            user=caller.user,
-            api_key=caller.api_key,
-            client_ip=call.client_ip,
-            user_agent=call.user_agent,
-            overrides=TurnOverrides(
-                temperature=body.temperature, max_tokens=body.max_completion_tokens or body.max_tokens
-            ),
-        )
+
+        def turn() -> TurnInput:
+            # Runs in the turn's first database trip (the pipeline's): the key, the feature
+            # switch and the chatbot are read together with the session and the limits.
+            caller, chatbot = resolve_caller(call.authorization, body.model, OPENAI_COMPATIBLE_ENDPOINT)
+            assert chatbot is not None
+            return TurnInput(
+                account=caller.account,
+                chatbot=chatbot,
+                channel="openai",
+                messages=_messages(body),
+                stream=body.stream,
+                user=caller.user,
+                api_key=caller.api_key,
+                client_ip=call.client_ip,
+                user_agent=call.user_agent,
+                overrides=TurnOverrides(
+                    temperature=body.temperature, max_tokens=body.max_completion_tokens or body.max_tokens
+                ),
+            )
+
         created = int(time.time())
         if not body.stream:
             return DoorAnswer(200, _json(_completion(await run_turn(turn), body.model, created)))
@@ -209,7 +214,7 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
         logger.exception("unhandled error in the OpenAI door")
         return openai_error_answer(internal_error())
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    completion_id = f"chatcmpl-{turn.account.pk}-{created}-{id(events)}"
+    completion_id = f"chatcmpl-{secrets.token_hex(12)}"
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
