@@ -63,6 +63,10 @@ TARGET_CPU_MS = 3.0
 TARGET_C1_P50_MS = 5.0
 TARGET_C32_P50_MS = 10.0
 TARGET_C32_P99_MS = 60.0
+# The CPU target was set where LiteLLM burned 9-13 ms per request: as a share of LiteLLM's CPU in
+# the same run it holds on a slower or busier machine too (absolute figures here vary 2x by day).
+LITELLM_CPU_WHEN_SET_MS = (9.0, 13.0)
+TARGET_CPU_SHARE = TARGET_CPU_MS / (sum(LITELLM_CPU_WHEN_SET_MS) / 2)
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -954,6 +958,19 @@ def render(
         f"≤ {TARGET_CPU_MS:g} ms",
         [(cpu_ms("c=1 JSON", g), cpu_ms("c=1 JSON", g) <= TARGET_CPU_MS) for g in gateways],
     )
+    if "LiteLLM" in gateways:
+        low, high = (TARGET_CPU_MS / reference for reference in reversed(LITELLM_CPU_WHEN_SET_MS))
+        for title in ("c=32 JSON", "c=1 JSON"):
+            share = cpu_ms(title, "Smarter") / cpu_ms(title, "LiteLLM")
+            cells = [
+                f"{share:.2f} {verdict(share <= TARGET_CPU_SHARE)}" if g == "Smarter" else "1.00 (the baseline)"
+                for g in gateways
+            ]
+            target_lines.append(
+                f"| server CPU per JSON request as a share of LiteLLM's in this run, {title.split()[0]} | "
+                f"≤ {TARGET_CPU_SHARE:.2f} (3 ms of the 9 to 13 ms LiteLLM used when the target was set:"
+                f" {low:.2f} to {high:.2f}) | " + " | ".join(cells) + " |"
+            )
     target(
         "added p50, c=1, 0 ms upstream (ms)",
         f"≤ {TARGET_C1_P50_MS:g} ms",
