@@ -3,7 +3,7 @@
 The turn pipeline builds a `ProviderRequest` (messages, tools as OpenAI function schemas, model
 settings) and either awaits `complete()` for a whole `ProviderReply` or iterates `stream()` for
 `TextDelta`s, whole `ToolCallReady`s and a final `Completed` carrying the same reply. These are
-plain frozen values: nothing here knows Django, HTTP or LangChain, so the pipeline, the sandbox
+plain frozen values: nothing here knows Django or HTTP, so the pipeline, the sandbox
 and tests can build them directly.
 """
 
