@@ -260,38 +260,6 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._backend = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        import anyio.to_thread
-
-        # getaddrinfo blocks; resolve in a worker thread like the event loop's own resolver does.
-        addresses = await anyio.to_thread.run_sync(lambda: checked_addresses(host, port))
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._backend.connect_tcp(str(address), port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as error:
-                last_error = error
-        assert last_error is not None
-        raise last_error
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        raise OutboundRefused("unix sockets may not be used for outbound requests")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
 @functools.lru_cache(maxsize=2)
 def _default_ssl_context(verify: bool) -> ssl.SSLContext:
     # Loading the CA bundle takes tens of milliseconds; a context is safe to share between clients.
@@ -315,15 +283,6 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
-class AsyncGuardedTransport(httpx.AsyncHTTPTransport):
-    def __init__(self, *, verify: bool | ssl.SSLContext = True, max_connections: int = 20) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(verify),
-            max_connections=max_connections,
-            network_backend=_AsyncGuardedBackend(),
-        )
-
-
 def check_url_before_lookup(url: str) -> None:
     """Refuse a wrong scheme, credentials in the URL, or a host spelled as a refused address,
     with a clear message and without a DNS lookup: resolving and checking every address a name
@@ -339,10 +298,6 @@ def check_url_before_lookup(url: str) -> None:
 def _check_request(request: httpx.Request) -> None:
     # Runs for the first request and for every redirect hop.
     check_url_before_lookup(str(request.url))
-
-
-async def _async_check_request(request: httpx.Request) -> None:
-    _check_request(request)
 
 
 def guarded_client(
@@ -365,26 +320,6 @@ def guarded_client(
         headers=headers,
         trust_env=False,  # an environment proxy would be connected to instead of the checked host
         event_hooks={"request": [_check_request]},
-    )
-
-
-def async_guarded_client(
-    *,
-    timeout: float | httpx.Timeout = 10.0,
-    max_redirects: int = DEFAULT_MAX_REDIRECTS,
-    headers: dict[str, str] | None = None,
-    verify: bool | ssl.SSLContext = True,
-    max_connections: int = 20,
-) -> httpx.AsyncClient:
-    """The asyncio twin of `guarded_client`."""
-    return httpx.AsyncClient(
-        transport=AsyncGuardedTransport(verify=verify, max_connections=max_connections),
-        timeout=timeout,
-        follow_redirects=max_redirects > 0,
-        max_redirects=max(max_redirects, 0),
-        headers=headers,
-        trust_env=False,
-        event_hooks={"request": [_async_check_request]},
     )
 
 

@@ -89,12 +89,6 @@ async def caller_of(authorization: str, *, feature: str | None = None) -> Caller
     return caller
 
 
-async def caller_and_chatbot_of(authorization: str, name: str, *, feature: str | None = None) -> tuple[Caller, Chatbot]:
-    caller, chatbot = await in_db_thread(resolve_caller, authorization, name, feature)
-    assert chatbot is not None
-    return caller, chatbot
-
-
 async def require_caller(request: HttpRequest, *, feature: str | None = None) -> Caller:
     return await caller_of(request.headers.get("Authorization", ""), feature=feature)
 
@@ -102,7 +96,9 @@ async def require_caller(request: HttpRequest, *, feature: str | None = None) ->
 async def require_caller_and_chatbot(
     request: HttpRequest, name: str, *, feature: str | None = None
 ) -> tuple[Caller, Chatbot]:
-    return await caller_and_chatbot_of(request.headers.get("Authorization", ""), name, feature=feature)
+    caller, chatbot = await in_db_thread(resolve_caller, request.headers.get("Authorization", ""), name, feature)
+    assert chatbot is not None
+    return caller, chatbot
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:

@@ -430,8 +430,12 @@ def _jsonable(value: Any) -> Any:
 TurnSource = TurnInput | Callable[[], TurnInput]
 
 
+def _built(source: TurnSource) -> TurnInput:
+    return source() if callable(source) else source
+
+
 def _start(source: TurnSource) -> tuple[TurnInput, _Plan]:
-    turn = source() if callable(source) else source
+    turn = _built(source)
     return turn, _plan_and_admit(turn)
 
 
@@ -550,7 +554,7 @@ async def run_turn(source: TurnSource) -> TurnResult:
     """The whole turn at once (no streaming): what the JSON doors render."""
 
     def whole() -> TurnInput:
-        return replace(source() if callable(source) else source, stream=False)
+        return replace(_built(source), stream=False)
 
     async for event in run_turn_events(whole):
         if isinstance(event, TurnDone):

@@ -11,11 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import httpx
 import pytest
 
 from smarter.lib import outbound
-from smarter.lib.outbound import OutboundRefused, address_refusal, async_guarded_client, check_url, guarded_client
+from smarter.lib.outbound import OutboundRefused, address_refusal, check_url, guarded_client
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -168,20 +169,24 @@ def test_the_socket_goes_to_the_checked_address_not_a_second_lookup(strict: Any,
         assert client.get(f"http://pinned.example:{port}/p").json() == {"host": f"pinned.example:{port}", "path": "/p"}
 
 
-def test_the_async_client_is_guarded_too(strict: Any, server: Any) -> None:
+def test_the_async_resolver_answers_only_checked_addresses(strict: Any, server: Any) -> None:
+    # The LLM providers' aiohttp sessions for an account's own endpoint resolve through it.
     port = server.server_address[1]
 
     async def fetch(url: str) -> Any:
-        async with async_guarded_client(timeout=2) as client:
-            return (await client.get(url)).json()
+        connector = aiohttp.TCPConnector(resolver=outbound.AsyncGuardedResolver())
+        async with aiohttp.ClientSession(connector=connector) as session, session.get(url) as response:
+            return await response.json()
 
-    with pytest.raises(OutboundRefused, match="loopback"):
-        asyncio.run(fetch(f"http://127.0.0.1:{port}/"))
+    with outbound.override_host("inside.example", ["127.0.0.1"]), pytest.raises(OutboundRefused, match="loopback"):
+        asyncio.run(fetch(f"http://inside.example:{port}/secret"))
     with outbound.override_host("allowed.example", ["127.0.0.1"], trusted=True):
-        assert asyncio.run(fetch(f"http://allowed.example:{port}/a"))["path"] == "/a"
-        with pytest.raises(OutboundRefused, match="loopback"):
-            asyncio.run(fetch(f"http://allowed.example:{port}/redirect?to=http://[::ffff:127.0.0.1]:{port}/"))
-    assert server.hits == ["/a", f"/redirect?to=http://[::ffff:127.0.0.1]:{port}/"]
+        # The socket goes to the checked address; the Host header keeps the name.
+        assert asyncio.run(fetch(f"http://allowed.example:{port}/a")) == {
+            "host": f"allowed.example:{port}",
+            "path": "/a",
+        }
+    assert server.hits == ["/a"]
 
 
 def test_literal_refusal_checks_without_dns(strict: Any) -> None:

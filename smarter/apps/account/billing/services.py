@@ -4,8 +4,8 @@ The path of a charge (DESIGN.md step 7, reference security §3.6):
 
 1. the turn's transaction inserts a `UsageEvent` (the outbox) with the charges to write;
 2. after commit, the event is handed to the publisher thread (`publisher.py`), which publishes
-   `record_charges_task(usage_event_ids)` for every event that arrived since its last publish
-   (failures only log: the rows stay pending and the chat has already answered);
+   `record_charges_task(usage_event_ids)` once for the events of a 0.2 s window (failures only
+   log: the rows stay pending and the chat has already answered);
 3. the task writes one `Charge` per item under a unique idempotency key and marks the event done,
    in one transaction, so a redelivered or duplicated task writes nothing twice;
 4. `requeue_pending_charges_task` (beat) republishes events still pending after a while.
