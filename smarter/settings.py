@@ -232,6 +232,7 @@ SMARTER_FERNET_KEYS = conf.fernet_key_list
 SMARTER_ROOT_DOMAIN = conf.root_domain
 SMARTER_PLATFORM_HOST = conf.platform_host
 SMARTER_ALLOW_PRIVATE_HOSTS = conf.allow_private_hosts
+SMARTER_DATABASE_THREADS = conf.database_threads
 SMARTER_LLM_PROVIDER = conf.effective_llm_provider
 SMARTER_OPENAI_API_KEY = conf.openai_api_key.get_secret_value() if conf.openai_api_key else None
 SMARTER_OPENAI_BASE_URL = conf.openai_base_url

@@ -90,6 +90,12 @@ class SmarterSettings(BaseSettings):
     redis_url: str | None = Field(
         None, description="redis://host:6379/0: Celery broker, cache and rate limits. Unset: eager tasks."
     )
+    database_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads per web process for the database work of chat turns (raise for a distant database).",
+    )
 
     # --- hosts ------------------------------------------------------------------------------
     root_domain: str = Field(

@@ -17,10 +17,11 @@ from django.http.response import HttpResponseBase
 
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.features import feature_enabled
-from smarter.apps.api.authentication import caller_from_authorization
+from smarter.apps.account.selectors import caller_for_api_key
+from smarter.apps.api.authentication import accepted, api_key_in
 from smarter.apps.api.errors import error_body, error_response, internal_error
 from smarter.apps.chatbot.models import Chatbot
-from smarter.apps.chatbot.selectors import chatbot_for_turn
+from smarter.apps.chatbot.selectors import door_lookup
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import (
     FieldError,
@@ -63,19 +64,28 @@ def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
 
 
 def resolve_caller(header: str, chatbot_name: str | None, feature: str | None) -> tuple[Caller, Chatbot | None]:
-    """Who is calling, whether the feature is on for their account, and their chatbot, from a
-    database thread: one trip, because each trip costs more than the queries it runs."""
-    caller = caller_from_authorization(header)
-    if caller is None:
+    """Who is calling, whether the feature is on for their account, and their chatbot (with its
+    plugins), from a database thread in one trip: each trip costs more than the queries it runs,
+    and with a chatbot to find, one statement (`door_lookup`)."""
+    key = api_key_in(header)
+    if key is None:
         raise NotAuthenticated("Authenticate with an API key: send 'Authorization: Token <key>'.")
-    if feature is not None and not feature_enabled(account=caller.account, feature=feature):
+    if chatbot_name is None:
+        caller = accepted(caller_for_api_key(key))
+        feature_on = feature is None or feature_enabled(account=caller.account, feature=feature)
+        chatbot = None
+    else:
+        found = door_lookup(api_key=key, chatbot_name=chatbot_name, feature=feature)
+        caller = accepted(found.caller if found is not None else None)
+        assert found is not None
+        feature_on, chatbot = found.feature_on, found.chatbot
+    if not feature_on:
         raise PermissionDenied(
             f"The feature {feature!r} is switched off for this account; ask the platform operator.",
             context={"feature": feature},
         )
     if chatbot_name is None:
         return caller, None
-    chatbot = chatbot_for_turn(account=caller.account, name=chatbot_name)
     if chatbot is None:
         raise NotFound(
             f"Chatbot {chatbot_name!r} was not found in your account.",

@@ -20,10 +20,10 @@ MAX_AUTHORIZATION_LENGTH = 256
 KEYWORDS = ("token", "bearer")
 
 
-def caller_from_authorization(header: str) -> Caller | None:
-    """The caller an `Authorization` header names; None when it names no API key at all.
+def api_key_in(header: str) -> str | None:
+    """The API key an `Authorization` header carries; None when it carries none at all.
 
-    Raises NotAuthenticated for a header that tries to be a key and is not a valid one.
+    Raises NotAuthenticated for a header that tries to be a key and is not shaped like one.
     """
     if not header:
         return None
@@ -35,13 +35,27 @@ def caller_from_authorization(header: str) -> Caller | None:
     key = key.strip()
     if not key or " " in key:
         raise NotAuthenticated("Send the key as 'Authorization: Token <key>'.")
-    caller = selectors.caller_for_api_key(key)
+    return key
+
+
+def accepted(caller: Caller | None) -> Caller:
+    """A caller found for a presented key, once accepted: its use recorded, its account bound to
+    the request's log lines. None (no caller for that key) raises NotAuthenticated."""
     if caller is None:
         raise NotAuthenticated("The API key is invalid, expired or revoked.")
     assert caller.api_key is not None
     services.api_key_touch(api_key=caller.api_key)
     bind_account(caller.account.account_number)
     return caller
+
+
+def caller_from_authorization(header: str) -> Caller | None:
+    """The caller an `Authorization` header names; None when it names no API key at all.
+
+    Raises NotAuthenticated for a header that tries to be a key and is not a valid one.
+    """
+    key = api_key_in(header)
+    return accepted(selectors.caller_for_api_key(key)) if key is not None else None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -11,8 +11,9 @@
 7. the turn, its messages, tool calls and selections are written in one transaction;
 8. the result is returned for the door to render.
 
-Database work runs in worker threads (`in_db_thread`), so hundreds of slow completions in flight hold
-no thread while they wait on the model.
+Database work runs on a small pool of threads (`in_db_thread`) and plugins on a larger one
+(`in_worker_thread`), so hundreds of slow completions in flight hold no thread while they wait on
+the model, and a slow plugin holds up no other turn's database work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
@@ -65,7 +67,7 @@ from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, app
 from smarter.apps.plugin.selectors import plugins_named
 from smarter.apps.plugin.tools import ToolSet, build_toolset
 from smarter.lib import prepared
-from smarter.lib.db_threads import in_db_thread
+from smarter.lib.db_threads import in_db_thread, in_worker_thread
 from smarter.lib.errors import FieldError, NotFound, SmarterError, UpstreamError, UpstreamTimeout, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -295,112 +297,129 @@ class _Record:
 
 
 @transaction.atomic
-def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[Turn, Decimal]:
-    """Write the turn; returns it with its cost (priced here: the price table is in the database).
+def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[int, Decimal]:
+    """Write the turn; returns its id with its cost (priced here: the price table is in the database).
 
-    Rows are written with prepared statements (`smarter.lib.prepared`): a turn writes every
-    time, and compiling its ORM queries cost more than the database's own work."""
+    Rows are written with prepared statements from plain values (`smarter.lib.prepared`): a turn
+    writes every time, and compiling ORM queries or building model instances cost more than the
+    database's own work."""
+    now = timezone.now()
     if plan.chat is None:
         # A new session: its row, and nothing for another turn of it to race with yet.
-        chat = prepared.insert(
-            Chat(
-                session_key=plan.session_key,
-                account=turn.account,
-                chatbot=turn.chatbot,
-                channel=turn.channel,
-                user=turn.user,
-                api_key=turn.api_key,
-                uid=turn.uid[:128],
-                client_ip=turn.client_ip,
-                user_agent=turn.user_agent[:500],
-            )
+        chat_id = prepared.insert(
+            Chat,
+            {
+                "session_key": plan.session_key,
+                "account_id": turn.account.pk,
+                "chatbot_id": turn.chatbot.pk,
+                "channel": turn.channel,
+                "user_id": turn.user.pk if turn.user is not None else None,
+                "api_key_id": turn.api_key.pk if turn.api_key is not None else None,
+                "uid": turn.uid[:128],
+                "client_ip": turn.client_ip,
+                "user_agent": turn.user_agent[:500],
+                "created_at": now,
+            },
         )
         last_sequence, index = 0, 1
     else:
         # The row lock orders concurrent turns of one session, so sequences never collide.
-        chat = Chat.objects.select_for_update().get(pk=plan.chat.pk)
-        last_sequence = ChatMessage.objects.filter(chat=chat).aggregate(last=Max("sequence"))["last"] or 0
-        index = (Turn.objects.filter(chat=chat).aggregate(last=Max("index"))["last"] or 0) + 1
-    plan.chat = chat
-    stored = prepared.insert(
-        Turn(
-            chat=chat,
-            index=index,
-            provider=plan.provider,
-            model=plan.model,
-            rounds=record.rounds,
-            prompt_tokens=record.usage.prompt_tokens,
-            completion_tokens=record.usage.completion_tokens,
-            total_tokens=record.usage.total_tokens,
-            latency_ms=round(record.latency_ms, 2),
-            status=Turn.Status.ERROR if record.error else Turn.Status.OK,
-            error=record.error[:2000],
-            request_messages=record.request_messages,
-        )
+        chat_id = Chat.objects.select_for_update().values_list("pk", flat=True).get(pk=plan.chat.pk)
+        last_sequence = ChatMessage.objects.filter(chat_id=chat_id).aggregate(last=Max("sequence"))["last"] or 0
+        index = (Turn.objects.filter(chat_id=chat_id).aggregate(last=Max("index"))["last"] or 0) + 1
+    turn_id = prepared.insert(
+        Turn,
+        {
+            "chat_id": chat_id,
+            "index": index,
+            "provider": plan.provider,
+            "model": plan.model,
+            "rounds": record.rounds,
+            "prompt_tokens": record.usage.prompt_tokens,
+            "completion_tokens": record.usage.completion_tokens,
+            "total_tokens": record.usage.total_tokens,
+            "latency_ms": round(record.latency_ms, 2),
+            "status": "error" if record.error else "ok",
+            "error": record.error[:2000],
+            "request_messages": record.request_messages,
+            "created_at": now,
+        },
     )
     prepared.insert_many(
+        ChatMessage,
         [
-            ChatMessage(
-                chat=chat,
-                turn=stored,
-                sequence=last_sequence + offset,
-                role=message.role,
-                content=message.content,
-                tool_calls=[
+            {
+                "chat_id": chat_id,
+                "turn_id": turn_id,
+                "sequence": last_sequence + offset,
+                "role": message.role,
+                "content": message.content,
+                "tool_calls": [
                     {"id": c.id, "name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}
                     for c in message.tool_calls
                 ],
-                tool_call_id=message.tool_call_id or "",
-            )
+                "tool_call_id": message.tool_call_id or "",
+                "created_at": now,
+            }
             for offset, message in enumerate(record.new_messages, start=1)
-        ]
+        ],
     )
     prepared.insert_many(
+        ToolCall,
         [
-            ToolCall(
-                turn=stored,
-                chat=chat,
-                round=round_number,
-                call_id=event.call_id[:128],
-                tool_name=event.tool[:64],
-                plugin=plugin,
-                plugin_name=(plugin.name if plugin else event.tool)[:64],
-                arguments=event.arguments,
-                result=_jsonable(event.result),
-                error=(event.error or "")[:2000],
-                executed=_jsonable(event.executed),
-                ms=round(event.ms, 3),
-            )
+            {
+                "turn_id": turn_id,
+                "chat_id": chat_id,
+                "round": round_number,
+                "call_id": event.call_id[:128],
+                "tool_name": event.tool[:64],
+                "plugin_id": plugin.pk if plugin else None,
+                "plugin_name": (plugin.name if plugin else event.tool)[:64],
+                "arguments": event.arguments,
+                "result": _jsonable(event.result),
+                "error": (event.error or "")[:2000],
+                "executed": _jsonable(event.executed),
+                "ms": round(event.ms, 3),
+                "created_at": now,
+            }
             for round_number, plugin, event in record.tool_events
-        ]
+        ],
     )
     prepared.insert_many(
+        PluginSelection,
         [
-            PluginSelection(
-                turn=stored,
-                chat=chat,
-                plugin=plugin,
-                plugin_name=decision.plugin,
-                selected=decision.selected,
-                rule=decision.rule,
-                term=decision.matched_term or "",
-                matched_in=decision.where or "",
-            )
+            {
+                "turn_id": turn_id,
+                "chat_id": chat_id,
+                "plugin_id": plugin.pk,
+                "plugin_name": decision.plugin,
+                "selected": decision.selected,
+                "rule": decision.rule,
+                "term": decision.matched_term or "",
+                "matched_in": decision.where or "",
+                "created_at": now,
+            }
             for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
-        ]
+        ],
     )
     if index > 1:
-        Chat.objects.filter(pk=chat.pk).update(updated_at=stored.created_at)
+        Chat.objects.filter(pk=chat_id).update(updated_at=now)
     # Billing: the outbox row commits with the turn; its charges are written after commit.
+    cost = token_cost(
+        provider=plan.provider,
+        model=plan.model,
+        prompt_tokens=record.usage.prompt_tokens,
+        completion_tokens=record.usage.completion_tokens,
+    )
     billing_services.usage_event_record(
         account=turn.account,
-        turn_id=stored.pk,
-        created_at=stored.created_at,
+        turn_id=turn_id,
+        created_at=now,
         user=turn.user,
         api_key=turn.api_key,
         chatbot_id=turn.chatbot.pk,
         chatbot_name=turn.chatbot.name,
-        session_key=chat.session_key,
+        session_key=plan.session_key,
         channel=turn.channel,
         provider=plan.provider,
         model=plan.model,
@@ -410,16 +429,12 @@ def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[Turn, Decim
             billing_services.ToolUse(name=event.tool, is_plugin=plugin is not None)
             for _, plugin, event in record.tool_events
         ],
+        cost=cost,
     )
-    reservation, used = plan.reservation, record.usage.total_tokens
-    transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
-    cost = token_cost(
-        provider=plan.provider,
-        model=plan.model,
-        prompt_tokens=record.usage.prompt_tokens,
-        completion_tokens=record.usage.completion_tokens,
-    )
-    return stored, cost
+    if plan.reservation is not None:
+        reservation, used = plan.reservation, record.usage.total_tokens
+        transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
+    return turn_id, cost
 
 
 def _jsonable(value: Any) -> Any:
@@ -498,7 +513,9 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             for call in reply.tool_calls:
                 plugin = plan.toolset.plugin_for(call.name)
                 yield ToolCallEvent(call.id, call.name, plugin.name if plugin else None, call.arguments, record.rounds)
-            outcomes = await asyncio.gather(*(in_db_thread(_run_tool, plan.toolset, call) for call in reply.tool_calls))
+            outcomes = await asyncio.gather(
+                *(in_worker_thread(_run_tool, plan.toolset, call) for call in reply.tool_calls)
+            )
             for call, (plugin, result) in zip(reply.tool_calls, outcomes, strict=True):
                 result_event = ToolResultEvent(
                     call.id,
@@ -526,11 +543,11 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
         await in_db_thread(_persist, turn, plan, record)
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
-    stored, cost = await in_db_thread(_persist, turn, plan, record)
+    turn_id, cost = await in_db_thread(_persist, turn, plan, record)
     yield TurnDone(
         TurnResult(
             session_key=plan.session_key,
-            turn_id=stored.pk,
+            turn_id=turn_id,
             content=record.content,
             tool_calls=tuple(event for _, _, event in record.tool_events),
             usage=record.usage,

@@ -60,25 +60,27 @@ def usage_event_record(
     prompt_tokens: int,
     completion_tokens: int,
     tools: list[ToolUse],
-) -> UsageEvent:
-    """The outbox row of a turn. Call it inside the turn's transaction: the task is published
-    only after that transaction commits, so it never looks for a row that is not there yet."""
+    cost: Decimal | None = None,
+) -> int:
+    """The outbox row of a turn; returns its id. Call it inside the turn's transaction: the task
+    is published only after that transaction commits, so it never looks for a row that is not
+    there yet. `cost`: the completion's price when the caller has it already."""
     total = prompt_tokens + completion_tokens
     key = f"turn-{turn_id}"
+    if cost is None:
+        # Priced when the usage happens, so a later price edit does not change past turns.
+        cost = token_cost(
+            provider=provider, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
     items: list[dict[str, Any]] = [
         {
             "key": f"{key}:completion",
-            "kind": ChargeKind.COMPLETION,
+            "kind": ChargeKind.COMPLETION.value,
             "tool": "",
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": total,
-            # Priced when the usage happens, so a later price edit does not change past turns.
-            "cost": str(
-                token_cost(
-                    provider=provider, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-                )
-            ),
+            "cost": str(cost),
         }
     ]
     for number, tool in enumerate(tools, start=1):
@@ -86,7 +88,7 @@ def usage_event_record(
         items.append(
             {
                 "key": f"{key}:tool-{number}",
-                "kind": kind,
+                "kind": kind.value,
                 "tool": tool.name[:64],
                 "prompt_tokens": 0,
                 "completion_tokens": 0,
@@ -95,14 +97,15 @@ def usage_event_record(
             }
         )
     # A prepared INSERT: every chat turn writes one (see smarter.lib.prepared).
-    event = prepared.insert(
-        UsageEvent(
-            key=key,
-            account=account,
-            chatbot_name=chatbot_name[:50],
-            total_tokens=total,
-            created_at=created_at,
-            payload={
+    event_id = prepared.insert(
+        UsageEvent,
+        {
+            "key": key,
+            "account_id": account.pk,
+            "chatbot_name": chatbot_name[:50],
+            "total_tokens": total,
+            "created_at": created_at,
+            "payload": {
                 "common": {
                     "user_id": user.pk if user is not None else None,
                     "api_key_id": api_key.pk if api_key is not None else None,
@@ -118,18 +121,18 @@ def usage_event_record(
                 },
                 "items": items,
             },
-        )
+        },
     )
-    transaction.on_commit(lambda: usage_event_hand_off(usage_event_id=event.pk))
-    return event
+    transaction.on_commit(lambda: usage_event_hand_off(usage_event_id=event_id))
+    return event_id
 
 
 def usage_event_hand_off(*, usage_event_id: int) -> None:
     """After the turn commits. Without a broker (tasks run eagerly) the charges are written now;
     with one, the publisher thread publishes the event, batched with other turns' events."""
-    from smarter.apps.account.tasks import record_charges_task
+    from smarter.celery import app
 
-    if record_charges_task.app.conf.task_always_eager:
+    if app.conf.task_always_eager:
         usage_events_enqueue(usage_event_ids=[usage_event_id])
     else:
         _publisher.submit(usage_event_id)

@@ -218,8 +218,9 @@ def record_usage_event(owner: Any, turn_id: int, *, prompt_tokens: int = 100, to
     from django.utils import timezone
 
     from smarter.apps.account.billing import services
+    from smarter.apps.account.billing.models import UsageEvent
 
-    return services.usage_event_record(
+    event_id = services.usage_event_record(
         account=owner.account,
         turn_id=turn_id,
         created_at=timezone.now(),
@@ -235,3 +236,4 @@ def record_usage_event(owner: Any, turn_id: int, *, prompt_tokens: int = 100, to
         completion_tokens=turn_id,
         tools=[services.ToolUse(name=f"tool{n}", is_plugin=True) for n in range(tools)],
     )
+    return UsageEvent.objects.get(pk=event_id)

@@ -73,7 +73,7 @@ def _event(
         "tools": [services.ToolUse(name=f"t{i}", is_plugin=i % 2 == 0) for i in range(tools)],
     }
     values.update(fields)
-    return services.usage_event_record(**values)
+    return UsageEvent.objects.get(pk=services.usage_event_record(**values))
 
 
 def test_two_hundred_turns_write_one_completion_charge_each_and_one_per_tool_call(

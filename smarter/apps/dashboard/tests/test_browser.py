@@ -231,7 +231,7 @@ def test_the_operating_pages_read_well_on_a_laptop_and_a_phone(site: Any, chromi
     for turn, (name, model, prompt, completion) in enumerate(
         [("shop", "gpt-4o-mini", 1200, 300), ("shop", "gpt-4o", 800, 200), ("kiosk", "gpt-4o-mini", 300, 90)], start=1
     ):
-        event = billing_services.usage_event_record(
+        event_id = billing_services.usage_event_record(
             account=owner.account,
             turn_id=turn,
             created_at=timezone.now(),
@@ -247,7 +247,7 @@ def test_the_operating_pages_read_well_on_a_laptop_and_a_phone(site: Any, chromi
             completion_tokens=completion,
             tools=[],
         )
-        billing_services.charges_record(usage_event_id=event.pk)
+        billing_services.charges_record(usage_event_id=event_id)
     for index, (command, kind, status) in enumerate([("apply", "Chatbot", 200), ("apply", "Plugin", 400)]):
         account_services.journal_record(
             key=f"entry{index}",

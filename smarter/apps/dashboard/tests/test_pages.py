@@ -400,7 +400,7 @@ def test_a_member_cannot_apply_admin_kinds_through_the_drop_zone(teammate: Perso
 
 # --- usage ----------------------------------------------------------------------------------
 def record_usage(persona: Persona, chatbot_name: str, model: str, prompt: int, completion: int, turn: int) -> None:
-    event = billing_services.usage_event_record(
+    event_id = billing_services.usage_event_record(
         account=persona.account,
         turn_id=turn,
         created_at=timezone.now(),
@@ -416,7 +416,7 @@ def record_usage(persona: Persona, chatbot_name: str, model: str, prompt: int, c
         completion_tokens=completion,
         tools=[],
     )
-    billing_services.charges_record(usage_event_id=event.pk)
+    billing_services.charges_record(usage_event_id=event_id)
 
 
 def test_usage_shows_tokens_and_cost_per_chatbot_and_model_and_exports_csv(owner: Persona) -> None:
