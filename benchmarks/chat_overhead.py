@@ -599,7 +599,7 @@ def step(title: str) -> Iterator[None]:
 
 
 PROFILE_LAYERS = (
-    ("ORM and MariaDB/SQLite work (in `in_db_thread`)", ("in_db_thread.<locals>.work",)),
+    ("database work (in `in_db_thread`)", ("_guarded.<locals>.work",)),
     (
         "upstream call: Smarter's provider on aiohttp (kept session per endpoint and key)",
         ("providers/openai_compatible", "aiohttp/", "httpx", "httpcore"),
@@ -609,10 +609,10 @@ PROFILE_LAYERS = (
     ("uvicorn and h11 (HTTP)", ("uvicorn/protocols", "h11")),
 )
 DB_STEPS = (
-    ("writing the turn (`_persist`)", "_persist"),
-    ("planning the turn (`_plan`: plugins, session)", "_plan "),
-    ("API key check (`caller_from_authorization`)", "caller_from_authorization"),
-    ("chatbot lookup (`chatbot_for_turn`)", "chatbot_for_turn"),
+    ("writing the turn (`turn_write`)", "turn_write"),
+    ("the door's one statement: key, switches, chatbot, plugins (`door_lookup`)", "door_lookup"),
+    ("limits: rate (Redis) and budget (`turn_admit`)", "turn_admit"),
+    ("planning the turn (`_plan`: session, plugin selection)", "_plan "),
 )
 
 

@@ -189,13 +189,33 @@ def insert(model: type[Model], values: Mapping[str, Any]) -> int:
         return int(database.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column))
 
 
+# One statement's bounds: well under MySQL's default max_allowed_packet (16 MiB, 4 MiB on older
+# servers) and SQLite's limit on bound parameters.
+MAX_ROWS_PER_STATEMENT = 500
+MAX_TEXT_PER_STATEMENT = 2 * 1024 * 1024
+
+
 def insert_many(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT rows of one model in one statement; primary keys are not read back."""
+    """INSERT rows of one model in as few statements as their size allows; primary keys are not
+    read back."""
     if not rows:
         return
     database = _database()
     now = timezone.now()
+    batch: list[list[Any]] = []
+    text = 0
+    for values in rows:
+        row = _row(model, values, database, now)
+        size = sum(len(value) for value in row if isinstance(value, str))
+        if batch and (len(batch) == MAX_ROWS_PER_STATEMENT or text + size > MAX_TEXT_PER_STATEMENT):
+            _insert_rows(database, model, batch)
+            batch, text = [], 0
+        batch.append(row)
+        text += size
+    _insert_rows(database, model, batch)
+
+
+def _insert_rows(database: BaseDatabaseWrapper, model: type[Model], rows: list[list[Any]]) -> None:
     sql, _ = _insert_sql(model, len(rows), False)
-    params = [value for values in rows for value in _row(model, values, database, now)]
     with database.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [value for row in rows for value in row])

@@ -8,7 +8,8 @@
 5. messages and tool schemas are built and the provider is called, streaming where asked;
 6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
    result (or error) goes back to the model;
-7. the turn, its messages, tool calls and selections are written in one transaction;
+7. the turn, its messages, tool calls and selections are written in one transaction
+   (`recording`: with the other turns that end at the same moment);
 8. the result is returned for the door to render.
 
 Database work runs on a small pool of threads (`in_db_thread`) and plugins on a larger one
@@ -25,20 +26,14 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
-from django.utils import timezone
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
-from smarter.apps.account.billing import services as billing_services
-from smarter.apps.account.pricing import token_cost
 from smarter.apps.chat import selectors
-from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
+from smarter.apps.chat.models import Chat
 from smarter.apps.chat.providers.base import (
     Completed,
     Message,
@@ -51,6 +46,7 @@ from smarter.apps.chat.providers.base import (
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
 from smarter.apps.chat.providers.factory import platform_default_model, provider_for
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
+from smarter.apps.chat.recording import Recorded, TurnRecord, turn_record
 from smarter.apps.chat.turns import (
     TokenEvent,
     ToolCallEvent,
@@ -66,7 +62,6 @@ from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, apply_overlay, select_plugins
 from smarter.apps.plugin.selectors import plugins_named
 from smarter.apps.plugin.tools import ToolSet, build_toolset
-from smarter.lib import prepared
 from smarter.lib.db_threads import in_db_thread, in_worker_thread
 from smarter.lib.errors import FieldError, NotFound, SmarterError, UpstreamError, UpstreamTimeout, ValidationFailed
 
@@ -296,149 +291,26 @@ class _Record:
     error: str = ""
 
 
-@transaction.atomic
-def _persist(turn: TurnInput, plan: _Plan, record: _Record) -> tuple[int, Decimal]:
-    """Write the turn; returns its id with its cost (priced here: the price table is in the database).
-
-    Rows are written with prepared statements from plain values (`smarter.lib.prepared`): a turn
-    writes every time, and compiling ORM queries or building model instances cost more than the
-    database's own work."""
-    now = timezone.now()
-    if plan.chat is None:
-        # A new session: its row, and nothing for another turn of it to race with yet.
-        chat_id = prepared.insert(
-            Chat,
-            {
-                "session_key": plan.session_key,
-                "account_id": turn.account.pk,
-                "chatbot_id": turn.chatbot.pk,
-                "channel": turn.channel,
-                "user_id": turn.user.pk if turn.user is not None else None,
-                "api_key_id": turn.api_key.pk if turn.api_key is not None else None,
-                "uid": turn.uid[:128],
-                "client_ip": turn.client_ip,
-                "user_agent": turn.user_agent[:500],
-                "created_at": now,
-            },
+async def _write(turn: TurnInput, plan: _Plan, record: _Record) -> Recorded:
+    return await turn_record(
+        TurnRecord(
+            turn=turn,
+            chat_id=plan.chat.pk if plan.chat is not None else None,
+            session_key=plan.session_key,
+            provider=plan.provider,
+            model=plan.model,
+            plugins=plan.plugins,
+            decisions=plan.decisions,
+            reservation=plan.reservation,
+            new_messages=record.new_messages,
+            tool_events=record.tool_events,
+            usage=record.usage,
+            rounds=record.rounds,
+            latency_ms=record.latency_ms,
+            request_messages=record.request_messages,
+            error=record.error,
         )
-        last_sequence, index = 0, 1
-    else:
-        # The row lock orders concurrent turns of one session, so sequences never collide.
-        chat_id = Chat.objects.select_for_update().values_list("pk", flat=True).get(pk=plan.chat.pk)
-        last_sequence = ChatMessage.objects.filter(chat_id=chat_id).aggregate(last=Max("sequence"))["last"] or 0
-        index = (Turn.objects.filter(chat_id=chat_id).aggregate(last=Max("index"))["last"] or 0) + 1
-    turn_id = prepared.insert(
-        Turn,
-        {
-            "chat_id": chat_id,
-            "index": index,
-            "provider": plan.provider,
-            "model": plan.model,
-            "rounds": record.rounds,
-            "prompt_tokens": record.usage.prompt_tokens,
-            "completion_tokens": record.usage.completion_tokens,
-            "total_tokens": record.usage.total_tokens,
-            "latency_ms": round(record.latency_ms, 2),
-            "status": "error" if record.error else "ok",
-            "error": record.error[:2000],
-            "request_messages": record.request_messages,
-            "created_at": now,
-        },
     )
-    prepared.insert_many(
-        ChatMessage,
-        [
-            {
-                "chat_id": chat_id,
-                "turn_id": turn_id,
-                "sequence": last_sequence + offset,
-                "role": message.role,
-                "content": message.content,
-                "tool_calls": [
-                    {"id": c.id, "name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}
-                    for c in message.tool_calls
-                ],
-                "tool_call_id": message.tool_call_id or "",
-                "created_at": now,
-            }
-            for offset, message in enumerate(record.new_messages, start=1)
-        ],
-    )
-    prepared.insert_many(
-        ToolCall,
-        [
-            {
-                "turn_id": turn_id,
-                "chat_id": chat_id,
-                "round": round_number,
-                "call_id": event.call_id[:128],
-                "tool_name": event.tool[:64],
-                "plugin_id": plugin.pk if plugin else None,
-                "plugin_name": (plugin.name if plugin else event.tool)[:64],
-                "arguments": event.arguments,
-                "result": _jsonable(event.result),
-                "error": (event.error or "")[:2000],
-                "executed": _jsonable(event.executed),
-                "ms": round(event.ms, 3),
-                "created_at": now,
-            }
-            for round_number, plugin, event in record.tool_events
-        ],
-    )
-    prepared.insert_many(
-        PluginSelection,
-        [
-            {
-                "turn_id": turn_id,
-                "chat_id": chat_id,
-                "plugin_id": plugin.pk,
-                "plugin_name": decision.plugin,
-                "selected": decision.selected,
-                "rule": decision.rule,
-                "term": decision.matched_term or "",
-                "matched_in": decision.where or "",
-                "created_at": now,
-            }
-            for plugin, decision in zip(plan.plugins, plan.decisions, strict=True)
-        ],
-    )
-    if index > 1:
-        Chat.objects.filter(pk=chat_id).update(updated_at=now)
-    # Billing: the outbox row commits with the turn; its charges are written after commit.
-    cost = token_cost(
-        provider=plan.provider,
-        model=plan.model,
-        prompt_tokens=record.usage.prompt_tokens,
-        completion_tokens=record.usage.completion_tokens,
-    )
-    billing_services.usage_event_record(
-        account=turn.account,
-        turn_id=turn_id,
-        created_at=now,
-        user=turn.user,
-        api_key=turn.api_key,
-        chatbot_id=turn.chatbot.pk,
-        chatbot_name=turn.chatbot.name,
-        session_key=plan.session_key,
-        channel=turn.channel,
-        provider=plan.provider,
-        model=plan.model,
-        prompt_tokens=record.usage.prompt_tokens,
-        completion_tokens=record.usage.completion_tokens,
-        tools=[
-            billing_services.ToolUse(name=event.tool, is_plugin=plugin is not None)
-            for _, plugin, event in record.tool_events
-        ],
-        cost=cost,
-    )
-    if plan.reservation is not None:
-        reservation, used = plan.reservation, record.usage.total_tokens
-        transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
-    return turn_id, cost
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str)) if value is not None else None
 
 
 # --- the pipeline -------------------------------------------------------------------------------
@@ -540,18 +412,18 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     except (UpstreamError, UpstreamTimeout) as error:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
-        await in_db_thread(_persist, turn, plan, record)
+        await _write(turn, plan, record)
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
-    turn_id, cost = await in_db_thread(_persist, turn, plan, record)
+    recorded = await _write(turn, plan, record)
     yield TurnDone(
         TurnResult(
             session_key=plan.session_key,
-            turn_id=turn_id,
+            turn_id=recorded.turn_id,
             content=record.content,
             tool_calls=tuple(event for _, _, event in record.tool_events),
             usage=record.usage,
-            cost=cost,
+            cost=recorded.cost,
             provider=plan.provider,
             model=plan.model,
             finish_reason=finish_reason,
