@@ -26,7 +26,6 @@ import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from django.conf import settings
 
@@ -46,7 +45,7 @@ from smarter.apps.chat.providers.base import (
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
 from smarter.apps.chat.providers.factory import platform_default_model, provider_for
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
-from smarter.apps.chat.recording import Recorded, TurnRecord, turn_record
+from smarter.apps.chat.recording import TurnRecord, turn_record
 from smarter.apps.chat.turns import (
     TokenEvent,
     ToolCallEvent,
@@ -278,41 +277,6 @@ def _tool_message(call: ModelToolCall, result: PluginResult) -> Message:
     return Message.tool(call.id, json.dumps(result.for_model(), default=str, ensure_ascii=False), name=call.name)
 
 
-# --- step 7: writing the turn -------------------------------------------------------------------
-@dataclass
-class _Record:
-    content: str
-    new_messages: list[Message]
-    tool_events: list[tuple[int, Plugin | None, ToolResultEvent]]
-    usage: Usage
-    rounds: int
-    latency_ms: float
-    request_messages: list[dict[str, Any]]
-    error: str = ""
-
-
-async def _write(turn: TurnInput, plan: _Plan, record: _Record) -> Recorded:
-    return await turn_record(
-        TurnRecord(
-            turn=turn,
-            chat_id=plan.chat.pk if plan.chat is not None else None,
-            session_key=plan.session_key,
-            provider=plan.provider,
-            model=plan.model,
-            plugins=plan.plugins,
-            decisions=plan.decisions,
-            reservation=plan.reservation,
-            new_messages=record.new_messages,
-            tool_events=record.tool_events,
-            usage=record.usage,
-            rounds=record.rounds,
-            latency_ms=record.latency_ms,
-            request_messages=record.request_messages,
-            error=record.error,
-        )
-    )
-
-
 # --- the pipeline -------------------------------------------------------------------------------
 TurnSource = TurnInput | Callable[[], TurnInput]
 
@@ -340,8 +304,16 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, guarded=plan.guarded)
     prompt_settings = plan.prompt_settings
     messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt)]
-    record = _Record(
-        content="",
+    # What step 7 writes, filled in as the turn goes.
+    record = TurnRecord(
+        turn=turn,
+        chat_id=plan.chat.pk if plan.chat is not None else None,
+        session_key=plan.session_key,
+        provider=plan.provider,
+        model=plan.model,
+        plugins=plan.plugins,
+        decisions=plan.decisions,
+        reservation=plan.reservation,
         new_messages=list(plan.stored_messages),
         tool_events=[],
         usage=Usage(),
@@ -349,6 +321,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
         latency_ms=0,
         request_messages=[message.as_openai() for message in messages],
     )
+    content = ""
     called_llm_plugins: list[Plugin] = []
     try:
         while True:
@@ -375,7 +348,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 raise UpstreamError("The model's stream ended without a final answer.")
             record.usage = record.usage + reply.usage
             if not reply.tool_calls or last_round:
-                record.content = reply.content
+                content = reply.content
                 record.new_messages.append(Message.assistant(reply.content))
                 finish_reason = reply.finish_reason or "stop"
                 break
@@ -412,15 +385,15 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     except (UpstreamError, UpstreamTimeout) as error:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
-        await _write(turn, plan, record)
+        await turn_record(record)
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
-    recorded = await _write(turn, plan, record)
+    recorded = await turn_record(record)
     yield TurnDone(
         TurnResult(
             session_key=plan.session_key,
             turn_id=recorded.turn_id,
-            content=record.content,
+            content=content,
             tool_calls=tuple(event for _, _, event in record.tool_events),
             usage=record.usage,
             cost=recorded.cost,
