@@ -161,7 +161,16 @@ def _insert_sql(model: type[Model], rows: int, returning: bool) -> tuple[str, tu
     return sql, params
 
 
+@functools.cache
+def _insert_attnames(model: type[Model]) -> frozenset[str]:
+    return frozenset(column.attname for column in _insert_columns(model))
+
+
 def _row(model: type[Model], values: Mapping[str, Any], database: BaseDatabaseWrapper, now: Any) -> list[Any]:
+    if not values.keys() <= _insert_attnames(model):
+        # A misspelt or relation name (`chat` for `chat_id`) would otherwise be dropped silently.
+        unknown = sorted(set(values) - _insert_attnames(model))
+        raise ValueError(f"{model.__name__} has no column for {unknown}")
     row = []
     for column in _insert_columns(model):
         if column.stamped:

@@ -9,7 +9,7 @@
 6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
    result (or error) goes back to the model;
 7. the turn, its messages, tool calls and selections are written in one transaction
-   (`recording`: with the other turns that end at the same moment);
+   (`recording.turn_write`);
 8. the result is returned for the door to render.
 
 Database work runs on a small pool of threads (`in_db_thread`) and plugins on a larger one

@@ -1,4 +1,4 @@
-"""Every write of the chat app. Turns are written by the pipeline (`pipeline._persist`)."""
+"""Every write of the chat app. Turns are written by the pipeline, through `recording.turn_write`."""
 
 from __future__ import annotations
 

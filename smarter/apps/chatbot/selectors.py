@@ -25,16 +25,6 @@ def chatbot_get(*, account: Account, name: str) -> Chatbot | None:
     return chatbots_of(account).filter(name=name).first()
 
 
-def chatbot_for_turn(*, account: Account, name: str) -> Chatbot | None:
-    """`chatbot_get` for the chat doors: one prepared statement, the account already known."""
-    found = prepared.fetch_by(Chatbot, account=account.pk, name=name)
-    if not found:
-        return None
-    chatbot = found[0]
-    chatbot.account = account
-    return chatbot
-
-
 @dataclass(frozen=True)
 class DoorLookup:
     """What a chat door needs before a turn: the caller, whether the feature is on for their

@@ -93,3 +93,9 @@ def test_many_rows_beyond_one_statements_bound_are_split_and_all_written(chat: C
     assert [sequence for sequence, _ in stored] == list(range(1, 8))
     assert all(content == f"{sequence}:" + "x" * 4_000 for sequence, content in stored)
     assert all(message.tool_calls == [] for message in ChatMessage.objects.filter(chat=chat))
+
+
+def test_a_value_for_no_column_is_refused_and_nothing_is_written(chat: Chat) -> None:
+    with pytest.raises(ValueError, match=r"Turn has no column for \['chat'\]"):
+        prepared.insert(Turn, {"chat": chat.pk, "index": 1, "provider": "p", "model": "m"})
+    assert not Turn.objects.exists()
