@@ -79,7 +79,7 @@ class SqlConnectionManifest(Manifest):
     spec: SqlConnectionSpec
 
 
-# A member may not name a Secret here, nor change these target fields while one is named.
+# A member may not name a Secret in a connection, nor change its target fields while one is named.
 SQL_BINDING = BindingFields(
     secrets={"password": "spec.connection.password"},
     target={
@@ -88,6 +88,15 @@ SQL_BINDING = BindingFields(
         "port": "spec.connection.port",
         "database": "spec.connection.database",
         "username": "spec.connection.username",
+    },
+)
+API_BINDING = BindingFields(
+    secrets={"api_key": "spec.connection.apiKey"},
+    target={
+        "base_url": "spec.connection.baseUrl",
+        "auth_method": "spec.connection.authMethod",
+        "username": "spec.connection.username",
+        "header_name": "spec.connection.headerName",
     },
 )
 
@@ -247,17 +256,6 @@ def url_problems(url: str, loc: str) -> list[FieldError]:
         return [FieldError(loc, "must not hold credentials; use authMethod and apiKey")]
     refusal = literal_refusal(parts.hostname)
     return [FieldError(loc, f"refused: {refusal}")] if refusal else []
-
-
-API_BINDING = BindingFields(
-    secrets={"api_key": "spec.connection.apiKey"},
-    target={
-        "base_url": "spec.connection.baseUrl",
-        "auth_method": "spec.connection.authMethod",
-        "username": "spec.connection.username",
-        "header_name": "spec.connection.headerName",
-    },
-)
 
 
 class ApiConnectionBroker(_ValidatingBroker):
