@@ -89,6 +89,8 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already formatted (and scrubbed of secrets) when the record was made
+            payload["exception"] = record.exc_text
         return json.dumps(payload, default=str)
 
 

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from smarter.apps.account import selectors as account_selectors
 from smarter.apps.account.features import CUSTOM_DOMAINS, feature_enabled
+from smarter.apps.account.secret_policy import BindingFields, secret_binding_authorize
 from smarter.apps.chatbot import hosts, selectors, services, versions
 from smarter.apps.chatbot.models import Chatbot, DomainStatus, Provider
 from smarter.apps.plugin.builtins import BUILTINS
@@ -367,6 +368,13 @@ class ProviderManifest(Manifest):
     spec: ProviderSpec
 
 
+# The rule of every kind that sends a Secret to a target (writes of Providers are for admins
+# anyway: a provider receives every conversation of the chatbots that use it).
+PROVIDER_BINDING = BindingFields(
+    secrets={"api_key": "spec.provider.apiKey"}, target={"base_url": "spec.provider.baseUrl"}
+)
+
+
 class ProviderBroker(Broker):
     kind = "Provider"
     manifest_model = ProviderManifest
@@ -402,6 +410,13 @@ class ProviderBroker(Broker):
             "timeout": connection.timeout,
         }
         provider = selectors.provider_get(account=caller.account, name=manifest.metadata.name)
+        secret_binding_authorize(
+            caller=caller,
+            kind=self.kind,
+            name=manifest.metadata.name,
+            before=PROVIDER_BINDING.read(provider),
+            after=PROVIDER_BINDING.read(fields),
+        )
         action: ApplyAction
         if provider is None:
             provider = services.provider_create(account=caller.account, name=manifest.metadata.name, **fields)
@@ -459,6 +474,9 @@ class ProviderBroker(Broker):
     def delete(self, caller: Caller, name: str) -> None:
         provider = self._get(caller, name)
         self.check_can_write(caller)
+        secret_binding_authorize(
+            caller=caller, kind=self.kind, name=name, before=PROVIDER_BINDING.read(provider), after=None
+        )
         services.provider_delete(provider=provider)
 
     def example(self) -> dict[str, Any]:

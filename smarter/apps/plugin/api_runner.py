@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,12 +14,13 @@ import httpx
 
 from smarter.apps.plugin.sql_guard import PLACEHOLDER
 from smarter.lib.outbound import OutboundRefused, guarded_client
+from smarter.lib.redaction import REDACTED, Redactor
 
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_TEXT_CHARACTERS = 8000
 HEALTH_TIMEOUT = 3.0
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-REDACTED = "***"
+MAX_ERROR_CHARACTERS = 200
 
 
 class ApiRunError(Exception):
@@ -33,6 +35,10 @@ class ApiTarget:
     username: str = ""
     header_name: str = ""
     timeout: float = 10.0
+
+    def redactor(self) -> Redactor:
+        """Every form of the credential this target sends, to scrub from whatever comes back."""
+        return Redactor.of(self.secret, username=self.username if self.auth_method == "basic" else None)
 
 
 @dataclass
@@ -169,7 +175,10 @@ def send(
         raise ApiRunError(f"the API did not answer within {target.timeout:g} s") from None
     except httpx.HTTPError as error:
         raise ApiRunError(f"could not reach the API ({type(error).__name__})") from None
-    return _interpret(status, content_type, raw.decode(encoding, errors="replace"), limit)
+    # Scrubbed before anything is cut or parsed: an echoed credential that straddles a cut
+    # would otherwise leave its first characters behind.
+    redactor = target.redactor()
+    return _interpret(status, content_type, redactor.text(raw.decode(encoding, errors="replace")), limit, redactor)
 
 
 def _read(response: httpx.Response, max_bytes: int, deadline: float, timeout: float) -> tuple[int, str, str, bytes]:
@@ -188,23 +197,31 @@ def _read(response: httpx.Response, max_bytes: int, deadline: float, timeout: fl
     return response.status_code, content_type, response.encoding or "utf-8", bytes(body)
 
 
-def _interpret(status: int, content_type: str, text: str, limit: int) -> Any:
+def _error_snippet(text: str, redactor: Redactor) -> str:
+    """The start of an error body, one line, scrubbed in the form it is shown: a JSON body is
+    re-encoded first, so that a credential spelled with escapes (\\u0073...) shows as itself."""
+    with contextlib.suppress(ValueError, RecursionError):
+        text = json.dumps(json.loads(text), ensure_ascii=False)
+    return redactor.text(" ".join(redactor.text(text).split()))[:MAX_ERROR_CHARACTERS]
+
+
+def _interpret(status: int, content_type: str, text: str, limit: int, redactor: Redactor) -> Any:
     if status >= 400:
-        snippet = " ".join(text.split())[:200]
+        snippet = _error_snippet(text, redactor)
         raise ApiRunError(f"the API answered HTTP {status}" + (f": {snippet}" if snippet else ""))
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
             data = json.loads(text) if text.strip() else None
         except ValueError:
             raise ApiRunError("the API answered with invalid JSON") from None
-        return data[:limit] if isinstance(data, list) else data
+        return redactor.value(data[:limit] if isinstance(data, list) else data)
     if content_type.startswith("text/") or not content_type:
         try:
             # Some APIs send JSON without saying so.
             data = json.loads(text)
         except ValueError:
             return text[:MAX_TEXT_CHARACTERS]
-        return data[:limit] if isinstance(data, list) else data
+        return redactor.value(data[:limit] if isinstance(data, list) else data)
     raise ApiRunError(f"the API answered with {content_type}, not JSON or text")
 
 

@@ -3,12 +3,17 @@
 `plugin_execute` never raises for anything a model or a customer system can cause: bad
 arguments, an unreachable database, a slow query, an API error. Those become a PluginResult
 with `error`, which is what the model reads as the tool's answer.
+
+No credential leaves through a result: every secret a plugin sends (a database password, an
+API token) is scrubbed from its result, its error and the request it shows, and from every log
+line written while it runs, before the model, the tester or the stored tool calls see them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +23,7 @@ from smarter.apps.plugin.arguments import ArgumentError, validate_arguments
 from smarter.apps.plugin.builtins import BUILTINS, BuiltinError
 from smarter.apps.plugin.models import ApiConnection, Plugin, SqlConnection
 from smarter.apps.plugin.sql_guard import UnsafeQuery, bind, check_query
+from smarter.lib.redaction import NOTHING, Redactor, scrubbing_logs
 
 logger = logging.getLogger(__name__)
 
@@ -72,31 +78,48 @@ def api_target(connection: ApiConnection) -> api_runner.ApiTarget:
 
 
 class _Run:
-    """What has run so far, so an error can still show the statement or request it came from."""
+    """What has run so far, so an error can still show the statement or request it came from,
+    and the secrets it has used, to scrub from all that comes back."""
 
-    executed: Any = None
+    def __init__(self, stack: ExitStack) -> None:
+        self.executed: Any = None
+        self.redactor = NOTHING
+        self._stack = stack
+
+    def uses(self, redactor: Redactor) -> None:
+        """From now until the run ends, these secrets are scrubbed from every log line too."""
+        self.redactor = self.redactor + redactor
+        self._stack.enter_context(scrubbing_logs(redactor))
 
 
 def plugin_execute(*, plugin: Plugin, arguments: Any) -> PluginResult:
     """Validate `arguments` against the plugin's parameters, run it, and time it."""
     started = time.perf_counter()
-    run = _Run()
     result: Any = None
     error: str | None = None
-    try:
-        if plugin.plugin_class == "static":
-            result = _execute_static(plugin, arguments, run)
-        elif plugin.plugin_class == "sql":
-            result = _execute_sql(plugin, validate_arguments(plugin.parameters, arguments), run)
-        else:
-            result = _execute_api(plugin, validate_arguments(plugin.parameters, arguments), run)
-    except (ArgumentError, sql_runner.SqlRunError, api_runner.ApiRunError, UnsafeQuery) as problem:
-        error = str(problem)
-    except Exception:
-        # A bug of ours: logged in full; the model and the tester get a short sentence.
-        logger.exception("plugin %s failed", plugin.name)
-        error = "the plugin failed unexpectedly"
-    return PluginResult(result, error, (time.perf_counter() - started) * 1000, run.executed)
+    with ExitStack() as stack:
+        run = _Run(stack)
+        try:
+            if plugin.plugin_class == "static":
+                result = _execute_static(plugin, arguments, run)
+            elif plugin.plugin_class == "sql":
+                result = _execute_sql(plugin, validate_arguments(plugin.parameters, arguments), run)
+            else:
+                result = _execute_api(plugin, validate_arguments(plugin.parameters, arguments), run)
+        except (ArgumentError, sql_runner.SqlRunError, api_runner.ApiRunError, UnsafeQuery) as problem:
+            error = str(problem)
+        except Exception:
+            # A bug of ours: logged in full (scrubbed); the model and the tester get a short sentence.
+            logger.exception("plugin %s failed", plugin.name)
+            error = "the plugin failed unexpectedly"
+    # The last word: whatever path a secret took into the answer, it stops here.
+    scrub = run.redactor
+    return PluginResult(
+        scrub.value(result),
+        scrub.text(error) if error is not None else None,
+        (time.perf_counter() - started) * 1000,
+        scrub.value(run.executed),
+    )
 
 
 def _execute_static(plugin: Plugin, arguments: Any, run: _Run) -> Any:
@@ -122,6 +145,8 @@ def _execute_sql(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
     connection = plugin.sql_connection
     if connection is None:
         raise sql_runner.SqlRunError("the plugin has no connection")
+    target = sql_target(connection)
+    run.uses(Redactor.of(target.password))
     query = str(plugin.data.get("sqlQuery", ""))
     # Checked at apply; checked again here because the connection's engine may have changed since.
     check_query(query, engine=connection.db_engine, parameter_names={p["name"] for p in plugin.parameters})
@@ -129,7 +154,7 @@ def _execute_sql(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
     parameters = bound_values(bound.names, values)
     run.executed = {"sql": bound.display, "parameters": parameters}
     limit = int(plugin.data.get("limit") or 10)
-    return sql_runner.run_query(sql_target(connection), bound, parameters, limit=limit)
+    return sql_runner.run_query(target, bound, parameters, limit=limit)
 
 
 def _execute_api(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
@@ -137,6 +162,7 @@ def _execute_api(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
     if connection is None:
         raise api_runner.ApiRunError("the plugin has no connection")
     target = api_target(connection)
+    run.uses(target.redactor())
     request = api_runner.prepare(target, plugin.data, values)
     run.executed = request.executed()
     return api_runner.send(target, request, limit=int(plugin.data.get("limit") or 10))

@@ -24,6 +24,7 @@ from django.conf import settings
 
 from smarter.apps.plugin.sql_guard import BoundQuery
 from smarter.lib.outbound import OutboundRefused, check_host
+from smarter.lib.redaction import Redactor
 
 DEFAULT_MAX_RESULT_BYTES = 64 * 1024
 HEALTH_TIMEOUT = 3.0
@@ -111,9 +112,7 @@ def _collect(cursor: Any, limit: int, max_bytes: int) -> dict[str, Any]:
 
 
 def _scrub(message: str, target: Target) -> str:
-    if target.password:
-        message = message.replace(target.password, "***")
-    return message[:300]
+    return Redactor.of(target.password).text(message)[:300]
 
 
 def run_query(

@@ -43,6 +43,7 @@ from smarter.apps.chat.providers.base import (
 )
 from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
 from smarter.lib.outbound import OutboundRefused, check_url_before_lookup
+from smarter.lib.redaction import REDACTED, Redactor
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -312,7 +313,9 @@ class OpenAICompatibleProvider:
                 message = nested.get("message")
             elif message is None and nested:
                 message = nested
-        text = " ".join(str(message or "").split())
+        # Scrubbed before and after the spaces are folded, and before the cut, so no form of the
+        # key (nor its first characters) survives.
+        text = " ".join(_redact(str(message or ""), self._api_key).split())
         return _redact(text, self._api_key)[:_MAX_MESSAGE_CHARS] or "no detail given."
 
 
@@ -333,10 +336,11 @@ _SECRET_PATTERNS = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|Bearer\s+\S+)")
 
 
 def _redact(text: str, api_key: str) -> str:
-    # Some providers echo part of a rejected key; never pass any of it on.
+    # Some providers echo a rejected key, whole (in any of its forms) or in part; never pass any
+    # of it on.
     if api_key and api_key != NO_KEY:
-        text = text.replace(api_key, "[redacted]")
-    return _SECRET_PATTERNS.sub("[redacted]", text)
+        text = Redactor.of(api_key).text(text)
+    return _SECRET_PATTERNS.sub(REDACTED, text)
 
 
 def _text(content: Any) -> str:

@@ -338,7 +338,7 @@ def test_an_upstream_message_echoing_the_key_never_shows_it(stub: OpenAIStub) ->
 
     assert KEY not in raised.value.description
     assert raised.value.description == (
-        "The LLM provider 'openai' answered HTTP 401: Incorrect API key provided: [redacted]. "
+        "The LLM provider 'openai' answered HTTP 401: Incorrect API key provided: ***. "
         "You can find your key at the dashboard."
     )
 

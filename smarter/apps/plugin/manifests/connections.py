@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 
 from smarter.apps.account import selectors as account_selectors
 from smarter.apps.account.models import Secret
+from smarter.apps.account.secret_policy import BindingFields, secret_binding_authorize
 from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
 from smarter.apps.plugin.manifests.common import pydantic_problems, validation_failed
@@ -78,6 +79,28 @@ class SqlConnectionManifest(Manifest):
     spec: SqlConnectionSpec
 
 
+# A member may not name a Secret in a connection, nor change its target fields while one is named.
+SQL_BINDING = BindingFields(
+    secrets={"password": "spec.connection.password"},
+    target={
+        "db_engine": "spec.connection.dbEngine",
+        "hostname": "spec.connection.hostname",
+        "port": "spec.connection.port",
+        "database": "spec.connection.database",
+        "username": "spec.connection.username",
+    },
+)
+API_BINDING = BindingFields(
+    secrets={"api_key": "spec.connection.apiKey"},
+    target={
+        "base_url": "spec.connection.baseUrl",
+        "auth_method": "spec.connection.authMethod",
+        "username": "spec.connection.username",
+        "header_name": "spec.connection.headerName",
+    },
+)
+
+
 class SqlConnectionBroker(_ValidatingBroker):
     kind = "SqlConnection"
     manifest_model = SqlConnectionManifest
@@ -121,6 +144,13 @@ class SqlConnectionBroker(_ValidatingBroker):
             "timeout": config.timeout,
         }
         connection = selectors.sql_connection_get(account=caller.account, name=name)
+        secret_binding_authorize(
+            caller=caller,
+            kind=self.kind,
+            name=name,
+            before=SQL_BINDING.read(connection),
+            after=SQL_BINDING.read(fields),
+        )
         if connection is None:
             connection = services.sql_connection_create(account=caller.account, name=name, **fields)
             return ApplyOutcome("created", self._describe(connection))
@@ -171,6 +201,9 @@ class SqlConnectionBroker(_ValidatingBroker):
     def delete(self, caller: Caller, name: str) -> None:
         connection = self._get(caller, name)
         self.check_can_write(caller)
+        secret_binding_authorize(
+            caller=caller, kind=self.kind, name=name, before=SQL_BINDING.read(connection), after=None
+        )
         services.sql_connection_delete(connection=connection)
 
     def example(self) -> dict[str, Any]:
@@ -253,6 +286,13 @@ class ApiConnectionBroker(_ValidatingBroker):
             "timeout": config.timeout,
         }
         connection = selectors.api_connection_get(account=caller.account, name=name)
+        secret_binding_authorize(
+            caller=caller,
+            kind=self.kind,
+            name=name,
+            before=API_BINDING.read(connection),
+            after=API_BINDING.read(fields),
+        )
         if connection is None:
             connection = services.api_connection_create(account=caller.account, name=name, **fields)
             return ApplyOutcome("created", self._describe(connection))
@@ -301,6 +341,9 @@ class ApiConnectionBroker(_ValidatingBroker):
     def delete(self, caller: Caller, name: str) -> None:
         connection = self._get(caller, name)
         self.check_can_write(caller)
+        secret_binding_authorize(
+            caller=caller, kind=self.kind, name=name, before=API_BINDING.read(connection), after=None
+        )
         services.api_connection_delete(connection=connection)
 
     def example(self) -> dict[str, Any]:

@@ -104,12 +104,21 @@ def test_the_manifest_method_is_honoured(owner: Any, api: Any, method: str) -> N
 
 
 @pytest.mark.parametrize(
-    ("config", "seen_authorization", "seen_key", "redacted_header"),
+    ("config", "sent_authorization", "sent_key", "echoed_authorization", "echoed_key", "redacted_header"),
     [
-        ({"authMethod": "token", "apiKey": "api_secret"}, "Bearer s3cr3t-value", None, "Authorization"),
+        (
+            {"authMethod": "token", "apiKey": "api_secret"},
+            "Bearer s3cr3t-value",
+            None,
+            "Bearer ***",
+            None,
+            "Authorization",
+        ),
         (
             {"authMethod": "basic", "apiKey": "api_secret", "username": "ada"},
             "Basic YWRhOnMzY3IzdC12YWx1ZQ==",
+            None,
+            "Basic ***",
             None,
             "Authorization",
         ),
@@ -117,29 +126,35 @@ def test_the_manifest_method_is_honoured(owner: Any, api: Any, method: str) -> N
             {"authMethod": "header", "apiKey": "api_secret", "headerName": "X-Api-Key"},
             None,
             "s3cr3t-value",
+            None,
+            "***",
             "X-Api-Key",
         ),
-        ({"authMethod": "none"}, None, None, None),
+        ({"authMethod": "none"}, None, None, None, None, None),
     ],
 )
-def test_each_auth_method_sends_the_secret_and_the_executed_request_hides_it(
+def test_each_auth_method_sends_the_secret_and_the_result_and_executed_request_hide_it(
     owner: Any,
     private_hosts: Any,
     http_server: Any,
     config: dict[str, Any],
-    seen_authorization: Any,
-    seen_key: Any,
+    sent_authorization: Any,
+    sent_key: Any,
+    echoed_authorization: Any,
+    echoed_key: Any,
     redacted_header: Any,
 ) -> None:
     make_secret(owner, "api_secret", "s3cr3t-value")
     assert apply(owner, connection(http_server.url, **config)).status_code == 200
     plugin = applied(owner, api_plugin("/echo"))
+    http_server.requests.clear()
     result = plugin_execute(plugin=plugin, arguments={})
-    assert result.result["authorization"] == seen_authorization
-    assert result.result["xApiKey"] == seen_key
+    sent = http_server.requests[-1].headers
+    assert (sent.get("Authorization"), sent.get("X-Api-Key")) == (sent_authorization, sent_key)
+    assert (result.result["authorization"], result.result["xApiKey"]) == (echoed_authorization, echoed_key)
     if redacted_header:
         assert result.executed["headers"][redacted_header] == "***"
-    assert "s3cr3t" not in str(result.executed)
+    assert "s3cr3t" not in str(result.executed) + str(result.result)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +244,8 @@ def test_a_redirect_to_another_origin_does_not_carry_the_credential(
     config = {"authMethod": "header", "apiKey": "api_secret", "headerName": "X-Api-Key"}
     assert apply(owner, connection(http_server.url, **config)).status_code == 200
     same = applied(owner, api_plugin("/redirect", urlParams=[{"key": "to", "value": "/echo"}]))
-    assert plugin_execute(plugin=same, arguments={}).result["xApiKey"] == "s3cr3t-value"
+    assert plugin_execute(plugin=same, arguments={}).result["xApiKey"] == "***"
+    assert http_server.requests[-1].headers["X-Api-Key"] == "s3cr3t-value"
     other = f"http://localhost:{http_server.port}/echo"
     moved = applied(owner, api_plugin("/redirect", urlParams=[{"key": "to", "value": other}]))
     result = plugin_execute(plugin=moved, arguments={})
