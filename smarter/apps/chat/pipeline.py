@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
+from smarter.apps.account import pricing
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.chat import selectors
@@ -222,6 +223,7 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
     elif name == "openai":
         plan.provider, plan.model = "openai", model or platform_default_model()
         plan.api_key, plan.base_url = settings.SMARTER_OPENAI_API_KEY, settings.SMARTER_OPENAI_BASE_URL
+        _require_price(turn, plan)
     else:
         provider = provider_get(account=turn.account, name=name)
         if provider is None:
@@ -233,6 +235,28 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         plan.provider, plan.model = provider.name, model or provider.default_model
         plan.base_url, plan.timeout, plan.guarded = provider.base_url, float(provider.timeout), True
         plan.api_key = account_services.secret_reveal(secret=provider.api_key) if provider.api_key else None
+
+
+def _require_price(turn: TurnInput, plan: _Plan) -> None:
+    """The platform's own key pays for the turn and the account is charged from the price table:
+    a model with no price would run free. Refused before any limit is counted or model called."""
+    if pricing.is_priced(provider=plan.provider, model=plan.model):
+        return
+    loc, context = "spec.config.defaultModel", {"kind": "Chatbot", "name": turn.chatbot.name}
+    overlay = next(
+        (p for p in plan.plugins if p.name in plan.prompt_settings.applied and (p.prompt or {}).get("model")), None
+    )
+    if overlay is not None:
+        loc, context = "spec.prompt.model", {"kind": "Plugin", "name": overlay.name}
+    elif turn.overrides.model:
+        loc = "overrides.model"
+    raise ValidationFailed(
+        f"The model {plan.model!r} has no price on this platform, so it cannot run on the platform's key. "
+        "Choose a priced model or a Provider of your own; the platform operator prices a model "
+        "(or marks it free with a price of 0) in the price table.",
+        context={**context, "provider": plan.provider, "model": plan.model},
+        errors=[FieldError(loc, f"model {plan.model!r} has no price on this platform")],
+    )
 
 
 # --- step 3: limits ------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def chatbot(client: httpx.Client, name: str = "support", plugins: list[str] | No
             "kind": "Chatbot",
             "metadata": {"name": name},
             "spec": {
-                "config": {"defaultModel": "stub-model", "defaultSystemRole": "You sell Gizmos.", **config},
+                "config": {"defaultModel": "gpt-4o-mini", "defaultSystemRole": "You sell Gizmos.", **config},
                 "plugins": plugins or [],
             },
         },
