@@ -9,7 +9,7 @@
 6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
    result (or error) goes back to the model;
 7. the turn, its messages, tool calls and selections are written in one transaction
-   (`recording.turn_write`);
+   (`recording.turn_write`), whether it answered, failed or was abandoned by its client;
 8. the result is returned for the door to render.
 
 Database work runs on a small pool of threads (`in_db_thread`) and plugins on a larger one
@@ -25,6 +25,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -41,12 +42,14 @@ from smarter.apps.chat.providers.base import (
     ProviderRequest,
     TextDelta,
     Usage,
+    consumed_by,
+    estimate_prompt_tokens,
     estimate_tokens,
 )
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
 from smarter.apps.chat.providers.factory import platform_default_model, provider_for
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
-from smarter.apps.chat.recording import TurnRecord, turn_record
+from smarter.apps.chat.recording import TurnRecord, turn_record, turn_record_later
 from smarter.apps.chat.turns import (
     TokenEvent,
     ToolCallEvent,
@@ -70,6 +73,7 @@ logger = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 5
 HISTORY_TOKEN_BUDGET = 8000
 DEFAULT_TIMEOUT_SECONDS = 60.0
+ABANDONED = "The client disconnected before the answer was complete."
 
 
 # --- step 2-5: what this turn is made of --------------------------------------------------------
@@ -301,6 +305,81 @@ def _tool_message(call: ModelToolCall, result: PluginResult) -> Message:
     return Message.tool(call.id, json.dumps(result.for_model(), default=str, ensure_ascii=False), name=call.name)
 
 
+Outcome = tuple[Plugin | None, PluginResult]  # the plugin, and what it gave
+
+
+@dataclass
+class _Tools:
+    """The tools the model asked for in one reply, running on worker threads."""
+
+    assistant: Message
+    calls: tuple[ModelToolCall, ...]
+    running: asyncio.Future[list[Outcome]]
+
+
+def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
+    """Run the calls of the reply in parallel. The work is a task of its own, so a client leaving
+    does not cut plugins off mid-call: what started finishes, and is recorded and charged."""
+    calls = assistant.tool_calls
+
+    async def run() -> list[Outcome]:
+        return list(await asyncio.gather(*(in_worker_thread(_run_tool, toolset, call) for call in calls)))
+
+    return _Tools(assistant, calls, asyncio.ensure_future(run()))
+
+
+def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> list[tuple[ToolResultEvent, Message]]:
+    """The round's assistant message, tool calls and tool messages into the record, together: a
+    stored call always has its answer."""
+    record.new_messages.append(tools.assistant)
+    done = []
+    for call, (plugin, result) in zip(tools.calls, outcomes, strict=True):
+        event = ToolResultEvent(
+            call.id,
+            call.name,
+            plugin.name if plugin else None,
+            call.arguments,
+            result.result,
+            result.error,
+            result.ms,
+            result.executed,
+        )
+        message = _tool_message(call, result)
+        record.tool_events.append((record.rounds, plugin, event))
+        record.new_messages.append(message)
+        done.append((event, message))
+    return done
+
+
+@dataclass
+class _Call:
+    """The model call in flight, and what it has streamed: billed if the turn stops midway."""
+
+    request: ProviderRequest
+    text: list[str] = field(default_factory=list)
+
+    def consumed(self) -> Usage:
+        return Usage.of(estimate_prompt_tokens(self.request), estimate_tokens("".join(self.text)), estimated=True)
+
+
+async def _abandoned(record: TurnRecord, call: _Call | None, tools: _Tools | None, started: float) -> None:
+    """A turn whose client went away is billed for what it consumed: the finished rounds, the
+    model call in flight (its prompt and the text streamed so far, estimated), and the plugins
+    that were running (waited for: their threads run to the end anyway)."""
+    if call is not None:
+        record.usage = record.usage + call.consumed()
+    if tools is not None:
+        try:
+            outcomes = await tools.running
+        except Exception:
+            logger.exception("tools of an abandoned turn failed")
+        else:
+            _tools_done(record, tools, outcomes)
+    record.cancelled = True
+    record.error = ABANDONED
+    record.latency_ms = (time.perf_counter() - started) * 1000
+
+
 # --- the pipeline -------------------------------------------------------------------------------
 TurnSource = TurnInput | Callable[[], TurnInput]
 
@@ -318,8 +397,9 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     """The turn as events: tokens (when streaming), tool calls and results, then `TurnDone`.
 
     Raises a `SmarterError` (400/404 before anything runs; 502/504 when the model fails, after
-    the failed turn is recorded). Cancelling the iteration (a client that went away) cancels the
-    upstream call and records nothing.
+    the failed turn is recorded with what the upstream consumed). Cancelling the iteration, or
+    closing it early (a client that went away), cancels the upstream call and records the turn
+    as `cancelled`, charged for what it consumed.
     """
     started = time.perf_counter()
     # A door may pass a function that builds the turn (authenticating the caller, finding the
@@ -347,6 +427,8 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     )
     content = ""
     called_llm_plugins: list[Plugin] = []
+    call: _Call | None = None  # the model call under way
+    tools: _Tools | None = None  # the plugins under way
     try:
         while True:
             record.rounds += 1
@@ -359,17 +441,22 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 max_tokens=prompt_settings.max_tokens,
                 timeout=plan.timeout,
             )
+            call = _Call(request)
             reply: ProviderReply | None = None
             if turn.stream:
-                async for event in provider.stream(request):
-                    if isinstance(event, TextDelta):
-                        yield TokenEvent(event.text)
-                    elif isinstance(event, Completed):
-                        reply = event.reply
+                # Closed on any exit, a consumer that stops reading included: the upstream stops.
+                async with aclosing(provider.stream(request)) as stream:
+                    async for event in stream:
+                        if isinstance(event, TextDelta):
+                            call.text.append(event.text)
+                            yield TokenEvent(event.text)
+                        elif isinstance(event, Completed):
+                            reply = event.reply
             else:
                 reply = await provider.complete(request)
             if reply is None:
                 raise UpstreamError("The model's stream ended without a final answer.")
+            call = None
             record.usage = record.usage + reply.usage
             if not reply.tool_calls or last_round:
                 content = reply.content
@@ -378,38 +465,36 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 break
             assistant = reply.as_message()
             messages.append(assistant)
-            record.new_messages.append(assistant)
-            for call in reply.tool_calls:
-                plugin = plan.toolset.plugin_for(call.name)
-                yield ToolCallEvent(call.id, call.name, plugin.name if plugin else None, call.arguments, record.rounds)
-            outcomes = await asyncio.gather(
-                *(in_worker_thread(_run_tool, plan.toolset, call) for call in reply.tool_calls)
-            )
-            for call, (plugin, result) in zip(reply.tool_calls, outcomes, strict=True):
-                result_event = ToolResultEvent(
-                    call.id,
-                    call.name,
-                    plugin.name if plugin else None,
-                    call.arguments,
-                    result.result,
-                    result.error,
-                    result.ms,
-                    result.executed,
+            for asked in reply.tool_calls:
+                plugin = plan.toolset.plugin_for(asked.name)
+                yield ToolCallEvent(
+                    asked.id, asked.name, plugin.name if plugin else None, asked.arguments, record.rounds
                 )
-                record.tool_events.append((record.rounds, plugin, result_event))
-                yield result_event
-                tool_message = _tool_message(call, result)
+            tools = _tools_start(plan.toolset, assistant)
+            outcomes = await asyncio.shield(tools.running)
+            done = _tools_done(record, tools, outcomes)
+            tools = None
+            for (result_event, tool_message), (plugin, _) in zip(done, outcomes, strict=True):
                 messages.append(tool_message)
-                record.new_messages.append(tool_message)
+                yield result_event
                 if plugin is not None and plugin.directive == "llm" and plugin not in called_llm_plugins:
                     called_llm_plugins.append(plugin)
                     # An `llm` plugin's overlay applies once the model has chosen to call it.
                     prompt_settings = _with_called(turn, plan, called_llm_plugins)
                     messages[0] = Message.system(prompt_settings.system_role)
     except (UpstreamError, UpstreamTimeout) as error:
+        if call is not None:
+            # What the failed call consumed upstream before it broke (nothing when it was refused).
+            record.usage = record.usage + consumed_by(error)
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
         await turn_record(record)
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (the door's task is cancelled, or it stopped reading and closed
+        # us). The model and plugins ran: the turn is recorded as cancelled and charged, on a
+        # task of its own that a second cancellation cannot interrupt.
+        await turn_record_later(_abandoned(record, call, tools, started), record)
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
     recorded = await turn_record(record)

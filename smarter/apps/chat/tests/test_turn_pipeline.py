@@ -345,7 +345,7 @@ def test_a_client_that_disconnects_cancels_the_upstream_call(
         # leaving the block closes the connection mid-stream
     record = upstream.wait_for_disconnect(timeout=10)
     assert record is not None, "the upstream request was not cancelled"
-    assert not Turn.objects.exists()
+    # What the turn records and charges then: test_abandoned_turns.
 
 
 def test_the_session_continues_with_its_history_and_an_unknown_session_is_404(
