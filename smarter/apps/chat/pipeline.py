@@ -7,7 +7,8 @@
 4. plugins are selected for this turn, each decision recorded;
 5. messages and tool schemas are built and the provider is called, streaming where asked;
 6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
-   result (or error) goes back to the model;
+   result (or error) goes back to the model; at most SMARTER_MAX_TOOL_CALLS_PER_ROUND calls of
+   one reply run, the others are answered with an error;
 7. the turn, its messages, tool calls and selections are written in one transaction
    (`recording.turn_write`), whether it answered, failed or was abandoned by its client;
 8. the result is returned for the door to render.
@@ -73,6 +74,9 @@ logger = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 5
 HISTORY_TOKEN_BUDGET = 8000
 DEFAULT_TIMEOUT_SECONDS = 60.0
+# What the calls of one reply beyond SMARTER_MAX_TOOL_CALLS_PER_ROUND get instead of running: every
+# call still has its answer (the protocol needs one per call id) and the model may ask again.
+TOO_MANY_CALLS = "too many tool calls in one round; at most {cap} run per round, ask for the others in the next round"
 ABANDONED = "The client disconnected before the answer was complete."
 
 
@@ -305,7 +309,7 @@ def _tool_message(call: ModelToolCall, result: PluginResult) -> Message:
     return Message.tool(call.id, json.dumps(result.for_model(), default=str, ensure_ascii=False), name=call.name)
 
 
-Outcome = tuple[Plugin | None, PluginResult]  # the plugin, and what it gave
+Outcome = tuple[Plugin | None, PluginResult, bool]  # the plugin, what it gave, whether it ran
 
 
 @dataclass
@@ -318,12 +322,19 @@ class _Tools:
 
 
 def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
-    """Run the calls of the reply in parallel. The work is a task of its own, so a client leaving
-    does not cut plugins off mid-call: what started finishes, and is recorded and charged."""
+    """Run the first calls of the reply, up to the cap, in parallel; answer the others with an error.
+    The work is a task of its own, so a client leaving does not cut plugins off mid-call: what
+    started finishes, and is recorded and charged."""
     calls = assistant.tool_calls
+    cap = settings.SMARTER_MAX_TOOL_CALLS_PER_ROUND
 
     async def run() -> list[Outcome]:
-        return list(await asyncio.gather(*(in_worker_thread(_run_tool, toolset, call) for call in calls)))
+        ran = await asyncio.gather(*(in_worker_thread(_run_tool, toolset, call) for call in calls[:cap]))
+        refused = PluginResult(error=TOO_MANY_CALLS.format(cap=cap))
+        return [
+            *((plugin, result, True) for plugin, result in ran),
+            *((toolset.plugin_for(call.name), refused, False) for call in calls[cap:]),
+        ]
 
     return _Tools(assistant, calls, asyncio.ensure_future(run()))
 
@@ -333,7 +344,7 @@ def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> l
     stored call always has its answer."""
     record.new_messages.append(tools.assistant)
     done = []
-    for call, (plugin, result) in zip(tools.calls, outcomes, strict=True):
+    for call, (plugin, result, ran) in zip(tools.calls, outcomes, strict=True):
         event = ToolResultEvent(
             call.id,
             call.name,
@@ -343,6 +354,7 @@ def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> l
             result.error,
             result.ms,
             result.executed,
+            ran=ran,
         )
         message = _tool_message(call, result)
         record.tool_events.append((record.rounds, plugin, event))
@@ -474,7 +486,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             outcomes = await asyncio.shield(tools.running)
             done = _tools_done(record, tools, outcomes)
             tools = None
-            for (result_event, tool_message), (plugin, _) in zip(done, outcomes, strict=True):
+            for (result_event, tool_message), (plugin, _, _) in zip(done, outcomes, strict=True):
                 messages.append(tool_message)
                 yield result_event
                 if plugin is not None and plugin.directive == "llm" and plugin not in called_llm_plugins:

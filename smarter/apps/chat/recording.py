@@ -148,6 +148,7 @@ def turn_write(record: TurnRecord) -> Recorded:
         tools=[
             billing_services.ToolUse(name=event.tool, is_plugin=plugin is not None)
             for _, plugin, event in record.tool_events
+            if event.ran  # a call refused by the per-round cap ran nothing
         ],
         cost=cost,
     )
