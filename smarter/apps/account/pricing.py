@@ -16,6 +16,7 @@ for `CACHE_SECONDS`: an edit in the admin applies within that time everywhere.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import threading
 import time
@@ -120,11 +121,8 @@ def forget_prices() -> None:
     _loaded_at = -1e9
 
 
-def price_names(model: str) -> list[str]:
-    """The names `model` is priced by, most specific first: the name in lower case, then what is
-    left after stripping each trailing snapshot or version suffix in turn (`gpt-4o-2024-08-06`,
-    `gpt-4o`). Only these suffixes are stripped, so a family never takes a shorter family's
-    price (`gpt-4o-mini-2024-07-18` gives `gpt-4o-mini`, never `gpt-4o`)."""
+@functools.lru_cache(maxsize=1024)  # every turn prices its model; models are few
+def _names(model: str) -> tuple[str, ...]:
     name = model.strip().lower()
     names: list[str] = []
     while name and name not in names:
@@ -133,7 +131,15 @@ def price_names(model: str) -> list[str]:
         if match is None:
             break
         name = match["family"]
-    return names
+    return tuple(names)
+
+
+def price_names(model: str) -> list[str]:
+    """The names `model` is priced by, most specific first: the name in lower case, then what is
+    left after stripping each trailing snapshot or version suffix in turn (`gpt-4o-2024-08-06`,
+    `gpt-4o`). Only these suffixes are stripped, so a family never takes a shorter family's
+    price (`gpt-4o-mini-2024-07-18` gives `gpt-4o-mini`, never `gpt-4o`)."""
+    return list(_names(model))
 
 
 def price_lookup(*, provider: str, model: str) -> Prices | None:
@@ -141,7 +147,7 @@ def price_lookup(*, provider: str, model: str) -> Prices | None:
     (for each name, the provider's own row, else the `*` row); None when the model is unpriced."""
     table = _prices()
     provider = provider.lower()
-    for name in price_names(model):
+    for name in _names(model):
         found = table.get((provider, name)) or table.get((ANY_PROVIDER, name))
         if found is not None:
             return found
