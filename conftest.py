@@ -113,3 +113,23 @@ def asgi_server(transactional_db: Any) -> Any:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _prices_as_migrated(request: pytest.FixtureRequest) -> Any:
+    """The price table as the migrations seed it, read afresh by each test. A transactional test
+    empties every table when it ends, prices included, and a model without a price is refused on
+    the platform's key; each process also keeps prices for a while (`pricing.CACHE_SECONDS`)."""
+    from smarter.apps.account.pricing import forget_prices
+
+    forget_prices()
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in request.fixturenames or (marker is not None and marker.kwargs.get("transaction")):
+        from smarter.apps.account.billing.models import Price
+        from smarter.apps.account.pricing import seed_default_prices
+
+        request.getfixturevalue("_django_db_helper")
+        if not Price.objects.exists():
+            seed_default_prices(Price)
+    yield
+    forget_prices()

@@ -293,7 +293,7 @@ def apply_chatbot(server: Server, key: str) -> None:
         "apiVersion": "smarter.sh/v1",
         "kind": "Chatbot",
         "metadata": {"name": "bench"},
-        "spec": {"config": {"defaultModel": "stub-model"}},
+        "spec": {"config": {"defaultModel": "gpt-4o-mini"}},
     }
     apply_url = server.base.replace("/api/v1/openai", "/api/v1/cli/apply/")
     response = httpx.post(apply_url, json=manifest, headers={"Authorization": f"Token {key}"}, timeout=30)

@@ -237,6 +237,7 @@ SMARTER_LLM_PROVIDER = conf.effective_llm_provider
 SMARTER_OPENAI_API_KEY = conf.openai_api_key.get_secret_value() if conf.openai_api_key else None
 SMARTER_OPENAI_BASE_URL = conf.openai_base_url
 SMARTER_DEFAULT_MODEL = conf.default_model
+SMARTER_MAX_TOOL_CALLS_PER_ROUND = conf.max_tool_calls_per_round
 SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
 SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
 SMARTER_S3_BUCKET = conf.s3_bucket

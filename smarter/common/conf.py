@@ -112,6 +112,12 @@ class SmarterSettings(BaseSettings):
         None, description="Base URL of an OpenAI-compatible server. Unset: api.openai.com."
     )
     default_model: str = Field("gpt-4o-mini", description="Model used when a chatbot names none.")
+    max_tool_calls_per_round: int = Field(
+        8,
+        ge=1,
+        le=128,
+        description="Tool calls of one model reply that run; the others are answered with an error.",
+    )
 
     # --- secrets at rest --------------------------------------------------------------------
     fernet_keys: SecretStr | None = Field(

@@ -71,6 +71,12 @@ class ScriptedReply:
     Both end only when the client disconnects or the stub stops. `status` other than 200
     answers an OpenAI-style error body carrying `error_message`. Token counts default to an
     estimate of about 4 characters per token.
+
+    `cut_after` breaks the answer off: a stream after that many SSE events (the finish chunk and
+    `[DONE]` never come), a plain answer after that many bytes of its JSON body. The connection
+    is then dropped mid-body, as a crashed upstream or proxy would; with `cut_cleanly` the body
+    ends properly instead (the last chunk of a chunked stream; a Content-Length of what was sent),
+    so only the missing end of the answer tells that it is incomplete.
     """
 
     text: str = ""
@@ -85,6 +91,8 @@ class ScriptedReply:
     hang_after_chunks: int | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cut_after: int | None = None
+    cut_cleanly: bool = False
 
 
 def text_reply(text: str, **options: Any) -> ScriptedReply:
@@ -119,7 +127,8 @@ class RecordedRequest:
     """One request the stub received and what became of it.
 
     `connection` numbers the TCP connection it came on (requests on a kept-alive connection
-    share it). `outcome` is `pending` while answering, then `completed`, or `disconnected` when the client
+    share it). `outcome` is `pending` while answering, then `completed`, `cut` when the reply's
+    `cut_after` broke it off, or `disconnected` when the client
     went away before the answer was complete (a cancelled stream, a client-side timeout). It
     settles just after the last byte is sent, so a test reading it right after its client
     returned waits for it: `stub.wait_for(lambda: record.outcome == "completed")`.
@@ -166,6 +175,15 @@ def estimate_tokens(text: str) -> int:
 
 class _Disconnected(Exception):
     """The client closed the connection while the stub was answering."""
+
+
+class _Cut(Exception):
+    """The scripted reply broke its answer off (`cut_after`); `clean`: the HTTP message itself
+    ended properly, so the connection may be kept."""
+
+    def __init__(self, *, clean: bool) -> None:
+        super().__init__("cut")
+        self.clean = clean
 
 
 class OpenAIStub:
@@ -372,18 +390,24 @@ class OpenAIStub:
         hangup = asyncio.ensure_future(reader.read(1))
         hangup.add_done_callback(lambda future: future.cancelled() or future.exception())
         keep_alive = headers.get("connection", "").lower() != "close"
+        outcome = "completed"
         try:
             await self._answer(record, writer, hangup, keep_alive)
         except (_Disconnected, ConnectionError):
             self._finish(record, "disconnected")
             return False
+        except _Cut as cut:
+            if not cut.clean:
+                self._finish(record, "cut")
+                return False
+            outcome = "cut"
         finally:
             if not hangup.done():
                 hangup.cancel()
                 # The reader accepts one waiter at a time: let the watcher finish leaving before
                 # the next request is read from the same connection.
                 await asyncio.wait({hangup})
-        self._finish(record, "completed")
+        self._finish(record, outcome)
         # A byte read by the watcher would be the start of a pipelined request: close instead.
         return keep_alive and hangup.cancelled()
 
@@ -438,7 +462,10 @@ class OpenAIStub:
             )
         if record.stream:
             return await self._stream(record, reply, number, writer, hangup, keep_alive)
-        return await self._send_json(writer, 200, self._completion(record, reply, number), keep_alive, reply.headers)
+        completion = self._completion(record, reply, number)
+        if reply.cut_after is not None:
+            return await self._send_cut_json(writer, completion, reply)
+        return await self._send_json(writer, 200, completion, keep_alive, reply.headers)
 
     async def _pause(self, seconds: float | None, hangup: asyncio.Future[bytes]) -> bool:
         """Wait `seconds` (forever when None); True, at once, if the client hangs up meanwhile."""
@@ -556,6 +583,11 @@ class OpenAIStub:
         payloads = [f"data: {json.dumps(payload)}\n\n" for payload in self._chunks(record, reply, number)]
         payloads.append("data: [DONE]\n\n")
         for index, payload in enumerate(payloads):
+            if reply.cut_after is not None and index == reply.cut_after:
+                if reply.cut_cleanly:
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+                raise _Cut(clean=reply.cut_cleanly)
             if reply.hang_after_chunks is not None and index == reply.hang_after_chunks:
                 await self._pause(None, hangup)
             if index and reply.chunk_delay and await self._pause(reply.chunk_delay, hangup):
@@ -587,6 +619,21 @@ class OpenAIStub:
         ]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
         await writer.drain()
+
+    async def _send_cut_json(self, writer: asyncio.StreamWriter, payload: Any, reply: ScriptedReply) -> None:
+        """The first `cut_after` bytes of the JSON answer, announced whole (then dropped) or, with
+        `cut_cleanly`, announced and sent as they are."""
+        assert reply.cut_after is not None
+        data = json.dumps(payload).encode()
+        sent = data[: reply.cut_after]
+        head = [
+            "HTTP/1.1 200 OK",
+            "Content-Type: application/json",
+            f"Content-Length: {len(sent) if reply.cut_cleanly else len(data)}",
+        ]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + sent)
+        await writer.drain()
+        raise _Cut(clean=reply.cut_cleanly)
 
     async def _send_error(
         self,

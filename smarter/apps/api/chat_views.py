@@ -76,8 +76,8 @@ async def stream_turn(turn: TurnInput) -> HttpResponseBase:
     first = await anext(events)
 
     async def frames() -> AsyncIterator[bytes]:
-        yield sse_frame(first)
         try:
+            yield sse_frame(first)
             async for event in events:
                 yield sse_frame(event)
         except SmarterError as error:
@@ -86,6 +86,10 @@ async def stream_turn(turn: TurnInput) -> HttpResponseBase:
             # The status line is sent: a bug becomes an error event, never a cut connection.
             logger.exception("unhandled error in a chat stream")
             yield sse_error(internal_error())
+        finally:
+            # Closed early (the client left): the turn closes now, cancelling the upstream call
+            # and recording what it consumed.
+            await events.aclose()
 
     return event_stream(frames())
 

@@ -50,6 +50,8 @@ class Turn(models.Model):
     class Status(models.TextChoices):
         OK = "ok", "Answered"
         ERROR = "error", "Failed"
+        # The client went away mid-answer; what the model and plugins consumed is still charged.
+        CANCELLED = "cancelled", "Cancelled by the client"
 
     chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="turns")
     index = models.PositiveIntegerField()
@@ -60,7 +62,7 @@ class Turn(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.FloatField(default=0)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OK)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OK)
     error = models.CharField(max_length=2000, blank=True)
     # What was actually sent to the model on the first round (the sandbox's inspector shows it).
     request_messages = models.JSONField(default=list, blank=True)

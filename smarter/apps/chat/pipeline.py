@@ -7,9 +7,10 @@
 4. plugins are selected for this turn, each decision recorded;
 5. messages and tool schemas are built and the provider is called, streaming where asked;
 6. while the model asks for tools, up to MAX_TOOL_ROUNDS rounds: each tool runs safely and its
-   result (or error) goes back to the model;
+   result (or error) goes back to the model; at most SMARTER_MAX_TOOL_CALLS_PER_ROUND calls of
+   one reply run, the others are answered with an error;
 7. the turn, its messages, tool calls and selections are written in one transaction
-   (`recording.turn_write`);
+   (`recording.turn_write`), whether it answered, failed or was abandoned by its client;
 8. the result is returned for the door to render.
 
 Database work runs on a small pool of threads (`in_db_thread`) and plugins on a larger one
@@ -25,10 +26,12 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
+from smarter.apps.account import pricing
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.chat import selectors
@@ -40,12 +43,14 @@ from smarter.apps.chat.providers.base import (
     ProviderRequest,
     TextDelta,
     Usage,
+    consumed_by,
+    estimate_prompt_tokens,
     estimate_tokens,
 )
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
 from smarter.apps.chat.providers.factory import platform_default_model, provider_for
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
-from smarter.apps.chat.recording import TurnRecord, turn_record
+from smarter.apps.chat.recording import TurnRecord, turn_record, turn_record_later
 from smarter.apps.chat.turns import (
     TokenEvent,
     ToolCallEvent,
@@ -69,6 +74,10 @@ logger = logging.getLogger(__name__)
 MAX_TOOL_ROUNDS = 5
 HISTORY_TOKEN_BUDGET = 8000
 DEFAULT_TIMEOUT_SECONDS = 60.0
+# What the calls of one reply beyond SMARTER_MAX_TOOL_CALLS_PER_ROUND get instead of running: every
+# call still has its answer (the protocol needs one per call id) and the model may ask again.
+TOO_MANY_CALLS = "too many tool calls in one round; at most {cap} run per round, ask for the others in the next round"
+ABANDONED = "The client disconnected before the answer was complete."
 
 
 # --- step 2-5: what this turn is made of --------------------------------------------------------
@@ -222,6 +231,7 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
     elif name == "openai":
         plan.provider, plan.model = "openai", model or platform_default_model()
         plan.api_key, plan.base_url = settings.SMARTER_OPENAI_API_KEY, settings.SMARTER_OPENAI_BASE_URL
+        _require_price(turn, plan)
     else:
         provider = provider_get(account=turn.account, name=name)
         if provider is None:
@@ -233,6 +243,28 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         plan.provider, plan.model = provider.name, model or provider.default_model
         plan.base_url, plan.timeout, plan.guarded = provider.base_url, float(provider.timeout), True
         plan.api_key = account_services.secret_reveal(secret=provider.api_key) if provider.api_key else None
+
+
+def _require_price(turn: TurnInput, plan: _Plan) -> None:
+    """The platform's own key pays for the turn and the account is charged from the price table:
+    a model with no price would run free. Refused before any limit is counted or model called."""
+    if pricing.is_priced(provider=plan.provider, model=plan.model):
+        return
+    loc, context = "spec.config.defaultModel", {"kind": "Chatbot", "name": turn.chatbot.name}
+    overlay = next(
+        (p for p in plan.plugins if p.name in plan.prompt_settings.applied and (p.prompt or {}).get("model")), None
+    )
+    if overlay is not None:
+        loc, context = "spec.prompt.model", {"kind": "Plugin", "name": overlay.name}
+    elif turn.overrides.model:
+        loc = "overrides.model"
+    raise ValidationFailed(
+        f"The model {plan.model!r} has no price on this platform, so it cannot run on the platform's key. "
+        "Choose a priced model or a Provider of your own; the platform operator prices a model "
+        "(or marks it free with a price of 0) in the price table.",
+        context={**context, "provider": plan.provider, "model": plan.model},
+        errors=[FieldError(loc, f"model {plan.model!r} has no price on this platform")],
+    )
 
 
 # --- step 3: limits ------------------------------------------------------------------------------
@@ -277,6 +309,89 @@ def _tool_message(call: ModelToolCall, result: PluginResult) -> Message:
     return Message.tool(call.id, json.dumps(result.for_model(), default=str, ensure_ascii=False), name=call.name)
 
 
+Outcome = tuple[Plugin | None, PluginResult, bool]  # the plugin, what it gave, whether it ran
+
+
+@dataclass
+class _Tools:
+    """The tools the model asked for in one reply, running on worker threads."""
+
+    assistant: Message
+    calls: tuple[ModelToolCall, ...]
+    running: asyncio.Future[list[Outcome]]
+
+
+def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
+    """Run the first calls of the reply, up to the cap, in parallel; answer the others with an error.
+    The work is a task of its own, so a client leaving does not cut plugins off mid-call: what
+    started finishes, and is recorded and charged."""
+    calls = assistant.tool_calls
+    cap = settings.SMARTER_MAX_TOOL_CALLS_PER_ROUND
+
+    async def run() -> list[Outcome]:
+        ran = await asyncio.gather(*(in_worker_thread(_run_tool, toolset, call) for call in calls[:cap]))
+        refused = PluginResult(error=TOO_MANY_CALLS.format(cap=cap))
+        return [
+            *((plugin, result, True) for plugin, result in ran),
+            *((toolset.plugin_for(call.name), refused, False) for call in calls[cap:]),
+        ]
+
+    return _Tools(assistant, calls, asyncio.ensure_future(run()))
+
+
+def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> list[tuple[ToolResultEvent, Message]]:
+    """The round's assistant message, tool calls and tool messages into the record, together: a
+    stored call always has its answer."""
+    record.new_messages.append(tools.assistant)
+    done = []
+    for call, (plugin, result, ran) in zip(tools.calls, outcomes, strict=True):
+        event = ToolResultEvent(
+            call.id,
+            call.name,
+            plugin.name if plugin else None,
+            call.arguments,
+            result.result,
+            result.error,
+            result.ms,
+            result.executed,
+            ran=ran,
+        )
+        message = _tool_message(call, result)
+        record.tool_events.append((record.rounds, plugin, event))
+        record.new_messages.append(message)
+        done.append((event, message))
+    return done
+
+
+@dataclass
+class _Call:
+    """The model call in flight, and what it has streamed: billed if the turn stops midway."""
+
+    request: ProviderRequest
+    text: list[str] = field(default_factory=list)
+
+    def consumed(self) -> Usage:
+        return Usage.of(estimate_prompt_tokens(self.request), estimate_tokens("".join(self.text)), estimated=True)
+
+
+async def _abandoned(record: TurnRecord, call: _Call | None, tools: _Tools | None, started: float) -> None:
+    """A turn whose client went away is billed for what it consumed: the finished rounds, the
+    model call in flight (its prompt and the text streamed so far, estimated), and the plugins
+    that were running (waited for: their threads run to the end anyway)."""
+    if call is not None:
+        record.usage = record.usage + call.consumed()
+    if tools is not None:
+        try:
+            outcomes = await tools.running
+        except Exception:
+            logger.exception("tools of an abandoned turn failed")
+        else:
+            _tools_done(record, tools, outcomes)
+    record.cancelled = True
+    record.error = ABANDONED
+    record.latency_ms = (time.perf_counter() - started) * 1000
+
+
 # --- the pipeline -------------------------------------------------------------------------------
 TurnSource = TurnInput | Callable[[], TurnInput]
 
@@ -294,8 +409,9 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     """The turn as events: tokens (when streaming), tool calls and results, then `TurnDone`.
 
     Raises a `SmarterError` (400/404 before anything runs; 502/504 when the model fails, after
-    the failed turn is recorded). Cancelling the iteration (a client that went away) cancels the
-    upstream call and records nothing.
+    the failed turn is recorded with what the upstream consumed). Cancelling the iteration, or
+    closing it early (a client that went away), cancels the upstream call and records the turn
+    as `cancelled`, charged for what it consumed.
     """
     started = time.perf_counter()
     # A door may pass a function that builds the turn (authenticating the caller, finding the
@@ -323,6 +439,8 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     )
     content = ""
     called_llm_plugins: list[Plugin] = []
+    call: _Call | None = None  # the model call under way
+    tools: _Tools | None = None  # the plugins under way
     try:
         while True:
             record.rounds += 1
@@ -335,17 +453,22 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 max_tokens=prompt_settings.max_tokens,
                 timeout=plan.timeout,
             )
+            call = _Call(request)
             reply: ProviderReply | None = None
             if turn.stream:
-                async for event in provider.stream(request):
-                    if isinstance(event, TextDelta):
-                        yield TokenEvent(event.text)
-                    elif isinstance(event, Completed):
-                        reply = event.reply
+                # Closed on any exit, a consumer that stops reading included: the upstream stops.
+                async with aclosing(provider.stream(request)) as stream:
+                    async for event in stream:
+                        if isinstance(event, TextDelta):
+                            call.text.append(event.text)
+                            yield TokenEvent(event.text)
+                        elif isinstance(event, Completed):
+                            reply = event.reply
             else:
                 reply = await provider.complete(request)
             if reply is None:
                 raise UpstreamError("The model's stream ended without a final answer.")
+            call = None
             record.usage = record.usage + reply.usage
             if not reply.tool_calls or last_round:
                 content = reply.content
@@ -354,38 +477,36 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 break
             assistant = reply.as_message()
             messages.append(assistant)
-            record.new_messages.append(assistant)
-            for call in reply.tool_calls:
-                plugin = plan.toolset.plugin_for(call.name)
-                yield ToolCallEvent(call.id, call.name, plugin.name if plugin else None, call.arguments, record.rounds)
-            outcomes = await asyncio.gather(
-                *(in_worker_thread(_run_tool, plan.toolset, call) for call in reply.tool_calls)
-            )
-            for call, (plugin, result) in zip(reply.tool_calls, outcomes, strict=True):
-                result_event = ToolResultEvent(
-                    call.id,
-                    call.name,
-                    plugin.name if plugin else None,
-                    call.arguments,
-                    result.result,
-                    result.error,
-                    result.ms,
-                    result.executed,
+            for asked in reply.tool_calls:
+                plugin = plan.toolset.plugin_for(asked.name)
+                yield ToolCallEvent(
+                    asked.id, asked.name, plugin.name if plugin else None, asked.arguments, record.rounds
                 )
-                record.tool_events.append((record.rounds, plugin, result_event))
-                yield result_event
-                tool_message = _tool_message(call, result)
+            tools = _tools_start(plan.toolset, assistant)
+            outcomes = await asyncio.shield(tools.running)
+            done = _tools_done(record, tools, outcomes)
+            tools = None
+            for (result_event, tool_message), (plugin, _, _) in zip(done, outcomes, strict=True):
                 messages.append(tool_message)
-                record.new_messages.append(tool_message)
+                yield result_event
                 if plugin is not None and plugin.directive == "llm" and plugin not in called_llm_plugins:
                     called_llm_plugins.append(plugin)
                     # An `llm` plugin's overlay applies once the model has chosen to call it.
                     prompt_settings = _with_called(turn, plan, called_llm_plugins)
                     messages[0] = Message.system(prompt_settings.system_role)
     except (UpstreamError, UpstreamTimeout) as error:
+        if call is not None:
+            # What the failed call consumed upstream before it broke (nothing when it was refused).
+            record.usage = record.usage + consumed_by(error)
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
         await turn_record(record)
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        # The client went away (the door's task is cancelled, or it stopped reading and closed
+        # us). The model and plugins ran: the turn is recorded as cancelled and charged, on a
+        # task of its own that a second cancellation cannot interrupt.
+        await turn_record_later(_abandoned(record, call, tools, started), record)
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
     recorded = await turn_record(record)

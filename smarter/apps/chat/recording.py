@@ -1,6 +1,9 @@
 """Writing a turn (pipeline step 7): its session, the turn, its messages, tool calls, plugin
 decisions and billing outbox row, in one transaction, in one trip to a database thread.
 
+A turn that ran is always written, whatever happens to the request meanwhile: the write runs on
+a task of its own that the request's cancellation (a client that disconnects) does not reach.
+
 Rows are written with prepared statements from plain values (`smarter.lib.prepared`): a turn
 writes every time, and compiling ORM queries or building model instances cost more than the
 database's own work. Each table's rows of the turn go in one multi-row statement.
@@ -8,7 +11,11 @@ database's own work. Each table's rows of the turn go in one multi-row statement
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +35,8 @@ from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selection import SelectionDecision
 from smarter.lib import prepared
 from smarter.lib.db_threads import in_db_thread
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,6 +58,7 @@ class TurnRecord:
     latency_ms: float
     request_messages: list[dict[str, Any]]
     error: str = ""
+    cancelled: bool = False  # the client went away before the answer was complete
 
 
 @dataclass(frozen=True)
@@ -57,9 +67,40 @@ class Recorded:
     cost: Decimal  # priced when written: the price table is in the database
 
 
+# Writes in progress: the event loop keeps only weak references to tasks.
+_writing: set[asyncio.Task[Any]] = set()
+
+
+def _detached(work: Awaitable[Any]) -> asyncio.Task[Any]:
+    task = asyncio.ensure_future(work)
+    _writing.add(task)
+
+    def done(finished: asyncio.Task[Any]) -> None:
+        _writing.discard(finished)
+        if not finished.cancelled() and finished.exception() is not None:
+            logger.error("a turn could not be written", exc_info=finished.exception())
+
+    task.add_done_callback(done)
+    return task
+
+
 async def turn_record(record: TurnRecord) -> Recorded:
-    """Write the turn; its id and cost."""
-    return await in_db_thread(turn_write, record)
+    """Write the turn; its id and cost. A caller cancelled meanwhile (a client leaving at the
+    last moment) stops waiting, not the write."""
+    return await asyncio.shield(_detached(in_db_thread(turn_write, record)))
+
+
+async def turn_record_later(prepare: Awaitable[None], record: TurnRecord) -> None:
+    """Finish `prepare` (waiting for running plugins, say), then write the turn, all on a task of
+    its own: waited for here, and finished even if the caller is cancelled again."""
+
+    async def work() -> None:
+        await prepare
+        await in_db_thread(turn_write, record)
+
+    # A failure is logged by the task; the caller's own exit (a disconnect) goes on.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(_detached(work()))
 
 
 @transaction.atomic
@@ -107,6 +148,7 @@ def turn_write(record: TurnRecord) -> Recorded:
         tools=[
             billing_services.ToolUse(name=event.tool, is_plugin=plugin is not None)
             for _, plugin, event in record.tool_events
+            if event.ran  # a call refused by the per-round cap ran nothing
         ],
         cost=cost,
     )
@@ -163,13 +205,19 @@ def _write_head(record: TurnRecord, now: datetime) -> _Head:
             "completion_tokens": record.usage.completion_tokens,
             "total_tokens": record.usage.total_tokens,
             "latency_ms": round(record.latency_ms, 2),
-            "status": Turn.Status.ERROR.value if record.error else Turn.Status.OK.value,
+            "status": _status(record),
             "error": record.error[:2000],
             "request_messages": record.request_messages,
             "created_at": now,
         },
     )
     return _Head(chat_id, turn_id, last_sequence)
+
+
+def _status(record: TurnRecord) -> str:
+    if record.cancelled:
+        return Turn.Status.CANCELLED.value
+    return Turn.Status.ERROR.value if record.error else Turn.Status.OK.value
 
 
 def _message_row(head: _Head, offset: int, message: Message, now: datetime) -> dict[str, Any]:

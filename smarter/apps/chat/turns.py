@@ -80,6 +80,7 @@ class ToolResultEvent:
     error: str | None
     ms: float
     executed: Any = None
+    ran: bool = True  # False: refused by the per-round cap, never executed (and not charged)
 
     def as_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.call_id, "plugin": self.plugin or self.tool, "arguments": self.arguments}

@@ -196,6 +196,60 @@ def test_a_client_leaving_mid_stream_is_recorded_as_a_disconnect(stub: OpenAIStu
     assert recorded.events_sent < 8
 
 
+STREAM = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+
+
+def test_a_stream_cut_after_some_events_drops_the_connection_without_finish_or_done(stub: OpenAIStub) -> None:
+    stub.enqueue(text_reply("one two three four", cut_after=3))
+    received: list[str] = []
+
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("POST", f"{stub.url}/chat/completions", json=STREAM) as r,
+    ):
+        received.extend(line for line in r.iter_lines() if line)
+
+    chunks = [json.loads(line.removeprefix("data: ")) for line in received]
+    assert [chunk["choices"][0]["delta"].get("content", "") for chunk in chunks] == ["", "one ", "two "]
+    assert all(chunk["choices"][0]["finish_reason"] is None for chunk in chunks)
+    assert stub.wait_for(lambda: stub.requests[0].outcome == "cut")
+    assert stub.requests[0].events_sent == 3
+
+
+def test_a_stream_cut_cleanly_ends_its_body_without_finish_or_done_and_keeps_the_connection(
+    stub: OpenAIStub,
+) -> None:
+    stub.enqueue(text_reply("one two three four", cut_after=2, cut_cleanly=True), text_reply("next"))
+
+    with httpx.Client() as http:
+        cut = http.post(f"{stub.url}/chat/completions", json=STREAM).text
+        following = http.post(f"{stub.url}/chat/completions", json=STREAM).text
+
+    frames = [json.loads(frame.removeprefix("data: ")) for frame in cut.split("\n\n") if frame]
+    assert [frame["choices"][0]["delta"].get("content", "") for frame in frames] == ["", "one "]
+    assert "[DONE]" not in cut and all(frame["choices"][0]["finish_reason"] is None for frame in frames)
+    assert following.endswith("data: [DONE]\n\n")
+    assert [request.outcome for request in stub.requests] == ["cut", "completed"]
+    assert {request.connection for request in stub.requests} == {1}
+
+
+@pytest.mark.parametrize("cleanly", [False, True], ids=["dropped", "ended"])
+def test_a_json_answer_cut_after_some_bytes_is_not_a_whole_body(stub: OpenAIStub, cleanly: bool) -> None:
+    stub.enqueue(text_reply("A long enough answer.", cut_after=25, cut_cleanly=cleanly))
+    body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
+
+    if cleanly:
+        response = httpx.post(f"{stub.url}/chat/completions", json=body)
+        assert response.status_code == 200
+        assert len(response.content) == 25
+        with pytest.raises(json.JSONDecodeError):
+            response.json()
+    else:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(f"{stub.url}/chat/completions", json=body)
+    assert stub.wait_for(lambda: stub.requests[0].outcome == "cut")
+
+
 def test_256_concurrent_streams_delayed_one_second_all_finish_in_about_a_second(stub: OpenAIStub) -> None:
     stub.default_reply = text_reply("fast enough", delay=1.0)
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}

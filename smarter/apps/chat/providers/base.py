@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -194,7 +194,25 @@ class ChatProvider(Protocol):
 
     async def complete(self, request: ProviderRequest) -> ProviderReply: ...
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]: ...
+    def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]: ...
+
+
+E = TypeVar("E", bound=BaseException)
+_CONSUMED = "smarter_consumed_usage"
+
+
+def with_consumed(error: E, usage: Usage) -> E:
+    """Mark a provider failure with what the upstream consumed before it: an answer that broke
+    after the upstream accepted the request (cut short, unreadable, silent mid-stream) is billed."""
+    setattr(error, _CONSUMED, usage)
+    return error
+
+
+def consumed_by(error: BaseException) -> Usage:
+    """What a failed call consumed upstream (`with_consumed`); nothing when it failed before the
+    upstream answered (refused, unreachable, an error status)."""
+    usage = getattr(error, _CONSUMED, None)
+    return usage if isinstance(usage, Usage) else Usage()
 
 
 def estimate_tokens(text: str) -> int:

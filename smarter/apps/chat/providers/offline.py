@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
 from smarter.apps.chat.providers.base import (
@@ -127,7 +127,7 @@ class OfflineProvider:
     async def complete(self, request: ProviderRequest) -> ProviderReply:
         return self.respond(request)
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         reply = self.respond(request)
         for piece in _PIECE.findall(reply.content):
             yield TextDelta(piece)

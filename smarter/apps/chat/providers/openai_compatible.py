@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from smarter.apps.chat.providers.base import (
     Usage,
     estimate_prompt_tokens,
     estimate_tokens,
+    with_consumed,
 )
 from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
 from smarter.lib.outbound import OutboundRefused, check_url_before_lookup
@@ -95,24 +97,31 @@ class OpenAICompatibleProvider:
 
     async def complete(self, request: ProviderRequest) -> ProviderReply:
         body = self._body(request, stream=False)
+        status = 0
         try:
             async with asyncio.timeout(request.timeout):
                 self._check_destination()
                 async with self._session().post(
                     self._url, data=body, headers=self._headers, allow_redirects=False
                 ) as response:
-                    status, payload = response.status, await response.read()
+                    status = response.status
+                    payload = await response.read()
         except Exception as error:
-            raise self._translate(error, request) from error
+            failure = self._translate(error, request)
+            if 200 <= status < 300:
+                # Accepted, then the answer broke on its way (cut short, too slow): the upstream
+                # has read the prompt.
+                with_consumed(failure, _prompt_only(request))
+            raise failure from error
         if status >= 400:
             raise self._status_error(status, payload, request)
         try:
             answer = json.loads(payload)
             return self._reply(request, answer)
         except (_Unreadable, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            raise self._unreadable(request) from error
+            raise with_consumed(self._unreadable(request), _prompt_only(request)) from error
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         body = self._body(request, stream=True)
         try:
             # A bound per event, not for the whole answer: see ProviderRequest.timeout.
@@ -123,7 +132,7 @@ class OpenAICompatibleProvider:
                 )
         except Exception as error:
             raise self._translate(error, request) from error
-        finished = False
+        progress = _Progress()
         try:
             if response.status >= 400:
                 try:
@@ -132,23 +141,25 @@ class OpenAICompatibleProvider:
                 except Exception:
                     payload = b""
                 raise self._status_error(response.status, payload, request)
-            async for event in self._events(request, response):
-                if isinstance(event, Completed):
-                    finished = True
+            async for event in self._events(request, response, progress):
                 yield event
+        except SmarterError as error:
+            if response.status < 400:
+                # The answer had started: what it delivered so far is billed.
+                with_consumed(error, progress.consumed(request))
+            raise
         finally:
-            if finished:
+            if progress.complete:
                 response.release()  # read to the end: the connection goes back to the pool
             else:
                 # Failed, or the consumer was cancelled mid-stream: the connection is closed, and
                 # the upstream stops generating tokens nobody reads.
                 response.close()
 
-    async def _events(self, request: ProviderRequest, response: aiohttp.ClientResponse) -> AsyncIterator[ProviderEvent]:
-        text: list[str] = []
-        # Tool calls arrive as fragments keyed by their index in the answer.
-        fragments: dict[int, dict[str, str]] = {}
-        usage: Usage | None = None
+    async def _events(
+        self, request: ProviderRequest, response: aiohttp.ClientResponse, progress: _Progress
+    ) -> AsyncIterator[ProviderEvent]:
+        text, fragments = progress.text, progress.fragments
         finish_reason: str | None = None
         model_name = request.model
         done = False
@@ -157,6 +168,11 @@ class OpenAICompatibleProvider:
                 async with asyncio.timeout(request.timeout):
                     raw = await response.content.readline()
             except Exception as error:
+                whole = done or finish_reason is not None
+                if whole and isinstance(error, (aiohttp.ClientPayloadError, TimeoutError)):
+                    # The answer is whole (a finish reason came); only the end of the stream broke.
+                    progress.broken = True
+                    break
                 raise self._translate(error, request) from error
             if not raw:
                 break  # the end of the answer
@@ -180,7 +196,7 @@ class OpenAICompatibleProvider:
                 raise self._upstream_message_error(None, chunk, request)
             model_name = chunk.get("model") or model_name
             if chunk.get("usage"):
-                usage = _usage(chunk["usage"])
+                progress.usage = _usage(chunk["usage"])
             for choice in chunk.get("choices") or ():
                 finish_reason = choice.get("finish_reason") or finish_reason
                 delta = choice.get("delta") or {}
@@ -194,14 +210,21 @@ class OpenAICompatibleProvider:
                 if content:
                     text.append(content)
                     yield TextDelta(content)
+        if not done and finish_reason is None:
+            # A stream that stops without saying the answer is over (no finish reason, no
+            # [DONE]) was cut short: what arrived is a fragment, never a finished answer.
+            raise UpstreamError(
+                f"The LLM provider '{self.name}' ended its answer before it was complete.",
+                context={"provider": self.name, "model": request.model},
+            )
         calls = tuple(
             ToolCall.from_raw(slot["id"], slot["name"], slot["args"]) for _index, slot in sorted(fragments.items())
         )
         for call in calls:
             yield ToolCallReady(call)
         content = "".join(text)
-        if usage is None:
-            usage = _estimated_usage(request, content, calls)
+        usage = progress.usage or _estimated_usage(request, content, calls)
+        progress.complete = not progress.broken
         yield Completed(ProviderReply(content, calls, usage, model_name, self.name, finish_reason))
 
     # --- building ---
@@ -273,6 +296,10 @@ class OpenAICompatibleProvider:
             return UpstreamTimeout(
                 f"The LLM provider '{self.name}' did not answer within {request.timeout:g} seconds.",
                 context=context,
+            )
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return UpstreamError(
+                f"The LLM provider '{self.name}' broke off its answer before it was complete.", context=context
             )
         if isinstance(error, (aiohttp.ClientError, OSError)):
             return UpstreamError(
@@ -361,6 +388,28 @@ def _usage(reported: Any) -> Usage:
     completion = int(reported.get("completion_tokens") or 0)
     total = int(reported.get("total_tokens") or prompt + completion)
     return Usage(prompt, completion, total)
+
+
+@dataclass
+class _Progress:
+    """What a streamed answer has delivered so far: billed when the stream fails midway."""
+
+    text: list[str] = field(default_factory=list)
+    # Tool calls arrive as fragments keyed by their index in the answer.
+    fragments: dict[int, dict[str, str]] = field(default_factory=dict)
+    usage: Usage | None = None
+    complete: bool = False  # read to its end: the connection may be kept
+    broken: bool = False  # whole, but the connection broke after the finish reason
+
+    def consumed(self, request: ProviderRequest) -> Usage:
+        if self.usage is not None:
+            return self.usage
+        completion = "".join(self.text) + "".join(slot["name"] + slot["args"] for slot in self.fragments.values())
+        return Usage.of(estimate_prompt_tokens(request), estimate_tokens(completion), estimated=True)
+
+
+def _prompt_only(request: ProviderRequest) -> Usage:
+    return Usage.of(estimate_prompt_tokens(request), 0, estimated=True)
 
 
 def _estimated_usage(request: ProviderRequest, content: str, calls: Any) -> Usage:

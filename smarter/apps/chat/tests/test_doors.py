@@ -136,7 +136,9 @@ def test_the_cli_chat_keeps_a_session_per_uid_until_new_session(
         ("a", "one", 1),
     ]
     assert all(t["totalTokens"] == t["promptTokens"] + t["completionTokens"] > 0 for t in turns)
-    assert all(t["cost"] == 0.0 and t["model"] == "stub-model" for t in turns)  # stub-model has no price
+    for t in turns:  # priced from the table: gpt-4o-mini at $0.15 and $0.60 per million tokens
+        assert t["model"] == "gpt-4o-mini"
+        assert t["cost"] == pytest.approx((0.15 * t["promptTokens"] + 0.60 * t["completionTokens"]) / 1_000_000)
 
 
 def test_two_accounts_and_two_sessions_never_see_each_others_history(

@@ -26,6 +26,7 @@ from smarter.apps.chat.providers import (
     platform_provider,
     provider_for,
 )
+from smarter.apps.chat.providers.base import consumed_by, estimate_prompt_tokens, estimate_tokens
 from smarter.lib.errors import UpstreamError, UpstreamTimeout
 from smarter.testing.openai_stub import (
     DEFAULT_TEXT,
@@ -328,6 +329,95 @@ def test_an_upstream_error_in_a_stream_is_an_upstream_error_too(stub: OpenAIStub
     assert (
         raised.value.description == "The LLM provider 'openai' answered HTTP 429: Rate limit reached for gpt-4o-mini."
     )
+
+
+# A stream's payloads, as the stub sends them: the role, then the text word by word (or the tool
+# call's opening and argument fragments), the finish, the usage, then [DONE]. `cut_after=N` sends N.
+CUT_STREAMS = [
+    (text_reply("one two three four", cut_after=1), ""),
+    (text_reply("one two three four", cut_after=2), "one "),
+    (text_reply("one two three four", cut_after=4), "one two three "),
+    (text_reply("one two three four", cut_after=5), "one two three four"),  # every word, no finish
+    (text_reply("one two three four", cut_after=2, cut_cleanly=True), "one "),
+    (text_reply("one two three four", cut_after=5, cut_cleanly=True), "one two three four"),
+    (tool_calls_reply(("get_weather", {"city": "Paris"}), cut_after=2), "get_weather"),
+    (tool_calls_reply(("get_weather", {"city": "Paris"}), cut_after=3, cut_cleanly=True), 'get_weather{"city'),
+]
+
+
+@pytest.mark.parametrize(("reply", "received"), CUT_STREAMS)
+def test_a_stream_cut_short_is_an_upstream_error_billed_for_what_arrived(
+    stub: OpenAIStub, reply: Any, received: str
+) -> None:
+    stub.enqueue(reply)
+    request = ask()
+    texts: list[str] = []
+
+    async def read() -> None:
+        async for event in provider(stub).stream(request):
+            assert not isinstance(event, Completed), "a fragment must never come back as a finished answer"
+            if isinstance(event, TextDelta):
+                texts.append(event.text)
+
+    with pytest.raises(UpstreamError) as raised:
+        asyncio.run(read())
+
+    assert raised.value.status == 502
+    assert raised.value.description in (
+        "The LLM provider 'openai' broke off its answer before it was complete.",  # the connection dropped
+        "The LLM provider 'openai' ended its answer before it was complete.",  # the body ended early
+    )
+    assert raised.value.context == {"provider": "openai", "model": "gpt-4o-mini"}
+    assert consumed_by(raised.value) == Usage.of(
+        estimate_prompt_tokens(request), estimate_tokens(received), estimated=True
+    )
+    assert "".join(texts) == ("" if reply.tool_calls else received)
+    assert stub.wait_for(lambda: stub.chat_requests[0].outcome == "cut")
+
+
+@pytest.mark.parametrize("cleanly", [False, True], ids=["dropped", "ended"])
+def test_a_json_answer_cut_short_is_an_upstream_error_billed_for_its_prompt(stub: OpenAIStub, cleanly: bool) -> None:
+    stub.enqueue(text_reply("A whole answer that never arrives whole.", cut_after=60, cut_cleanly=cleanly))
+    request = ask()
+
+    with pytest.raises(UpstreamError) as raised:
+        asyncio.run(provider(stub).complete(request))
+
+    assert raised.value.status == 502
+    assert raised.value.description == (
+        "The LLM provider 'openai' sent an answer that could not be read."
+        if cleanly
+        else "The LLM provider 'openai' broke off its answer before it was complete."
+    )
+    assert consumed_by(raised.value) == Usage.of(estimate_prompt_tokens(request), 0, estimated=True)
+
+
+@pytest.mark.parametrize("cleanly", [False, True], ids=["dropped", "ended"])
+def test_a_stream_that_breaks_after_its_finish_reason_is_a_whole_answer(stub: OpenAIStub, cleanly: bool) -> None:
+    # Payloads: role, "one ", "two", finish, usage, [DONE].
+    stub.enqueue(text_reply("one two", prompt_tokens=9, completion_tokens=2, cut_after=5, cut_cleanly=cleanly))
+    stub.enqueue(text_reply("one two", cut_after=4, cut_cleanly=cleanly))
+
+    with_usage = final(streamed(provider(stub), ask()))
+    without_usage = final(streamed(provider(stub), ask()))
+
+    assert (with_usage.content, with_usage.finish_reason, with_usage.usage) == ("one two", "stop", Usage(9, 2, 11))
+    assert (without_usage.content, without_usage.finish_reason) == ("one two", "stop")
+    assert without_usage.usage.estimated
+
+
+def test_a_failure_before_the_upstream_answers_consumes_nothing(stub: OpenAIStub) -> None:
+    stub.enqueue(error_reply(500, "down"), error_reply(429, "slow down"))
+    failures = []
+    for call in (lambda: asyncio.run(provider(stub).complete(ask())), lambda: streamed(provider(stub), ask())):
+        with pytest.raises(UpstreamError) as raised:
+            call()
+        failures.append(raised.value)
+    unreachable = provider_for("acme_llm", api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/v1")
+    with pytest.raises(UpstreamError) as refused:
+        asyncio.run(unreachable.complete(ask()))
+
+    assert [consumed_by(error) for error in [*failures, refused.value]] == [Usage()] * 3
 
 
 def test_an_upstream_message_echoing_the_key_never_shows_it(stub: OpenAIStub) -> None:

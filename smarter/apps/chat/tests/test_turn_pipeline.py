@@ -66,7 +66,7 @@ def chatbot(client: httpx.Client, name: str = "support", plugins: list[str] | No
             "kind": "Chatbot",
             "metadata": {"name": name},
             "spec": {
-                "config": {"defaultModel": "stub-model", "defaultSystemRole": "You sell Gizmos.", **config},
+                "config": {"defaultModel": "gpt-4o-mini", "defaultSystemRole": "You sell Gizmos.", **config},
                 "plugins": plugins or [],
             },
         },
@@ -345,7 +345,7 @@ def test_a_client_that_disconnects_cancels_the_upstream_call(
         # leaving the block closes the connection mid-stream
     record = upstream.wait_for_disconnect(timeout=10)
     assert record is not None, "the upstream request was not cancelled"
-    assert not Turn.objects.exists()
+    # What the turn records and charges then: test_abandoned_turns.
 
 
 def test_the_session_continues_with_its_history_and_an_unknown_session_is_404(

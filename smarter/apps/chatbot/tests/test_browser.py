@@ -179,7 +179,7 @@ HOSTILE_ANSWER = (
 def test_a_hostile_model_answer_renders_inert(
     owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
 ) -> None:
-    apply(owner, chatbot_manifest("shop", deployed=True, defaultModel="stub-model", **BRANDING))
+    apply(owner, chatbot_manifest("shop", deployed=True, defaultModel="gpt-4o-mini", **BRANDING))
     upstream.enqueue(text_reply(HOSTILE_ANSWER))
     page = browser.new_page(viewport={"width": 1100, "height": 800})
     dialogs: list[str] = []
