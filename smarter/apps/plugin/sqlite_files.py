@@ -13,11 +13,15 @@ path: the tenant only ever sees the name it gave.
 from __future__ import annotations
 
 import re
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
 from smarter.apps.account.models import ACCOUNT_NUMBER_PATTERN
+from smarter.apps.plugin.models import SqlConnection
 
 # One folder or file name: no leading dot, so neither `.`, `..` nor a hidden file can be named.
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
@@ -71,3 +75,62 @@ def _is_platform_database(path: Path) -> bool:
         return False
     name = str(own.get("NAME", ""))
     return bool(name) and not name.startswith(("file:", ":memory:")) and Path(name).resolve() == path
+
+
+# --- upgrading from the shared folder -------------------------------------------------------------
+# Before folders per account, every SQLite file sat in the plugin data folder itself, shared by all
+# accounts. `move_plugin_data` moves each into the folder of the one account that uses it.
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True)
+class LegacyFile:
+    """What became (or would become) of one SQLite connection's file."""
+
+    account_number: str
+    connection: str
+    database: str
+    outcome: str
+
+
+def legacy_files_move(*, dry_run: bool = False) -> list[LegacyFile]:
+    """Move each SQLite connection's file from the shared plugin data folder into its account's
+    folder, when exactly one account uses it; anything else is left where it is and said why."""
+    root = plugin_data_root()
+    connections = list(SqlConnection.objects.filter(db_engine="sqlite").select_related("account"))
+    users: dict[Path, set[int]] = defaultdict(set)
+    for connection in connections:
+        if name_is_allowed(connection.database):
+            users[(root / connection.database).resolve()].add(connection.account_id)
+    report = []
+    for connection in sorted(connections, key=lambda c: (c.account.account_number, c.name)):
+        outcome = _move_one(root, connection.database, connection.account.account_number, users, dry_run)
+        report.append(LegacyFile(connection.account.account_number, connection.name, connection.database, outcome))
+    return report
+
+
+def _move_one(root: Path, database: str, account_number: str, users: dict[Path, set[int]], dry_run: bool) -> str:
+    if not name_is_allowed(database):
+        return f"left alone: the name is no longer allowed, it {REFUSED}"
+    try:
+        target = database_file(database, account_number=account_number)
+    except DatabaseFileRefused:
+        return f"left alone: it {REFUSED}"
+    if target.is_file():
+        return "already in its account's folder"
+    legacy = (root / database).resolve()
+    inside = legacy.is_relative_to(root) and legacy != root
+    if not inside or re.fullmatch(ACCOUNT_NUMBER_PATTERN, legacy.relative_to(root).parts[0]):
+        return "left alone: not a file of the shared folder"
+    if not legacy.is_file():
+        return "not found in the shared folder either"
+    if len(users[legacy]) > 1:
+        return f"left alone: {len(users[legacy])} accounts use this file; copy it for the one that owns it"
+    if dry_run:
+        return "would be moved"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", *_SIDECARS):
+        companion = legacy.with_name(legacy.name + suffix)
+        if companion.exists():
+            shutil.move(companion, target.with_name(target.name + suffix))
+    return "moved"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.plugin import selectors, services, sqlite_files
@@ -374,3 +376,59 @@ def test_a_nul_byte_or_a_line_break_in_a_connection_is_400_with_the_field_path(
     )
     assert error_locs(response) == {f"spec.connection.{field}": expected}
     assert SqlConnection.objects.count() == 0
+
+
+# --- upgrading from the shared folder ---------------------------------------------------------------
+def test_move_plugin_data_moves_each_file_into_the_one_account_that_uses_it(
+    owner: Persona, outsider: Persona, plugin_data_root: Path
+) -> None:
+    root = plugin_data_root
+    courses_database(root / "catalogue.sqlite3")
+    (root / "catalogue.sqlite3-wal").write_bytes(b"")
+    courses_database(root / "reports" / "sales.sqlite3")
+    courses_database(root / "both.sqlite3")
+    courses_database(root / outsider.account.account_number / "theirs.sqlite3")
+    for persona, name, database in [
+        (owner, "catalogue", "catalogue.sqlite3"),
+        (owner, "sales", "reports/sales.sqlite3"),
+        (owner, "both", "both.sqlite3"),
+        (outsider, "both", "both.sqlite3"),
+        (owner, "gone", "gone.sqlite3"),
+        (owner, "grab", f"{outsider.account.account_number}/theirs.sqlite3"),
+        (owner, "spaced", "my courses.sqlite3"),
+    ]:
+        services.sql_connection_create(account=persona.account, name=name, db_engine="sqlite", database=database)
+    mine, theirs = owner.account.account_number, outsider.account.account_number
+
+    def run(*options: str) -> list[str]:
+        out = StringIO()
+        call_command("move_plugin_data", *options, stdout=out)
+        return out.getvalue().splitlines()
+
+    before = sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+    dry = run("--dry-run")
+    assert sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()) == before
+    assert f"{mine} catalogue catalogue.sqlite3: would be moved" in dry
+    shared = "left alone: 2 accounts use this file; copy it for the one that owns it"
+    assert sorted(run()) == sorted(
+        [
+            f"{mine} both both.sqlite3: {shared}",
+            f"{mine} catalogue catalogue.sqlite3: moved",
+            f"{mine} gone gone.sqlite3: not found in the shared folder either",
+            f"{mine} grab {theirs}/theirs.sqlite3: left alone: not a file of the shared folder",
+            f"{mine} sales reports/sales.sqlite3: moved",
+            f"{mine} spaced my courses.sqlite3: left alone: the name is no longer allowed, it {sqlite_files.REFUSED}",
+            f"{theirs} both both.sqlite3: {shared}",
+        ]
+    )
+    assert (root / mine / "catalogue.sqlite3").is_file() and (root / mine / "catalogue.sqlite3-wal").is_file()
+    assert (root / mine / "reports" / "sales.sqlite3").is_file()
+    assert not (root / "catalogue.sqlite3").exists() and (root / "both.sqlite3").is_file()
+    assert (root / theirs / "theirs.sqlite3").is_file() and not (root / mine / theirs).exists()
+    assert f"{mine} catalogue catalogue.sqlite3: already in its account's folder" in run()
+    connection = SqlConnection.objects.get(account=owner.account, name="catalogue")
+    assert apply(owner, courses_plugin("catalogue")).status_code == 200
+    response = owner.client.post("/api/v1/plugins/courses/test/", {}, format="json")
+    assert response.json()["result"]["rows"] == [{"title": "Intro to AI"}, {"title": "Advanced AI"}]
+    assert connection.database == "catalogue.sqlite3"
+    assert os.path.isdir(root / mine)
