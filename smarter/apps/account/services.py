@@ -364,19 +364,24 @@ def journal_record(
 ) -> JournalEntry | None:
     """Write one journal row. A failure here is logged and swallowed: the journal must never
     turn a successful command into an error for the user."""
+    if api_key is not None and not ApiKey.objects.filter(pk=api_key.pk).exists():
+        # The command deleted the very key it was called with: the entry stays, who ran it
+        # included (the user); only the link to the key is gone, as for any deleted key.
+        api_key = None
     try:
-        return JournalEntry.objects.create(
-            key=key,
-            account=account,
-            user=user if user is not None and user.pk else None,
-            api_key=api_key,
-            command=command,
-            kind=kind[:50],
-            name=name[:255],
-            status_code=status_code,
-            duration_ms=round(duration_ms, 3),
-            request_id=request_id[:64],
-        )
+        with transaction.atomic():  # a failed write must not spoil a transaction around it
+            return JournalEntry.objects.create(
+                key=key,
+                account=account,
+                user=user if user is not None and user.pk else None,
+                api_key=api_key,
+                command=command,
+                kind=kind[:50],
+                name=name[:255],
+                status_code=status_code,
+                duration_ms=round(duration_ms, 3),
+                request_id=request_id[:64],
+            )
     except Exception:
         logger.exception("journal write failed", extra={"command": command, "kind": kind})
         return None
