@@ -105,19 +105,29 @@ def member_add(
     password: str | None = None,
     is_active: bool = True,
 ) -> Membership:
-    """Create the user (usernames are global) and make them a member of `account`."""
-    if User.objects.filter(username=username).exists():
-        raise Conflict(
-            f"The username {username!r} is taken; choose another.", context={"kind": "User", "name": username}
-        )
-    user = User.objects.create_user(
-        username=username,
-        email=email,
-        password=password,
-        first_name=first_name,
-        last_name=last_name,
-        is_active=is_active,
+    """Create the user and make them a member of `account`.
+
+    Usernames are global (they sign in to the console), so a name can be in use by someone of
+    another account. The refusal is the same sentence whoever has it, in whatever account or
+    none, active or not: it never says whose, nor in which account.
+    """
+    unavailable = Conflict(
+        f"The username {username!r} is not available; choose another.", context={"kind": "User", "name": username}
     )
+    if User.objects.filter(username=username).exists():
+        raise unavailable
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                is_active=is_active,
+            )
+    except IntegrityError:  # taken between the check and the write, or by a case-insensitive twin
+        raise unavailable from None
     return Membership.objects.create(account=account, user=user, role=role)
 
 
