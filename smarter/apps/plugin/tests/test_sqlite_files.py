@@ -378,6 +378,19 @@ def test_a_nul_byte_or_a_line_break_in_a_connection_is_400_with_the_field_path(
     assert SqlConnection.objects.count() == 0
 
 
+def test_describe_of_a_stored_connection_that_a_driver_chokes_on_is_200_not_500(
+    owner: Persona, private_hosts: Any
+) -> None:
+    # Stored before these checks existed: the driver refuses the NUL byte in its own way.
+    services.sql_connection_create(
+        account=owner.account, name="old", db_engine="mysql", hostname="127.0.0.1", database="shop\x00", timeout=1
+    )
+    response = owner.client.get("/api/v1/cli/describe/sqlconnection/?name=old")
+    assert response.status_code == 200
+    health = response.json()["data"]["status"]["health"]
+    assert (health["reachable"], health["detail"]) == (False, "the check failed unexpectedly")
+
+
 # --- upgrading from the shared folder ---------------------------------------------------------------
 def test_move_plugin_data_moves_each_file_into_the_one_account_that_uses_it(
     owner: Persona, outsider: Persona, plugin_data_root: Path
