@@ -25,6 +25,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from benchmarks.report import write_section  # noqa: E402
+from smarter.apps.account.models import Account  # noqa: E402
 from smarter.apps.plugin.execution import plugin_execute  # noqa: E402
 from smarter.apps.plugin.models import Plugin, SqlConnection  # noqa: E402
 from smarter.apps.plugin.selection import select_plugins  # noqa: E402
@@ -98,8 +99,13 @@ def sql_plugin(connection: SqlConnection) -> Plugin:
 ARGUMENTS = {"pattern": "%AI%", "max_cost": 1000}
 
 
+BENCH_ACCOUNT = "0000-0000-0000"
+
+
 def sqlite_case(folder: Path) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    path = folder / "bench.sqlite3"
+    # A SQLite plugin reads only from its own account's folder of the plugin data folder.
+    (folder / BENCH_ACCOUNT).mkdir()
+    path = folder / BENCH_ACCOUNT / "bench.sqlite3"
     database = sqlite3.connect(path)
     database.execute("CREATE TABLE courses (id INTEGER PRIMARY KEY, title TEXT, description TEXT, cost INTEGER)")
     database.executemany(
@@ -108,8 +114,10 @@ def sqlite_case(folder: Path) -> tuple[Callable[[], Any], Callable[[], Any]]:
     )
     database.commit()
     database.close()
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(folder)
-    plugin = sql_plugin(SqlConnection(name="bench", db_engine="sqlite", database="bench.sqlite3", timeout=5))
+    settings.SMARTER_PLUGIN_DATA_DIR = str(folder)
+    account = Account(name="bench", account_number=BENCH_ACCOUNT)  # never saved: only its number is read
+    connection = SqlConnection(account=account, name="bench", db_engine="sqlite", database="bench.sqlite3", timeout=5)
+    plugin = sql_plugin(connection)
 
     def direct() -> Any:
         connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

@@ -253,7 +253,7 @@ SMARTER_AWS_ENDPOINT_URL = conf.aws_endpoint_url
 SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID = conf.aws_route53_hosted_zone_id
 SMARTER_AWS_ROUTE53_TARGET = conf.aws_route53_target
 SMARTER_AWS_ROUTE53_TTL = conf.aws_route53_ttl
-# SQLite plugin databases must live here, so a tenant can never name another file on the server.
-SMARTER_PLUGIN_SQLITE_DIR = str(conf.state_dir / "plugin-data")
+# SQLite plugin databases live here, each account's in its own subfolder named by its number.
+SMARTER_PLUGIN_DATA_DIR = str(conf.effective_plugin_data_dir)
 # What one plugin call may hand the model: larger results are cut (and say so).
 SMARTER_PLUGIN_MAX_RESULT_BYTES = 65536

@@ -132,6 +132,10 @@ class SmarterSettings(BaseSettings):
     kubernetes_enabled: bool = Field(False, description="Create an Ingress per deployed chatbot.")
     aws_route53_enabled: bool = Field(False, description="Create a Route53 record per deployed chatbot.")
     s3_bucket: str | None = Field(None, description="S3 bucket for files. Unset: the state directory.")
+    plugin_data_dir: Path | None = Field(
+        None,
+        description="SQLite plugin databases, in a folder per account number. Unset: <state dir>/plugin-data.",
+    )
 
     # --- deployed chatbots ------------------------------------------------------------------
     dns_resolver: str | None = Field(
@@ -202,6 +206,16 @@ class SmarterSettings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """An empty variable means unset (as charts and compose files often write them)."""
         return None if value == "" else value
+
+    @field_validator("plugin_data_dir", mode="before")
+    @classmethod
+    def _plugin_data_dir_is_absolute(cls, value: Any) -> Any:
+        """Empty means unset; a relative folder would move with the working directory of each process."""
+        if value in ("", None):
+            return None
+        if not Path(str(value)).is_absolute():
+            raise ValueError("must be an absolute path, e.g. /var/lib/smarter/plugin-data")
+        return value
 
     @field_validator("dns_resolver")
     @classmethod
@@ -284,6 +298,10 @@ class SmarterSettings(BaseSettings):
     def database_engine(self) -> str:
         scheme = urlsplit(self.effective_database_url).scheme
         return "postgresql" if scheme.startswith("postgres") else scheme
+
+    @property
+    def effective_plugin_data_dir(self) -> Path:
+        return self.plugin_data_dir or self.state_dir / "plugin-data"
 
     @property
     def tasks_run_eagerly(self) -> bool:

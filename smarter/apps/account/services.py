@@ -105,19 +105,29 @@ def member_add(
     password: str | None = None,
     is_active: bool = True,
 ) -> Membership:
-    """Create the user (usernames are global) and make them a member of `account`."""
-    if User.objects.filter(username=username).exists():
-        raise Conflict(
-            f"The username {username!r} is taken; choose another.", context={"kind": "User", "name": username}
-        )
-    user = User.objects.create_user(
-        username=username,
-        email=email,
-        password=password,
-        first_name=first_name,
-        last_name=last_name,
-        is_active=is_active,
+    """Create the user and make them a member of `account`.
+
+    Usernames are global (they sign in to the console), so a name can be in use by someone of
+    another account. The refusal is the same sentence whoever has it, in whatever account or
+    none, active or not: it never says whose, nor in which account.
+    """
+    unavailable = Conflict(
+        f"The username {username!r} is not available; choose another.", context={"kind": "User", "name": username}
     )
+    if User.objects.filter(username=username).exists():
+        raise unavailable
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                is_active=is_active,
+            )
+    except IntegrityError:  # taken between the check and the write, or by a case-insensitive twin
+        raise unavailable from None
     return Membership.objects.create(account=account, user=user, role=role)
 
 
@@ -364,19 +374,24 @@ def journal_record(
 ) -> JournalEntry | None:
     """Write one journal row. A failure here is logged and swallowed: the journal must never
     turn a successful command into an error for the user."""
+    if api_key is not None and not ApiKey.objects.filter(pk=api_key.pk).exists():
+        # The command deleted the very key it was called with: the entry stays, who ran it
+        # included (the user); only the link to the key is gone, as for any deleted key.
+        api_key = None
     try:
-        return JournalEntry.objects.create(
-            key=key,
-            account=account,
-            user=user if user is not None and user.pk else None,
-            api_key=api_key,
-            command=command,
-            kind=kind[:50],
-            name=name[:255],
-            status_code=status_code,
-            duration_ms=round(duration_ms, 3),
-            request_id=request_id[:64],
-        )
+        with transaction.atomic():  # a failed write must not spoil a transaction around it
+            return JournalEntry.objects.create(
+                key=key,
+                account=account,
+                user=user if user is not None and user.pk else None,
+                api_key=api_key,
+                command=command,
+                kind=kind[:50],
+                name=name[:255],
+                status_code=status_code,
+                duration_ms=round(duration_ms, 3),
+                request_id=request_id[:64],
+            )
     except Exception:
         logger.exception("journal write failed", extra={"command": command, "kind": kind})
         return None

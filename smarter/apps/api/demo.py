@@ -4,13 +4,12 @@ using both, applied through the same brokers as `/api/v1/cli/apply/`."""
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from smarter.apps.account.caller import Caller
+from smarter.apps.plugin.sqlite_files import account_folder
 from smarter.lib.manifests import broker_for
 
 DEMO_CHATBOT = "demo"
@@ -111,8 +110,9 @@ DEMO_CHATBOT_MANIFEST = _manifest(
 )
 
 
-def _courses_database() -> None:
-    folder = Path(settings.SMARTER_PLUGIN_SQLITE_DIR)
+def _courses_database(account_number: str) -> None:
+    """The catalogue file, in the demo account's own plugin data folder (the only one it may read)."""
+    folder = account_folder(account_number)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / COURSES_FILE
     if path.exists():
@@ -129,7 +129,7 @@ def _courses_database() -> None:
 @transaction.atomic
 def seed_demo_resources(caller: Caller) -> list[str]:
     """Apply the demo manifests in dependency order; returns what each one did."""
-    _courses_database()
+    _courses_database(caller.account.account_number)
     results = []
     for document in (PRODUCT_PLUGIN, COURSES_CONNECTION, COURSES_PLUGIN, DEMO_CHATBOT_MANIFEST):
         broker = broker_for(document["kind"])

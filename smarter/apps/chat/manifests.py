@@ -13,7 +13,7 @@ from django.db.models import Count, QuerySet
 from smarter.apps.chat import selectors, services
 from smarter.apps.chat.logs import chat_logs
 from smarter.apps.chat.models import Chat
-from smarter.lib.errors import FieldError, ValidationFailed
+from smarter.lib.errors import FieldError, PermissionDenied, ValidationFailed
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, register
 from smarter.lib.manifests.broker import Caller
 
@@ -118,6 +118,13 @@ class ChatBroker(_ReadOnlyBroker):
         chat = selectors.chat_get(account=caller.account, session_key=name)
         if chat is None:
             raise self.not_found(name)
+        # A member may forget the sessions she started herself; anyone else's (a teammate's, an
+        # admin's, a visitor's on a deployed chatbot) is an admin's to delete.
+        if not caller.is_admin and chat.user_id != caller.user.pk:
+            raise PermissionDenied(
+                "Only an account admin may delete a chat session someone else started.",
+                context={"kind": self.kind, "name": name},
+            )
         services.chat_delete(chat=chat)
 
 

@@ -62,6 +62,8 @@ def sql_target(connection: SqlConnection) -> sql_runner.Target:
         username=connection.username,
         password=password,
         timeout=connection.timeout,
+        # Only a SQLite file lives in the account's folder (and reading the account costs a query).
+        account_number=connection.account.account_number if connection.db_engine == "sqlite" else "",
     )
 
 

@@ -3,25 +3,23 @@
 Each call opens its own connection to the customer database (never Django's), so the
 platform's database session, its transaction and its privileges are never involved. Every
 engine gets the same treatment: a read-only transaction, a statement timeout enforced by the
-server (or, for SQLite, by a progress handler), a row cap and a byte cap on what comes back.
+server (or, for SQLite, by a child process that is killed at the deadline: `sqlite_worker`), a row
+cap and a byte cap on what comes back. A SQLite file is one of its own account's (`sqlite_files`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sqlite3
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 
+from smarter.apps.plugin import sqlite_files, sqlite_worker
 from smarter.apps.plugin.sql_guard import BoundQuery
 from smarter.lib.outbound import OutboundRefused, check_host
 from smarter.lib.redaction import Redactor
@@ -46,28 +44,11 @@ class Target:
     username: str
     password: str
     timeout: float
+    account_number: str = ""  # whose plugin data folder a SQLite `database` is in
 
 
 def max_result_bytes() -> int:
     return int(getattr(settings, "SMARTER_PLUGIN_MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES))
-
-
-def sqlite_root() -> Path:
-    """SQLite plugin databases must live under this folder, so a tenant cannot name any file
-    on the server (the platform's own database included)."""
-    configured = getattr(settings, "SMARTER_PLUGIN_SQLITE_DIR", None)
-    return Path(configured or Path(settings.BASE_DIR) / ".smarter" / "plugin-data").resolve()
-
-
-def sqlite_path(database: str) -> Path:
-    root = sqlite_root()
-    path = (root / database).resolve()
-    if not path.is_relative_to(root) or path == root:
-        raise SqlRunError(f"SQLite databases must be files under the plugin data folder {root}")
-    own = settings.DATABASES["default"]
-    if own.get("ENGINE", "").endswith("sqlite3") and Path(str(own.get("NAME", ""))).resolve() == path:
-        raise SqlRunError("the platform's own database cannot be a plugin database")
-    return path
 
 
 def _json_safe(value: Any) -> Any:
@@ -240,27 +221,35 @@ class _Rollback(Exception):
 
 # --- SQLite -----------------------------------------------------------------------------------
 def _run_sqlite(target: Target, bound: BoundQuery, values: list[Any], limit: int, max_bytes: int) -> dict[str, Any]:
-    path = sqlite_path(target.database)
+    try:
+        path = sqlite_files.database_file(target.database, account_number=target.account_number)
+    except (sqlite_files.DatabaseFileRefused, ValueError):
+        raise SqlRunError(f"the connection's database {sqlite_files.REFUSED}") from None
     if not path.is_file():
-        raise SqlRunError(f"the database file {target.database} does not exist")
-    deadline = time.monotonic() + target.timeout
+        # Only ever about the account's own folder, so saying so reveals nothing of anyone else.
+        raise SqlRunError(f"the database file {target.database} does not exist in your account's plugin data folder")
     try:
-        connection = sqlite3.connect(
-            f"file:{quote(str(path))}?mode=ro", uri=True, timeout=target.timeout, check_same_thread=False
+        answer = sqlite_worker.run(
+            path=str(path),
+            sql=bound.text,
+            values=list(values),
+            limit=limit,
+            max_bytes=max_bytes,
+            timeout=target.timeout,
         )
-    except sqlite3.Error as error:
-        raise SqlRunError(f"could not open the database: {error}") from None
-    try:
-        # Returning non-zero aborts the running statement: SQLite's way of a statement timeout.
-        connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-        connection.execute("PRAGMA query_only = ON")
-        cursor = connection.execute(bound.text, tuple(values))
-        return _collect(cursor, limit, max_bytes)
-    except sqlite3.OperationalError as error:
-        if "interrupted" in str(error):
-            raise SqlRunError(f"the query took longer than {target.timeout:g} s and was stopped") from None
+    except sqlite_worker.WorkerTimeout:
+        raise SqlRunError(f"the query took longer than {target.timeout:g} s and was stopped") from None
+    except sqlite_worker.WorkerFailed as error:
         raise SqlRunError(f"the query failed: {error}") from None
-    except sqlite3.Error as error:
-        raise SqlRunError(f"the query failed: {error}") from None
-    finally:
-        connection.close()
+    if "result" in answer:
+        result: dict[str, Any] = answer["result"]
+        return result
+    problem, message = answer.get("error"), str(answer.get("message", ""))
+    if problem == "timeout":
+        raise SqlRunError(f"the query took longer than {target.timeout:g} s and was stopped")
+    if problem == "too_big":
+        mib = sqlite_worker.MAX_VALUE_BYTES // 2**20
+        raise SqlRunError(f"the query failed: a string or blob would exceed {mib} MiB, the most one value may hold")
+    if problem == "open":
+        raise SqlRunError(f"could not open the database: {message}")
+    raise SqlRunError(f"the query failed: {message}")

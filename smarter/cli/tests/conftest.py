@@ -111,19 +111,25 @@ COURSES = [("Fudge for beginners", 40), ("Toffee in a weekend", 90), ("Advanced 
 
 @pytest.fixture
 def plugin_data(settings: Any, tmp_path: Path) -> Path:
-    """The server's plugin data folder, holding `courses.sqlite3` for the SQL plugin's tests."""
+    """The server's plugin data folder; `personas` puts `courses.sqlite3` in Acme's folder."""
     folder = tmp_path / "plugin-data"
     folder.mkdir()
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(folder)
+    settings.SMARTER_PLUGIN_DATA_DIR = str(folder)
+    return folder
+
+
+def courses_database(folder: Path) -> None:
+    """The course catalogue the SqlConnection of manifests/chatbot_kinds names, in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(folder / "courses.sqlite3") as database:
         database.execute("CREATE TABLE courses (title TEXT NOT NULL, cost INTEGER NOT NULL)")
         database.executemany("INSERT INTO courses VALUES (?, ?)", COURSES)
     database.close()
-    return folder
 
 
-def personas(url: str) -> LiveServer:
+def personas(url: str, plugin_data: Path) -> LiveServer:
     acme = make_account("Acme")
+    courses_database(plugin_data / acme.account_number)
     return LiveServer(
         url=url,
         owner=make_persona(acme, "owner", Role.ADMIN),
@@ -135,13 +141,13 @@ def personas(url: str) -> LiveServer:
 @pytest.fixture
 def server(live_server: Any, transactional_db: Any, plugin_data: Path) -> LiveServer:
     """The real server (threaded WSGI) with the three personas: two in Acme, one in Globex."""
-    return personas(live_server.url)
+    return personas(live_server.url, plugin_data)
 
 
 @pytest.fixture
 def chat_server(asgi_server: Any, plugin_data: Path) -> LiveServer:
     """The real server under ASGI (uvicorn), as production runs the async chat doors."""
-    return personas(asgi_server.url)
+    return personas(asgi_server.url, plugin_data)
 
 
 @pytest.fixture

@@ -61,6 +61,22 @@ def test_postgres_urls_are_accepted(clean_env: Path, monkeypatch: pytest.MonkeyP
     assert load_settings().database_engine == "postgresql"
 
 
+def test_the_plugin_data_folder_defaults_to_the_state_directory_and_can_be_moved(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert load_settings().effective_plugin_data_dir == clean_env / "plugin-data"
+    monkeypatch.setenv("SMARTER_PLUGIN_DATA_DIR", "")
+    assert load_settings().effective_plugin_data_dir == clean_env / "plugin-data"
+    monkeypatch.setenv("SMARTER_PLUGIN_DATA_DIR", str(tmp_path / "volume"))
+    assert load_settings().effective_plugin_data_dir == tmp_path / "volume"
+    monkeypatch.setenv("SMARTER_PLUGIN_DATA_DIR", "plugin-data")
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "SMARTER_PLUGIN_DATA_DIR: must be an absolute path, e.g. /var/lib/smarter/plugin-data (got 'plugin-data')"
+    )
+
+
 def test_an_openai_key_makes_openai_the_platform_provider(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMARTER_OPENAI_API_KEY", "sk-test")
     assert load_settings().effective_llm_provider == "openai"

@@ -65,7 +65,7 @@ def test_create_account_admin_flag_makes_a_platform_operator_with_a_password() -
 
 def test_create_account_refuses_a_taken_username() -> None:
     run("create_account", "--company", "Acme", "--username", "alice", "--email", "a@acme.test")
-    with pytest.raises(CommandError, match="The username 'alice' is taken"):
+    with pytest.raises(CommandError, match="The username 'alice' is not available"):
         run("create_account", "--company", "Other", "--username", "alice", "--email", "a@other.test")
     assert Account.objects.count() == 1
 

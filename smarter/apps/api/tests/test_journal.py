@@ -44,3 +44,21 @@ def test_bad_filters_are_400_with_the_field(owner: Persona) -> None:
     response = owner.client.get(JOURNAL + "?status=abc&limit=100000")
     assert response.status_code == 400
     assert [e["loc"] for e in response.json()["errors"]] == ["status", "limit"]
+
+
+@pytest.mark.django_db(transaction=True)  # committed at once, as in production: a dangling key fails there
+def test_deleting_the_key_you_call_with_keeps_the_journal_entry(owner: Persona) -> None:
+    from smarter.apps.account.models import ApiKey, JournalEntry
+
+    assert owner.client.get("/api/v1/cli/whoami/").status_code == 200
+    response = owner.client.post("/api/v1/cli/delete/apikey/?name=owner_key")
+    assert response.status_code == 200, response.content
+    assert not ApiKey.objects.filter(name="owner_key").exists()
+    assert owner.client.get("/api/v1/cli/whoami/").status_code == 401  # the key stopped working at once
+    entries = list(JournalEntry.objects.order_by("id"))
+    assert [(e.user_id, e.api_key_id, e.command, e.kind, e.name, e.status_code) for e in entries] == [
+        (owner.user.pk, None, "whoami", "", "", 200),
+        (owner.user.pk, None, "delete", "ApiKey", "owner_key", 200),
+    ]
+    assert entries[1].key == response.json()["metadata"]["key"]
+    assert entries[1].request_id == response["X-Request-ID"]

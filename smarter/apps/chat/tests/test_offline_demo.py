@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def demo(settings: Any, tmp_path: Path) -> APIClient:
     settings.SMARTER_LLM_PROVIDER = "offline"
     settings.SMARTER = settings.SMARTER.model_copy(update={"state_dir": tmp_path})
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(tmp_path / "plugin-data")
+    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path / "plugin-data")
     call_command("seed_demo", stdout=StringIO())
     credentials = json.loads((tmp_path / "demo-credentials.json").read_text())
     client = APIClient()
@@ -47,7 +47,11 @@ def test_the_demo_chatbot_quotes_the_product_plugin(demo: APIClient) -> None:
     assert Turn.objects.get().model == "smarter-offline"
 
 
-def test_the_demo_chatbot_queries_the_course_catalogue(demo: APIClient) -> None:
+def test_the_demo_chatbot_queries_the_course_catalogue(demo: APIClient, tmp_path: Path) -> None:
+    # The catalogue is in the demo account's own folder of the plugin data folder, nowhere else.
+    account_number = json.loads((tmp_path / "demo-credentials.json").read_text())["accountNumber"]
+    files = sorted(path.relative_to(tmp_path / "plugin-data") for path in (tmp_path / "plugin-data").rglob("*.*"))
+    assert files == [Path(account_number) / "demo_courses.sqlite3"]
     body = ask(demo, "Which courses cost at most 300 dollars?")
     call = body["tool_calls"][0]
     assert (call["plugin"], call["arguments"]) == ("course_catalogue", {"max_cost": 300})

@@ -75,7 +75,7 @@ ADMIN_ACTIONS = [
 
 @pytest.fixture
 def acme_objects(owner: Persona, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(tmp_path)
+    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
     shop(owner)
     apply(owner, SQL_CONNECTION)
     secret_create(account=owner.account, name="warehouse_password", value="s3cret")

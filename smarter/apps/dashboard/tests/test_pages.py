@@ -221,8 +221,9 @@ def test_a_static_plugin_is_tested_with_arguments(owner: Persona) -> None:
 
 
 def test_a_sql_plugin_test_shows_the_statement_as_executed(owner: Persona, settings: Any, tmp_path: Path) -> None:
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(tmp_path)
-    with sqlite3.connect(tmp_path / "course_catalogue.sqlite3") as database:
+    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
+    (tmp_path / owner.account.account_number).mkdir()
+    with sqlite3.connect(tmp_path / owner.account.account_number / "course_catalogue.sqlite3") as database:
         database.execute("CREATE TABLE courses (title TEXT, description TEXT, cost REAL)")
         database.execute("INSERT INTO courses VALUES ('Intro to AI', 'AI basics', 250)")
     apply(owner, broker_for("SqlConnection").example())
@@ -305,7 +306,7 @@ def test_a_secret_value_is_never_shown_after_saving(owner: Persona) -> None:
 
 
 def test_a_secret_in_use_is_not_deleted(owner: Persona, settings: Any, tmp_path: Path) -> None:
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(tmp_path)
+    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
     account_services.secret_create(account=owner.account, name="db_password", value="pw")
     connection = broker_for("SqlConnection").example()
     connection["spec"]["connection"]["password"] = "db_password"

@@ -5,6 +5,7 @@ Credentials are never in the manifest: `password` / `apiKey` name a Secret of th
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
 from smarter.apps.plugin.manifests.common import pydantic_problems, validation_failed
 from smarter.apps.plugin.models import ApiConnection, SqlConnection
-from smarter.apps.plugin.sql_runner import SqlRunError, sqlite_path
+from smarter.apps.plugin.sqlite_files import DatabaseFileRefused, database_file
 from smarter.lib.errors import FieldError
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, Metadata
 from smarter.lib.manifests.broker import Caller
@@ -101,6 +102,22 @@ API_BINDING = BindingFields(
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _control_characters(config: SqlConnectionConfig) -> list[FieldError]:
+    """A NUL byte or a line break reaches no database: drivers fail on them, so refuse them here.
+    (A SQLite `database` is checked whole by the file name rule.)"""
+    fields = {"username": config.username}
+    if config.db_engine != "sqlite":
+        fields["database"] = config.database
+    return [
+        FieldError(f"spec.connection.{field}", "must not contain control characters such as a NUL byte or a line break")
+        for field, value in fields.items()
+        if _CONTROL.search(value)
+    ]
+
+
 class SqlConnectionBroker(_ValidatingBroker):
     kind = "SqlConnection"
     manifest_model = SqlConnectionManifest
@@ -119,9 +136,9 @@ class SqlConnectionBroker(_ValidatingBroker):
         problems: list[FieldError] = []
         if config.db_engine == "sqlite":
             try:
-                sqlite_path(config.database)
-            except SqlRunError as error:
-                problems.append(FieldError("spec.connection.database", str(error)))
+                database_file(config.database, account_number=caller.account.account_number)
+            except DatabaseFileRefused as refused:
+                problems.append(FieldError("spec.connection.database", str(refused)))
         else:
             if not config.hostname:
                 problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
@@ -129,6 +146,7 @@ class SqlConnectionBroker(_ValidatingBroker):
                 refusal = literal_refusal(config.hostname)
                 if refusal:
                     problems.append(FieldError("spec.connection.hostname", refusal))
+        problems += _control_characters(config)
         secret = secret_for(caller, config.password, "spec.connection.password", problems)
         if problems:
             raise validation_failed(self.kind, name, problems)

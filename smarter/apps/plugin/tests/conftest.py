@@ -126,11 +126,18 @@ def mariadb_count(target: dict[str, Any], table: str) -> int:
 
 
 @pytest.fixture
-def sqlite_dir(settings: Any, tmp_path: Path) -> Path:
-    folder = tmp_path / "plugin-data"
-    folder.mkdir()
-    settings.SMARTER_PLUGIN_SQLITE_DIR = str(folder)
-    database = sqlite3.connect(folder / "courses.sqlite3")
+def plugin_data_root(settings: Any, tmp_path: Path) -> Path:
+    """The server's plugin data folder (SMARTER_PLUGIN_DATA_DIR), empty."""
+    root = tmp_path / "plugin-data"
+    root.mkdir()
+    settings.SMARTER_PLUGIN_DATA_DIR = str(root)
+    return root
+
+
+def courses_database(path: Path) -> Path:
+    """A SQLite file at `path` with the courses, a 200-row filler table and a one-row table x."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite3.connect(path)
     database.execute("CREATE TABLE courses (id INTEGER PRIMARY KEY, title TEXT, description TEXT, cost INTEGER)")
     database.executemany("INSERT INTO courses VALUES (?, ?, ?, ?)", COURSES)
     database.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY)")
@@ -139,6 +146,14 @@ def sqlite_dir(settings: Any, tmp_path: Path) -> Path:
     database.execute("INSERT INTO x VALUES (1)")
     database.commit()
     database.close()
+    return path
+
+
+@pytest.fixture
+def sqlite_dir(plugin_data_root: Path, owner: Persona) -> Path:
+    """The owner's account folder in the plugin data folder, holding `courses.sqlite3`."""
+    folder = plugin_data_root / owner.account.account_number
+    courses_database(folder / "courses.sqlite3")
     return folder
 
 

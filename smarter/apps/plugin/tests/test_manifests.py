@@ -70,7 +70,9 @@ def test_describe_shows_the_tool_schema_and_the_connection_health(owner: Any, sq
     # the example connection points at a file that does not exist yet: applied, but unreachable
     assert data["status"]["connection"]["name"] == "course_catalogue_db"
     assert data["status"]["connection"]["reachable"] is False
-    assert data["status"]["connection"]["detail"] == "the database file course_catalogue.sqlite3 does not exist"
+    assert data["status"]["connection"]["detail"] == (
+        "the database file course_catalogue.sqlite3 does not exist in your account's plugin data folder"
+    )
     # describe's output re-applies unchanged
     assert apply(owner, data).json()["data"]["applied"] == "unchanged"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from smarter.apps.plugin import selectors
+from smarter.apps.plugin import selectors, sqlite_files
 from smarter.apps.plugin.execution import plugin_execute
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.tests.conftest import apply, error_locs, manifest, mariadb_count, postgres_count
@@ -271,7 +271,7 @@ def test_the_sqlite_database_must_live_in_the_plugin_data_folder(owner: Any, sql
     document["spec"]["connection"]["database"] = "../../etc/passwd"
     response = apply(owner, document)
     assert response.status_code == 400
-    assert "plugin data folder" in error_locs(response)["spec.connection.database"]
+    assert error_locs(response) == {"spec.connection.database": sqlite_files.REFUSED}
 
 
 def test_the_sqlite_database_is_opened_read_only(owner: Any, sqlite_dir: Any, private_hosts: Any) -> None:
@@ -279,7 +279,7 @@ def test_the_sqlite_database_is_opened_read_only(owner: Any, sqlite_dir: Any, pr
     from smarter.apps.plugin import sql_runner
     from smarter.apps.plugin.sql_guard import BoundQuery
 
-    target = sql_runner.Target("sqlite", "", None, "courses.sqlite3", "", "", 2)
+    target = sql_runner.Target("sqlite", "", None, "courses.sqlite3", "", "", 2, owner.account.account_number)
     with pytest.raises(sql_runner.SqlRunError, match=r"readonly|read-only|attempt to write"):
         sql_runner.run_query(target, BoundQuery("DELETE FROM x", (), "DELETE FROM x"), [], limit=5)
     with pytest.raises(sql_runner.SqlRunError):
