@@ -305,7 +305,7 @@ def test_in_a_chat_the_model_gets_the_refusal_and_none_of_the_owners_rows(
     from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
 
     legacy_plugin(outsider, f"../{owner.account.account_number}/{file}")
-    chatbot = manifest("Chatbot", "support", {"config": {"defaultModel": "stub-model"}, "plugins": ["courses"]})
+    chatbot = manifest("Chatbot", "support", {"config": {"defaultModel": "gpt-4o-mini"}, "plugins": ["courses"]})
     assert apply(outsider, chatbot).status_code == 200
     with OpenAIStub() as upstream:
         settings.SMARTER_LLM_PROVIDER = "openai"
