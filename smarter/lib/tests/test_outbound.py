@@ -102,9 +102,15 @@ def test_the_client_never_opens_a_socket_to_them(strict: Any, server: Any, host:
     assert server.hits == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://example.com/", "/relative"])
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://example.com/"])
 def test_only_http_and_https_are_allowed(url: str) -> None:
     with pytest.raises(OutboundRefused, match="only http and https"):
+        check_url(url)
+
+
+@pytest.mark.parametrize("url", ["/relative", "example.com/v1", "//example.com/v1"])
+def test_a_url_without_a_scheme_is_refused(url: str) -> None:
+    with pytest.raises(OutboundRefused, match=r"must be an http:// or https:// URL"):
         check_url(url)
 
 
