@@ -102,7 +102,7 @@ def normalise_destination(
     OutboundRefused saying why it cannot be: not normalisable (invalid IDNA, control characters,
     spaces, backslashes, a bad port, credentials, a scheme other than http/https, no host), or,
     for what the server fetches, a host that is or spells a refused address or a loopback name."""
-    if not host_only:
+    if not host_only and value == value.strip():
         _check_scheme(value)  # first: "not a url" is better told it needs http(s):// than about its spaces
     check_url_characters(value, browser=fetched_by == "browser")
     if host_only:
@@ -161,7 +161,7 @@ def check_url_characters(value: str, *, browser: bool = False) -> None:
         if character == "\\":
             raise OutboundRefused(f"must not contain a backslash (at position {position})")
         if category[0] in "CZ" and character not in _JOINERS:
-            what = "a space" if category == "Zs" else "a line break or control character"
+            what = "a space" if category == "Zs" else "a line break, control or format character"
             raise OutboundRefused(f"must not contain {what} (U+{ord(character):04X} at position {position})")
         if browser and character in _BROWSER_FORBIDDEN:
             raise OutboundRefused(f"must not contain quotes or angle brackets ({character} at position {position})")
