@@ -30,6 +30,7 @@ from smarter.lib.outbound.destinations import (
     browser_url,
     check_url_characters,
     host_refusal,
+    literal_refusal,
     normalise_destination,
     normalise_host,
     normalise_url,
@@ -49,16 +50,6 @@ from smarter.lib.outbound.transports import (
     override_host,
     resolve,
 )
-
-
-def literal_refusal(host: str, *, allow_private: bool | None = None) -> str | None:
-    """Without DNS: why `host` (normalised first, in any spelling) is refused, else None."""
-    try:
-        normalise_destination(host, host_only=True, allow_private=allow_private)
-    except OutboundRefused as error:
-        return error.reason or str(error)
-    return None
-
 
 __all__ = [
     "ALLOWED_SCHEMES",

@@ -130,6 +130,15 @@ def browser_url(value: str) -> str:
     return normalise_destination(value, fetched_by="browser").url
 
 
+def literal_refusal(host: str, *, allow_private: bool | None = None) -> str | None:
+    """Without DNS: why `host` (normalised first, in any spelling) is refused, else None."""
+    try:
+        normalise_destination(host, host_only=True, allow_private=allow_private)
+    except OutboundRefused as error:
+        return error.reason or str(error)
+    return None
+
+
 def check_destination(destination: Destination, *, written: str = "", allow_private: bool | None = None) -> None:
     """Refuse a destination whose host is a refused address or a loopback or metadata name."""
     reason = host_refusal(destination.host, destination.address, allow_private=allow_private)
