@@ -127,7 +127,9 @@ class SmarterSettings(BaseSettings):
 
     # --- outbound safety and automation -----------------------------------------------------
     allow_private_hosts: bool = Field(
-        False, description="Let plugins and providers reach loopback/private addresses (development)."
+        False,
+        description="Let plugins and providers reach loopback/private addresses (development); never "
+        "link-local, 100.64.0.0/10 or cloud metadata addresses.",
     )
     kubernetes_enabled: bool = Field(False, description="Create an Ingress per deployed chatbot.")
     aws_route53_enabled: bool = Field(False, description="Create a Route53 record per deployed chatbot.")

@@ -21,21 +21,21 @@ from smarter.lib.errors import FieldError, PermissionDenied, ValidationFailed
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, register
 from smarter.lib.manifests.broker import ApplyAction, Caller
 from smarter.lib.manifests.envelope import ResourceName
-from smarter.lib.outbound import literal_refusal
+from smarter.lib.outbound import browser_url, server_host, server_url
 
 PLATFORM_PROVIDERS = ("openai", "offline")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
-def _http_url(value: str | None) -> str | None:
-    if value and not re.match(r"^https?://[^\s/$.?#][^\s]*$", value):
-        raise ValueError("must be an http:// or https:// URL")
-    return value or None
+def _browser_url(value: str | None) -> str | None:
+    # Fetched by visitors' browsers and placed in the page: parsed and normalised like every
+    # tenant URL, with no quote, space or angle bracket that could leave an attribute or a url().
+    return browser_url(value) if value else None
 
 
-HttpUrl = Annotated[str | None, Field(None, max_length=500), AfterValidator(_http_url)]
+HttpUrl = Annotated[str | None, Field(None, max_length=500), AfterValidator(_browser_url)]
 
 
 class ChatbotConfig(CamelModel):
@@ -83,7 +83,9 @@ class ChatbotConfig(CamelModel):
     @classmethod
     def _hostname(cls, value: str | None) -> str | None:
         if value:
-            value = value.lower().rstrip(".")
+            # The platform looks the domain up (its DNS record) and serves it: normalised like
+            # every host a tenant gives, stored as its ASCII (IDNA) form.
+            value = server_host(value)
             if not _HOSTNAME.match(value):
                 raise ValueError("must be a host name such as chat.example.com")
         return value or None
@@ -354,9 +356,9 @@ class ProviderConnection(CamelModel):
     @field_validator("base_url")
     @classmethod
     def _http(cls, value: str) -> str:
-        if _http_url(value) is None:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        # Normalised as the HTTP client will read it; an address the platform may not call
+        # (in any spelling) is refused here, at the field.
+        return server_url(value).rstrip("/")
 
 
 class ProviderSpec(CamelModel):
@@ -383,13 +385,6 @@ class ProviderBroker(Broker):
     def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
         self.check_can_write(caller)
         connection = manifest.spec.provider
-        refusal = literal_refusal(_host_of(connection.base_url))
-        if refusal:
-            raise ValidationFailed(
-                "The provider's base URL points at an address the platform may not call.",
-                context={"kind": self.kind, "name": manifest.metadata.name},
-                errors=[FieldError("spec.provider.baseUrl", refusal)],
-            )
         secret = None
         if connection.api_key:
             secret = account_selectors.secret_get(account=caller.account, name=connection.api_key)
@@ -493,12 +488,6 @@ class ProviderBroker(Broker):
                 }
             },
         }
-
-
-def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or ""
 
 
 def register_kinds() -> None:

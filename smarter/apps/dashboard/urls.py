@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from smarter.apps.dashboard.policy import with_console_policy
 from smarter.apps.dashboard.views import access_pages, account, apply, chatbots, plugins, sandbox, usage, versions
 
 app_name = "dashboard"
@@ -50,3 +51,6 @@ urlpatterns = [
     path("dashboard/usage/", usage.usage, name="usage"),
     path("dashboard/usage.csv", usage.usage_csv, name="usage_csv"),
 ]
+
+# Every console page, those added above later included, carries the console's security policy.
+urlpatterns = with_console_policy(urlpatterns)

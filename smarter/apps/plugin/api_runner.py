@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 
 from smarter.apps.plugin.sql_guard import PLACEHOLDER
-from smarter.lib.outbound import OutboundRefused, guarded_client
+from smarter.lib.outbound import OutboundRefused, guarded_client, normalise_url
 from smarter.lib.redaction import REDACTED, Redactor
 
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
@@ -74,6 +74,16 @@ def join_url(base_url: str, endpoint: str) -> str:
     return base_url.rstrip("/") + "/" + endpoint.lstrip("/")
 
 
+def base_url_of(target: ApiTarget) -> str:
+    """The connection's base URL as the client will read it. Applied ones are stored normalised;
+    a row from before that (a host in fullwidth digits, say) is read the same way, then checked
+    by the guarded client like any other."""
+    try:
+        return normalise_url(target.base_url).url
+    except OutboundRefused as error:
+        raise ApiRunError(f"refused: {error}") from None
+
+
 def _query_value(value: Any) -> list[str]:
     if isinstance(value, bool):
         return ["true" if value else "false"]
@@ -96,7 +106,7 @@ def prepare(target: ApiTarget, api_data: dict[str, Any], values: dict[str, Any])
         # Every character that could change the path's structure (/ ? # %) is percent-encoded.
         return quote(str(_query_value(values[match.group(1)])[0]), safe="")
 
-    request = PreparedRequest(method=method, url=join_url(target.base_url, PLACEHOLDER.sub(substitute, endpoint)))
+    request = PreparedRequest(method=method, url=join_url(base_url_of(target), PLACEHOLDER.sub(substitute, endpoint)))
     for item in api_data.get("urlParams") or []:
         request.params.append((str(item["key"]), str(item["value"])))
     rest = {name: value for name, value in values.items() if name not in in_path and value is not None}
@@ -146,9 +156,9 @@ def send(
     deadline = time.monotonic() + target.timeout
     timeout = httpx.Timeout(target.timeout, connect=min(target.timeout, HEALTH_TIMEOUT))
     method, body = request.method, request.json_body
-    url = request.full_url()
     headers = dict(request.headers)
     try:
+        url = request.full_url()
         with guarded_client(timeout=timeout, max_redirects=0) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 with client.stream(method, url, json=body, headers=headers) as response:
@@ -171,6 +181,9 @@ def send(
                 raise ApiRunError("the API redirected too many times")
     except OutboundRefused as error:
         raise ApiRunError(f"refused: {error}") from None
+    except httpx.InvalidURL as error:
+        # A stored URL from before apply normalised them, which httpx cannot read.
+        raise ApiRunError(f"refused: not a valid URL ({error})") from None
     except httpx.TimeoutException:
         raise ApiRunError(f"the API did not answer within {target.timeout:g} s") from None
     except httpx.HTTPError as error:
@@ -229,10 +242,12 @@ def ping(target: ApiTarget) -> int:
     """The HTTP status of a GET of the base URL within a short timeout; raise ApiRunError if none."""
     timeout = min(target.timeout, HEALTH_TIMEOUT)
     try:
-        with guarded_client(timeout=timeout) as client, client.stream("GET", target.base_url) as response:
+        with guarded_client(timeout=timeout) as client, client.stream("GET", base_url_of(target)) as response:
             return response.status_code
     except OutboundRefused as error:
         raise ApiRunError(f"refused: {error}") from None
+    except httpx.InvalidURL as error:
+        raise ApiRunError(f"refused: not a valid URL ({error})") from None
     except httpx.TimeoutException:
         raise ApiRunError(f"no answer within {timeout:g} s") from None
     except httpx.HTTPError as error:

@@ -17,6 +17,7 @@ import pytest
 
 from smarter.lib import outbound
 from smarter.lib.outbound import OutboundRefused, address_refusal, check_url, guarded_client
+from smarter.testing import spellings
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -102,9 +103,15 @@ def test_the_client_never_opens_a_socket_to_them(strict: Any, server: Any, host:
     assert server.hits == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://example.com/", "/relative"])
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.com/", "ftp://example.com/"])
 def test_only_http_and_https_are_allowed(url: str) -> None:
     with pytest.raises(OutboundRefused, match="only http and https"):
+        check_url(url)
+
+
+@pytest.mark.parametrize("url", ["/relative", "example.com/v1", "//example.com/v1"])
+def test_a_url_without_a_scheme_is_refused(url: str) -> None:
+    with pytest.raises(OutboundRefused, match=r"must be an http:// or https:// URL"):
         check_url(url)
 
 
@@ -193,3 +200,91 @@ def test_literal_refusal_checks_without_dns(strict: Any) -> None:
     assert outbound.literal_refusal("0x7f000001") == "127.0.0.1 is a loopback address"
     assert outbound.literal_refusal("localhost") == "localhost is a loopback name"
     assert outbound.literal_refusal("api.example.com") is None
+
+
+# --- at connect time: the address actually connected to, whatever spelling led there -------------
+def _aiohttp_get(url: str) -> Any:
+    async def fetch() -> Any:
+        # As the providers' sessions for an account's own endpoint are built: the guard's resolver
+        # for names, the guard's socket factory for every socket, IP literals included.
+        connector = aiohttp.TCPConnector(
+            resolver=outbound.AsyncGuardedResolver(), socket_factory=outbound.guarded_socket, use_dns_cache=False
+        )
+        async with aiohttp.ClientSession(connector=connector) as session, session.get(url) as response:
+            return await response.json()
+
+    return asyncio.run(fetch())
+
+
+CONNECT_TIME_HOSTS = {
+    "dotted": "127.0.0.1",
+    "IPv4-mapped": "[::ffff:127.0.0.1]",
+    "fullwidth digits": spellings.digits("127.0.0.1", spellings.FULLWIDTH_DIGITS),
+    "ideographic full stops": spellings.dots("127.0.0.1", spellings.IDEOGRAPHIC_FULL_STOP),
+    "circled digits": spellings.circled("127.0.0.1"),
+    "mathematical bold digits": spellings.digits("127.0.0.1", spellings.MATHEMATICAL_BOLD_DIGITS),
+    "the name": "localhost",
+    "the name in fullwidth letters": spellings.fullwidth_letters("localhost"),
+}
+
+
+@pytest.mark.parametrize("spelling", CONNECT_TIME_HOSTS)
+def test_aiohttp_never_opens_a_socket_to_a_refused_address_in_any_spelling(
+    strict: Any, server: Any, spelling: str
+) -> None:
+    with pytest.raises(OutboundRefused, match="loopback"):
+        _aiohttp_get(f"http://{CONNECT_TIME_HOSTS[spelling]}:{server.server_address[1]}/")
+    assert server.hits == []
+
+
+def test_the_socket_check_is_what_refuses_an_ip_literal_aiohttp_never_resolves(settings: Any, server: Any) -> None:
+    port = server.server_address[1]
+    literal = f"http://{spellings.digits('127.0.0.1', spellings.FULLWIDTH_DIGITS)}:{port}/literal"
+    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the same connector reaches the server when allowed
+    assert _aiohttp_get(literal) == {"host": f"127.0.0.1:{port}", "path": "/literal"}
+    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1 may not be reached: 127\.0\.0\.1 is a loopback address"):
+        _aiohttp_get(literal)
+    assert server.hits == ["/literal"]
+
+
+def test_a_trusted_test_override_is_the_only_way_past_the_socket_check(strict: Any, server: Any) -> None:
+    port = server.server_address[1]
+    with outbound.override_host("allowed.example", ["127.0.0.1"], trusted=True):
+        assert _aiohttp_get(f"http://allowed.example:{port}/ok")["path"] == "/ok"
+    with pytest.raises(OutboundRefused, match="loopback"):
+        _aiohttp_get(f"http://127.0.0.1:{port}/after")
+    assert server.hits == ["/ok"]
+
+
+@pytest.mark.parametrize("spelling", CONNECT_TIME_HOSTS)
+def test_httpx_never_opens_a_socket_to_a_refused_address_in_any_spelling(
+    strict: Any, server: Any, spelling: str
+) -> None:
+    # httpx refuses to parse some spellings at all (InvalidURL); the rest reach the guard.
+    with guarded_client(timeout=2) as client, pytest.raises((OutboundRefused, httpx.InvalidURL)):
+        client.get(f"http://{CONNECT_TIME_HOSTS[spelling]}:{server.server_address[1]}/")
+    assert server.hits == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        spellings.digits("127.0.0.1", spellings.FULLWIDTH_DIGITS),
+        spellings.circled("127.0.0.1"),
+        "0x7f.1",
+        "LOCALHOST.",
+        spellings.fullwidth_letters("localhost"),
+        "::ffff:127.0.0.1",
+        "[::1]",
+    ],
+)
+def test_a_database_host_is_normalised_before_it_is_resolved_and_checked(strict: Any, host: str) -> None:
+    with pytest.raises(OutboundRefused, match="loopback"):
+        outbound.check_host(host, 3306)
+
+
+def test_a_test_override_names_the_normalised_host(strict: Any) -> None:
+    with outbound.override_host(spellings.fullwidth_letters("api") + ".EXAMPLE.", ["93.184.216.34"]):
+        assert outbound.check_host("api.example", 443) == "93.184.216.34"
+        assert outbound.check_host("API.example.", 443) == "93.184.216.34"

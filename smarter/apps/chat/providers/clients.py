@@ -14,8 +14,11 @@ them (asyncio transports cannot move between loops), so each loop has its own se
 goes with the loop.
 
 An account's own endpoint (`guarded`) resolves names only through the outbound guard's resolver,
-so every connection opens to an address that was checked; a host written as an address is
-checked by the provider before each request (`check_url_before_lookup`).
+and every socket its connector makes is checked by the guard's socket factory against the
+address it connects to, so no spelling of a refused address is reached: a name that resolves to
+one, an IP literal that aiohttp connects to without a lookup, a form that yarl's IDNA mapping
+turns into one. The provider also checks the URL before each request, for a clear message
+(`check_url_before_lookup`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from smarter.lib.outbound import AsyncGuardedResolver
+from smarter.lib.outbound import AsyncGuardedResolver, guarded_socket
 
 # Distinct (endpoint, key) pairs kept per process; the least recently used is dropped beyond it.
 # A dropped session is not closed here (a turn may still be using it); its connections close
@@ -97,6 +100,7 @@ def _new_session(guarded: bool) -> aiohttp.ClientSession:
         ssl=ssl_context(),
         keepalive_timeout=KEEPALIVE_SECONDS,
         resolver=AsyncGuardedResolver() if guarded else None,
+        socket_factory=guarded_socket if guarded else None,
     )
     return aiohttp.ClientSession(
         connector=connector,

@@ -144,7 +144,10 @@ def test_the_chatbot_form_shows_the_apis_errors_at_their_fields_and_saves_nothin
     page = response.content.decode()
     assert '<p class="field-error" id="e-defaultTemperature">Input should be less than or equal to 2</p>' in page
     assert '<p class="field-error" id="e-defaultMaxTokens">Input should be a valid integer' in page
-    assert '<p class="field-error" id="e-appLogoUrl">must be an http:// or https:// URL</p>' in page
+    assert (
+        '<p class="field-error" id="e-appLogoUrl">only http and https URLs are accepted, not &#x27;ftp&#x27;</p>'
+        in page
+    )
     assert Chatbot.objects.get(name="shop").default_temperature == 0.5
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from smarter.apps.account import selectors as account_selectors
 from smarter.apps.account.models import Secret
@@ -23,7 +22,7 @@ from smarter.lib.errors import FieldError
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, Metadata
 from smarter.lib.manifests.broker import Caller
 from smarter.lib.manifests.envelope import ResourceName
-from smarter.lib.outbound import literal_refusal
+from smarter.lib.outbound import server_host, server_url
 
 HEADER_NAME = r"^[A-Za-z0-9-]{1,128}$"
 
@@ -69,6 +68,15 @@ class SqlConnectionConfig(CamelModel):
     username: str = Field("", max_length=255)
     password: ResourceName | None = Field(None, description="name of a Secret holding the password")
     timeout: float = Field(10.0, gt=0, le=60, description="seconds, for connecting and for each query")
+
+    @field_validator("hostname")
+    @classmethod
+    def _host(cls, value: str, info: ValidationInfo) -> str:
+        # Normalised as the driver's resolver will read it; refused in any spelling of an
+        # address the platform may not connect to. SQLite does not use it.
+        if not value or info.data.get("db_engine") == "sqlite":
+            return value
+        return server_host(value)
 
 
 class SqlConnectionSpec(CamelModel):
@@ -142,10 +150,6 @@ class SqlConnectionBroker(_ValidatingBroker):
         else:
             if not config.hostname:
                 problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
-            else:
-                refusal = literal_refusal(config.hostname)
-                if refusal:
-                    problems.append(FieldError("spec.connection.hostname", refusal))
         problems += _control_characters(config)
         secret = secret_for(caller, config.password, "spec.connection.password", problems)
         if problems:
@@ -252,6 +256,12 @@ class ApiConnectionConfig(CamelModel):
     header_name: str = Field("", pattern=r"^$|" + HEADER_NAME, description="for header authentication")
     timeout: float = Field(10.0, gt=0, le=60)
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        # Stored as the HTTP client will read it (IDNA, case, numeric spellings resolved).
+        return server_url(value)
+
 
 class ApiConnectionSpec(CamelModel):
     connection: ApiConnectionConfig
@@ -260,20 +270,6 @@ class ApiConnectionSpec(CamelModel):
 class ApiConnectionManifest(Manifest):
     kind: Literal["ApiConnection"] = "ApiConnection"
     spec: ApiConnectionSpec
-
-
-def url_problems(url: str, loc: str) -> list[FieldError]:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a bad port)
-    except ValueError as error:
-        return [FieldError(loc, f"not a valid URL: {error}")]
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [FieldError(loc, "must be an absolute http:// or https:// URL")]
-    if parts.username is not None or parts.password is not None:
-        return [FieldError(loc, "must not hold credentials; use authMethod and apiKey")]
-    refusal = literal_refusal(parts.hostname)
-    return [FieldError(loc, f"refused: {refusal}")] if refusal else []
 
 
 class ApiConnectionBroker(_ValidatingBroker):
@@ -285,7 +281,7 @@ class ApiConnectionBroker(_ValidatingBroker):
         self.check_can_write(caller)
         config = manifest.spec.connection
         name = manifest.metadata.name
-        problems = url_problems(config.base_url, "spec.connection.baseUrl")
+        problems: list[FieldError] = []
         if config.auth_method != "none" and not config.api_key:
             problems.append(FieldError("spec.connection.apiKey", f"required when authMethod is {config.auth_method}"))
         if config.auth_method == "basic" and not config.username:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
@@ -29,6 +29,7 @@ from smarter.lib.errors import FieldError
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
 from smarter.lib.manifests.broker import Caller
 from smarter.lib.manifests.envelope import ResourceName
+from smarter.lib.outbound import check_url_characters
 
 KIND_OF_CLASS = {"static": "Plugin", "sql": "SqlPlugin", "api": "ApiPlugin"}
 
@@ -55,6 +56,20 @@ class Header(CamelModel):
     name: str = Field(pattern=r"^[A-Za-z0-9-]{1,128}$")
     value: str = Field(max_length=4000)
 
+    @field_validator("value")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # A line break would start another header (or the body) of the request: refused here,
+        # when the manifest is applied, not when the request is sent. Header values travel as
+        # ASCII; anything else could not be sent at all.
+        for position, character in enumerate(value):
+            if not (character == "\t" or " " <= character <= "~"):
+                raise ValueError(
+                    f"must be printable ASCII on one line: no line break or control character "
+                    f"(U+{ord(character):04X} at position {position})"
+                )
+        return value
+
 
 class ApiData(CamelModel):
     description: str = Field(min_length=1, max_length=2000)
@@ -66,6 +81,16 @@ class ApiData(CamelModel):
     parameters: list[Parameter] = Field(default_factory=list, max_length=50)
     test_values: list[TestValue] = Field(default_factory=list, max_length=50)
     limit: int = Field(10, ge=1, le=1000, description="the most list items returned")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        # Joined to the connection's baseUrl: a path may not name another host, nor hold what
+        # a URL may not (spaces, line breaks, backslashes).
+        if "://" in value or value.startswith("//"):
+            raise ValueError("must be a path under the connection's baseUrl")
+        check_url_characters(value)  # its refusal is a ValueError: an error at this field
+        return value
 
 
 class StaticPluginSpec(PluginSpecBase):
@@ -185,9 +210,6 @@ class _PluginBroker(Broker):
                 )
             else:
                 fields["api_connection"] = api_connection
-            endpoint = spec.api_data.endpoint
-            if "://" in endpoint or endpoint.startswith("//"):
-                problems.append(FieldError("spec.apiData.endpoint", "must be a path under the connection's baseUrl"))
         if problems:
             raise validation_failed(self.kind, metadata.name, problems)
         plugin = selectors.plugin_get(account=caller.account, name=metadata.name)

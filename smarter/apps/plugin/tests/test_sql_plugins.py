@@ -302,7 +302,9 @@ def test_the_platform_database_host_is_refused_unless_private_hosts_are_allowed(
     settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
     response = apply(owner, mariadb_connection(mariadb_target["database"]))
     assert response.status_code == 400
-    assert error_locs(response) == {"spec.connection.hostname": "127.0.0.1 is a loopback address"}
+    assert error_locs(response) == {
+        "spec.connection.hostname": "127.0.0.1 may not be reached: 127.0.0.1 is a loopback address"
+    }
 
 
 def test_the_postgresql_transaction_is_read_only(postgres_target: Any, private_hosts: Any) -> None:

@@ -55,8 +55,24 @@
       if (!logo.hidden) logo.src = value;
     });
     bind("appInfoUrl", function (value) { document.getElementById("preview-info").hidden = !value; });
-    bind("appBackgroundImageUrl", function (value) {
+    // The background is set here, never in a style attribute: the page's policy ignores those,
+    // and a tenant's URL must not become CSS text. It starts as the saved value.
+    const background = function (value) {
       document.getElementById("preview").style.backgroundImage = /^https?:\/\//.test(value) ? "url(" + JSON.stringify(value) + ")" : "";
-    });
+    };
+    background(document.getElementById("preview").dataset.background || "");
+    bind("appBackgroundImageUrl", background);
+  }
+  // The apply page's drop zone: files dropped on it become the form's files.
+  const zone = document.getElementById("dropzone");
+  const files = document.getElementById("files");
+  if (zone && files) {
+    const show = function () {
+      document.getElementById("file-names").textContent = Array.from(files.files).map(function (f) { return f.name; }).join(", ");
+    };
+    files.addEventListener("change", show);
+    ["dragenter", "dragover"].forEach(function (name) { zone.addEventListener(name, function (e) { e.preventDefault(); zone.classList.add("over"); }); });
+    ["dragleave", "drop"].forEach(function (name) { zone.addEventListener(name, function () { zone.classList.remove("over"); }); });
+    zone.addEventListener("drop", function (e) { e.preventDefault(); files.files = e.dataTransfer.files; show(); });
   }
 })();
