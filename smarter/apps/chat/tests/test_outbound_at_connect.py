@@ -164,7 +164,7 @@ def rest_plugin(
                 "apiData": {"description": "Look items up", "endpoint": "/echo"},
             },
         )
-    apply(client, "Chatbot", "support", {"config": {"defaultModel": "stub-model"}, "plugins": ["lookup"]})
+    apply(client, "Chatbot", "support", {"config": {"defaultModel": "gpt-4o-mini"}, "plugins": ["lookup"]})
     rest_target.requests.clear()
     return openai_stub
 
