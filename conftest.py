@@ -90,8 +90,14 @@ class AsgiServer:
 
         from smarter.asgi import application  # the served application, routes in front of Django
 
+        # As in production, the server reads no proxy header: SMARTER_TRUSTED_PROXIES decides.
         config = uvicorn.Config(
-            self.app or application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app or application,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

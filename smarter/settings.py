@@ -231,6 +231,8 @@ SMARTER_FERNET_KEYS = conf.fernet_key_list
 # pytest-django's `settings` fixture; code reads these, never os.environ.
 SMARTER_ROOT_DOMAIN = conf.root_domain
 SMARTER_PLATFORM_HOST = conf.platform_host
+# Reverse proxies whose X-Forwarded-For names the client (smarter/lib/client_address.py).
+SMARTER_TRUSTED_PROXIES = conf.trusted_proxy_networks
 SMARTER_ALLOW_PRIVATE_HOSTS = conf.allow_private_hosts
 SMARTER_DATABASE_THREADS = conf.database_threads
 SMARTER_LLM_PROVIDER = conf.effective_llm_provider

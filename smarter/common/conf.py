@@ -102,6 +102,12 @@ class SmarterSettings(BaseSettings):
         "localhost", description="Chatbots answer on <chatbot>.<account-number>.api.<root-domain>."
     )
     platform_host: str = Field("localhost:8000", description="host[:port] of the console and the REST API.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs or CIDR ranges of the reverse proxies in front of the web server "
+        "(e.g. the ingress controller's pods): only from these is X-Forwarded-For believed. "
+        "Empty: none; the client is the connecting address.",
+    )
 
     # --- LLM providers ----------------------------------------------------------------------
     llm_provider: Literal["offline", "openai"] | None = Field(
@@ -255,6 +261,21 @@ class SmarterSettings(BaseSettings):
             raise ValueError("must be host or host:port, without scheme or path")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            if item == "*":
+                raise ValueError("list the proxies' addresses or ranges: '*' would believe anyone's X-Forwarded-For")
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range such as 10.0.0.0/8") from None
+        return ",".join(networks)
+
     @field_validator("fernet_keys")
     @classmethod
     def _fernet_keys_are_valid(cls, value: SecretStr | None) -> SecretStr | None:
@@ -297,6 +318,11 @@ class SmarterSettings(BaseSettings):
             return None
         address, port = _split_address(self.dns_resolver)
         return address, port or 53
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        """The trusted proxies as CIDR ranges (a single address is a /32 or /128)."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     @property
     def platform_hostname(self) -> str:

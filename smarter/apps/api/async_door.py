@@ -22,6 +22,7 @@ from smarter.apps.api.authentication import accepted, api_key_in
 from smarter.apps.api.errors import error_body, error_response, internal_error
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import door_lookup
+from smarter.lib.client_address import client_ip as request_client_ip
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import (
     FieldError,
@@ -131,7 +132,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the peer, or what a trusted proxy says (`smarter.lib.client_address`)."""
+    return request_client_ip(request)
 
 
 def sse(event: str, data: Any) -> bytes:
