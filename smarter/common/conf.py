@@ -169,6 +169,21 @@ class SmarterSettings(BaseSettings):
     rate_limit_chatbot_ip_per_minute: int = Field(
         30, ge=0, description="Chat requests per minute to a deployed chatbot per client IP (0: unlimited)."
     )
+    rate_limit_user_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Chat turns per minute per signed-in console user: the sandbox and cli chats of a console "
+        "session (0: unlimited).",
+    )
+    rate_limit_plugin_test_per_minute: int = Field(
+        30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
+    )
+    rate_limit_login_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Sign-in and password-reset attempts per minute per client address and per username or "
+        "e-mail (0: unlimited).",
+    )
     monthly_token_budget: int = Field(
         0, ge=0, description="Tokens an account may use per calendar month (0: unlimited)."
     )

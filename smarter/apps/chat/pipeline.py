@@ -258,6 +258,7 @@ def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
         channel=turn.channel,
         client_ip=turn.client_ip,
         estimate=estimate_tokens(prompt_text) + (plan.prompt_settings.max_tokens or 0),
+        user_id=turn.user.pk if turn.user is not None else None,
     )
 
 

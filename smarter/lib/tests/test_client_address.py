@@ -137,6 +137,19 @@ def test_visitors_behind_a_trusted_proxy_are_limited_apart(
     assert sorted(set(Chat.objects.values_list("client_ip", flat=True))) == ["198.51.100.7", "2001:db8::8"]
 
 
+def test_an_ipv6_visitor_rotating_addresses_in_its_network_is_limited_once(shop: httpx.Client, settings: Any) -> None:
+    settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.1"]
+    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 3
+
+    def ask(address: str) -> int:
+        shop.cookies.clear()
+        return _chat(shop, [("X-Forwarded-For", address)]).status_code
+
+    # One subscriber's /64 holds 2^64 addresses: the limit counts the network, not each address.
+    assert [ask(f"2001:db8:0:7::{i:x}") for i in range(1, 5)] == [200, 200, 200, 429]
+    assert ask("2001:db8:0:8::1") == 200  # the next network is another visitor
+
+
 def test_a_trusted_proxy_without_x_forwarded_for_is_the_client(shop: httpx.Client, settings: Any) -> None:
     settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.1"]
     assert _chat(shop, [("X-Real-IP", "203.0.113.5")]).status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -9,13 +11,49 @@ from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from smarter.apps.account.billing import limits
 from smarter.apps.account.selectors import caller_for_user
 from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
 from smarter.apps.dashboard.access import console_page, not_found
+from smarter.lib.client_address import client_ip
+from smarter.lib.errors import RateLimited
 
-login = auth_views.LoginView.as_view(template_name="dashboard/auth/login.html", redirect_authenticated_user=True)
+
+def _refused(view: Any, error: RateLimited, form: Any) -> HttpResponse:
+    """The page again with the refusal, 429 and Retry-After; the attempt itself is not made (an
+    unbound form: validating it would check the password or send the mail)."""
+    response = view.render_to_response(view.get_context_data(form=form, refusal=error.description), status=429)
+    for header, value in error.headers.items():
+        response[header] = value
+    return cast(HttpResponse, response)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, with attempts limited per client address and per username."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = request.POST.get("username", "")
+        try:
+            limits.sign_in_admit(client_ip=client_ip(request), identity=username)
+        except RateLimited as error:
+            return _refused(self, error, self.get_form_class()(request, initial={"username": username}))
+        return cast(HttpResponse, super().post(request, *args, **kwargs))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, with requests limited per client address and per e-mail."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            limits.sign_in_admit(client_ip=client_ip(request), identity=request.POST.get("email", ""))
+        except RateLimited as error:
+            return _refused(self, error, self.get_form_class()())
+        return cast(HttpResponse, super().post(request, *args, **kwargs))
+
+
+login = LoginView.as_view(template_name="dashboard/auth/login.html", redirect_authenticated_user=True)
 logout = auth_views.LogoutView.as_view(next_page="dashboard:login")
-password_reset = auth_views.PasswordResetView.as_view(
+password_reset = PasswordResetView.as_view(
     template_name="dashboard/auth/password_reset.html",
     email_template_name="dashboard/auth/password_reset_email.txt",
     subject_template_name="dashboard/auth/password_reset_subject.txt",
