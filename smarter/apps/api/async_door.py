@@ -32,6 +32,7 @@ from smarter.lib.errors import (
     PayloadTooLarge,
     PermissionDenied,
     SmarterError,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -110,6 +111,19 @@ async def require_caller_and_chatbot(
     caller, chatbot = await in_db_thread(resolve_caller, request.headers.get("Authorization", ""), name, feature)
     assert chatbot is not None
     return caller, chatbot
+
+
+def require_json(request: HttpRequest) -> None:
+    """Doors a browser reaches without credentials of its own (a deployed chatbot's endpoints, the
+    sandbox) take `application/json` only: a `text/plain`, form or multipart body is a "simple"
+    request another site may send without a CORS preflight, which JSON is not. API-key doors need
+    no such rule (another site cannot send the key) and keep accepting what curl sends."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            "Send the body as JSON, with the header 'Content-Type: application/json'.",
+            context={"contentType": request.content_type or None},
+            errors=[FieldError("headers.Content-Type", "must be application/json")],
+        )
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:

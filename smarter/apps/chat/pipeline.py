@@ -142,7 +142,7 @@ def _session(turn: TurnInput) -> tuple[Chat | None, str]:
                 context={"kind": "Chat", "name": turn.session_key},
             )
         return chat, chat.session_key
-    if turn.uid:
+    if turn.uid and turn.channel == "cli":  # a public turn's uid names its visitor, not a machine
         chat = selectors.latest_cli_chat(account=turn.account, chatbot=turn.chatbot, uid=turn.uid)
         if chat is not None:
             return chat, chat.session_key

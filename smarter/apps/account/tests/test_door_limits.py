@@ -33,7 +33,9 @@ class World:
         self.server = server
         self.owner = owner
         self.teammate = teammate
-        self.sessions = {persona.user.pk: signed_in(persona).cookies["sessionid"].value for persona in (owner, teammate)}
+        self.sessions = {
+            persona.user.pk: signed_in(persona).cookies["sessionid"].value for persona in (owner, teammate)
+        }
         self.chatbot_host = f"shop.{owner.account.account_number}.api.example.com"
 
     def with_key(self, persona: Persona) -> httpx.Client:
