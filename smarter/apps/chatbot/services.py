@@ -97,6 +97,20 @@ def chatbot_delete(*, chatbot: Chatbot) -> None:
         _enqueue_deployment_sync(chatbot_id, served)
 
 
+def account_chatbots_reroute(*, account: Account, deleting: bool = False) -> None:
+    """The account was activated, deactivated or is being deleted: its chatbots' hosts change their
+    answer at once. Their cached routes are forgotten now and once committed (every process reads
+    the shared cache; a process's own would still be checked against the database by the public
+    views), and the automation adds or removes their Ingresses and records."""
+    chatbots = list(Chatbot.objects.filter(account=account).select_related("account"))
+    served = [host for chatbot in chatbots for host in hosts.served_hosts(chatbot)]
+    _forget(served)
+    transaction.on_commit(lambda: _forget(served))
+    for chatbot in chatbots:
+        if chatbot.deployed:
+            _enqueue_deployment_sync(chatbot.pk, hosts.served_hosts(chatbot) if deleting else [])
+
+
 # --- deployment -------------------------------------------------------------------------------
 @transaction.atomic
 def chatbot_deploy(*, chatbot: Chatbot) -> bool:

@@ -113,5 +113,11 @@ def forget_hosts(hosts: Iterable[str]) -> None:
 
 def routed_chatbot(chatbot_id: int) -> Chatbot | None:
     """The chatbot a public host routed to. Routing by host is how the public surface finds its
-    tenant, so this read is by id; it still answers None unless the chatbot is deployed."""
-    return Chatbot.objects.select_related("account", "api_key").filter(pk=chatbot_id, deployed=True).first()
+    tenant, so this read is by id; it still answers None unless the chatbot is deployed and its
+    account active, now: a route cached by a process that missed an undeploy, a deactivation or
+    a deletion serves nothing."""
+    return (
+        Chatbot.objects.select_related("account", "api_key")
+        .filter(pk=chatbot_id, deployed=True, account__is_active=True)
+        .first()
+    )
