@@ -243,6 +243,7 @@ SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
 SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
 SMARTER_S3_BUCKET = conf.s3_bucket
 SMARTER_DNS_RESOLVER = conf.dns_resolver_address
+SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS = conf.custom_domain_claim_days
 SMARTER_KUBERNETES_API_URL = conf.kubernetes_api_url
 SMARTER_KUBERNETES_NAMESPACE = conf.kubernetes_namespace
 SMARTER_KUBERNETES_INGRESS_CLASS = conf.kubernetes_ingress_class

@@ -138,6 +138,12 @@ class SmarterSettings(BaseSettings):
         None,
         description="ip[:port] of the DNS server that verifies custom domains. Unset: the system resolver.",
     )
+    custom_domain_claim_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days a custom-domain claim may wait for its DNS record; an unverified claim is then released.",
+    )
     kubernetes_api_url: str | None = Field(
         None, description="Kubernetes API server URL. Unset: the in-cluster service account configuration."
     )
