@@ -151,8 +151,24 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = conf.state_dir / "media"
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024 + 1024
+
+# --- outgoing mail (password resets) ---------------------------------------------------------
+if conf.email_host:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = conf.email_host
+    EMAIL_PORT = conf.email_port
+    EMAIL_HOST_USER = conf.email_user or ""
+    EMAIL_HOST_PASSWORD = conf.email_password.get_secret_value() if conf.email_password else ""
+    EMAIL_USE_TLS = conf.email_security == "starttls"
+    EMAIL_USE_SSL = conf.email_security == "tls"
+    EMAIL_TIMEOUT = 10
+elif conf.debug:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    # No server: no mail, and none printed either (a reset link in a log opens the account).
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = conf.effective_email_from
 
 # --- security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

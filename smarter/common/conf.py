@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +169,28 @@ class SmarterSettings(BaseSettings):
     )
     aws_route53_ttl: int = Field(300, ge=1, le=86400, description="TTL in seconds of the chatbot records.")
 
+    # --- outgoing mail (password resets) -----------------------------------------------------
+    email_host: str | None = Field(
+        None,
+        description="SMTP server of the platform's mail (password resets), e.g. email-smtp.us-east-1.amazonaws.com "
+        "for SES. Unset: mail is printed in debug mode and not sent otherwise.",
+    )
+    email_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server.")
+    email_user: str | None = Field(
+        None, description="SMTP user name (for SES: the SMTP credentials' user name). Unset: no authentication."
+    )
+    email_password: SecretStr | None = Field(None, description="SMTP password (for SES: the SMTP password).")
+    email_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade the connection to TLS (port 587); tls: TLS from the start (port 465); "
+        "none: no encryption (a relay on the same host only).",
+    )
+    email_from: str | None = Field(
+        None,
+        description="From address of the platform's mail, e.g. Smarter <noreply@example.com>. Unset: "
+        "noreply@<platform host>.",
+    )
+
     # --- billing, rate limits and budgets (per-account overrides in the admin) ----------------
     rate_limit_api_key_per_minute: int = Field(
         120, ge=0, description="Chat requests per minute per API key (0: unlimited)."
@@ -223,6 +246,36 @@ class SmarterSettings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """An empty variable means unset (as charts and compose files often write them)."""
         return None if value == "" else value
+
+    @field_validator("email_host", "email_user", "email_from", mode="before")
+    @classmethod
+    def _blank_mail_setting_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("email_host")
+    @classmethod
+    def _email_host_is_a_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if any(character in value for character in "/@ \t") or value.count(":") == 1:
+            raise ValueError("must be a host name or address, without scheme or port (the port is SMARTER_EMAIL_PORT)")
+        return value
+
+    @field_validator("email_password")
+    @classmethod
+    def _empty_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("email_from")
+    @classmethod
+    def _email_from_is_an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _, address = parseaddr(value)
+        if "@" not in address or any(character in value for character in "\r\n"):
+            raise ValueError("must be an e-mail address, optionally with a name: Smarter <noreply@example.com>")
+        return value.strip()
 
     @field_validator("dns_resolver")
     @classmethod
@@ -339,6 +392,10 @@ class SmarterSettings(BaseSettings):
             return None
         address, port = _split_address(self.dns_resolver)
         return address, port or 53
+
+    @property
+    def effective_email_from(self) -> str:
+        return self.email_from or f"Smarter <noreply@{self.platform_hostname}>"
 
     @property
     def trusted_proxy_networks(self) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -41,7 +42,9 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's password reset, with requests limited per client address and per e-mail."""
+    """Django's password reset, with requests limited per client address and per e-mail, and
+    links built on the configured platform host and scheme: never on the request's Host header,
+    which whoever asks for the mail chooses."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
@@ -49,6 +52,20 @@ class PasswordResetView(auth_views.PasswordResetView):
         except RateLimited as error:
             return _refused(self, error, self.get_form_class()())
         return cast(HttpResponse, super().post(request, *args, **kwargs))
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        form.save(
+            domain_override=settings.SMARTER_PLATFORM_HOST,
+            use_https=bool(settings.SMARTER.https),
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            html_email_template_name=self.html_email_template_name,
+            extra_email_context=self.extra_email_context,
+        )
+        return HttpResponseRedirect(self.get_success_url())
 
 
 login = LoginView.as_view(template_name="dashboard/auth/login.html", redirect_authenticated_user=True)
