@@ -174,19 +174,23 @@ def _public_session(chatbot: Chatbot, session_key: str) -> tuple[bool, str | Non
 @public_endpoint(("GET", "POST"))
 async def config(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     """The chatbot's public config and, for the visitor's session (cookie, `?session_key=` or body),
-    its history. Naming a session here also stores it in the cookie."""
+    its history. Naming one of the visitor's sessions here also stores it in the cookie; naming any
+    other leaves the cookie as it is (a link cannot replace nor drop a visitor's session)."""
     await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
     if request.method == "POST":
         require_json(request)
     asked = request.GET.get("session_key") or (
         json_body(request).get("session_key") if request.method == "POST" else None
     )
-    named = asked if isinstance(asked, str) and asked else _cookie_session(request)
-    session_key = await in_db_thread(_visitor_session, chatbot, named, _cookie_visitor(request))
+    named = asked if isinstance(asked, str) and asked else None
+    cookie = _cookie_session(request)
+    session_key = await in_db_thread(_visitor_session, chatbot, named or cookie, _cookie_visitor(request))
     body = await in_db_thread(chat_config, chatbot=chatbot, session_key=session_key)
     response = JsonResponse(body)
-    if body["session_key"] or _cookie_session(request):
-        _remember_session(response, body["session_key"])
+    if session_key is not None:
+        _remember_session(response, session_key)
+    elif named is None and cookie is not None:
+        _remember_session(response, None)  # a stale cookie, or one naming no session of this visitor
     return response
 
 

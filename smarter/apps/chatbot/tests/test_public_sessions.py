@@ -178,6 +178,18 @@ def test_chat_continues_no_session_of_another_channel(site: Site, visitor: httpx
     assert database_snapshot() == before
 
 
+@pytest.mark.parametrize("made_by", sorted(SESSIONS))
+def test_a_link_naming_a_foreign_session_leaves_the_visitors_own_session_in_place(site: Site, made_by: str) -> None:
+    foreign = SESSIONS[made_by](site)
+    with site.visitor() as client:
+        own = _key(client.post("/chat/", json={"prompt": "my own question"}))
+        assert client.cookies["smarter_chat"] == own
+        answer = client.get(f"/config/?session_key={foreign}")
+        assert (answer.json()["session_key"], answer.json()["history"]) == (None, [])
+        assert "set-cookie" not in answer.headers
+        assert client.get("/config/").json()["session_key"] == own
+
+
 def test_another_chatbots_session_is_not_found_either(site: Site, visitor: httpx.Client) -> None:
     session_key = _via_another_chatbots_page(site)
     assert visitor.post("/chat/", json={"prompt": "hi", "session_key": session_key}).status_code == 404
