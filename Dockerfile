@@ -71,4 +71,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 
-CMD ["gunicorn", "smarter.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker", "--bind=0.0.0.0:8000", "--workers=2", "--access-logfile=-", "--forwarded-allow-ips=*"]
+# The server itself trusts no proxy header (an empty --forwarded-allow-ips): the application
+# believes X-Forwarded-For only from SMARTER_TRUSTED_PROXIES (smarter/lib/client_address.py).
+CMD ["gunicorn", "smarter.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker", "--bind=0.0.0.0:8000", "--workers=2", "--access-logfile=-", "--forwarded-allow-ips="]

@@ -29,7 +29,7 @@ run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py migrate --noinput -v 0
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py seed_demo --base-url http://localhost:$(PORT)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} SMARTER_DEBUG=$${SMARTER_DEBUG:-true} \
-		$(BIN)/uvicorn smarter.asgi:application --host $(HOST) --port $(PORT) --log-level warning
+		$(BIN)/uvicorn smarter.asgi:application --host $(HOST) --port $(PORT) --log-level warning --no-proxy-headers
 
 test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks the database)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ SMARTER_REQUIRE_SERVICES=1 (set by CI) such a skip fails instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,6 +31,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, but SMARTER_REQUIRE_SERVICES=1 forbids skips: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_limits() -> Iterator[None]:
+    """Limits kept in this process start afresh in each test: sign-ins all come from 127.0.0.1,
+    and rolled-back tests reuse user ids, so counts would leak from one test into the next."""
+    from smarter.apps.account.billing import limits
+
+    limits.forget_local_state()
+    yield
+    limits.forget_local_state()
 
 
 @pytest.fixture
@@ -90,8 +102,14 @@ class AsgiServer:
 
         from smarter.asgi import application  # the served application, routes in front of Django
 
+        # As in production, the server reads no proxy header: SMARTER_TRUSTED_PROXIES decides.
         config = uvicorn.Config(
-            self.app or application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app or application,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

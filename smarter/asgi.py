@@ -2,7 +2,8 @@
 
 Django serves everything, except the OpenAI-compatible completions path on the platform's own
 hosts, which `OpenAIChatRoute` answers in front of it with the same door function
-(`smarter/apps/api/openai_route.py` says why).
+(`smarter/apps/api/openai_route.py` says why). Outermost, `TrustedProxyHeaders` decides the
+client's address for both (`smarter/lib/client_address.py`).
 """
 
 import os
@@ -14,5 +15,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 django_application = get_asgi_application()
 
 from smarter.apps.api.openai_route import OpenAIChatRoute  # noqa: E402  (needs Django set up)
+from smarter.lib.client_address import TrustedProxyHeaders  # noqa: E402
 
-application = OpenAIChatRoute(django_application)
+application = TrustedProxyHeaders(OpenAIChatRoute(django_application))

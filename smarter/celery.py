@@ -27,4 +27,10 @@ app.conf.beat_schedule = {
         "task": "smarter.apps.account.tasks.rollup_usage_task",
         "schedule": crontab(minute=5),
     },
+    # Chatbots: custom-domain claims never verified are released, so a domain is never held by
+    # whoever named it first.
+    "expire-custom-domain-claims": {
+        "task": "smarter.apps.chatbot.tasks.expire_custom_domain_claims_task",
+        "schedule": crontab(minute=35),
+    },
 }

@@ -151,8 +151,24 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = conf.state_dir / "media"
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024 + 1024
+
+# --- outgoing mail (password resets) ---------------------------------------------------------
+if conf.email_host:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = conf.email_host
+    EMAIL_PORT = conf.email_port
+    EMAIL_HOST_USER = conf.email_user or ""
+    EMAIL_HOST_PASSWORD = conf.email_password.get_secret_value() if conf.email_password else ""
+    EMAIL_USE_TLS = conf.email_security == "starttls"
+    EMAIL_USE_SSL = conf.email_security == "tls"
+    EMAIL_TIMEOUT = 10
+elif conf.debug:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    # No server: no mail, and none printed either (a reset link in a log opens the account).
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = conf.effective_email_from
 
 # --- security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -231,6 +247,8 @@ SMARTER_FERNET_KEYS = conf.fernet_key_list
 # pytest-django's `settings` fixture; code reads these, never os.environ.
 SMARTER_ROOT_DOMAIN = conf.root_domain
 SMARTER_PLATFORM_HOST = conf.platform_host
+# Reverse proxies whose X-Forwarded-For names the client (smarter/lib/client_address.py).
+SMARTER_TRUSTED_PROXIES = conf.trusted_proxy_networks
 SMARTER_ALLOW_PRIVATE_HOSTS = conf.allow_private_hosts
 SMARTER_DATABASE_THREADS = conf.database_threads
 SMARTER_LLM_PROVIDER = conf.effective_llm_provider
@@ -242,6 +260,7 @@ SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
 SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
 SMARTER_S3_BUCKET = conf.s3_bucket
 SMARTER_DNS_RESOLVER = conf.dns_resolver_address
+SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS = conf.custom_domain_claim_days
 SMARTER_KUBERNETES_API_URL = conf.kubernetes_api_url
 SMARTER_KUBERNETES_NAMESPACE = conf.kubernetes_namespace
 SMARTER_KUBERNETES_INGRESS_CLASS = conf.kubernetes_ingress_class

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -102,6 +103,12 @@ class SmarterSettings(BaseSettings):
         "localhost", description="Chatbots answer on <chatbot>.<account-number>.api.<root-domain>."
     )
     platform_host: str = Field("localhost:8000", description="host[:port] of the console and the REST API.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs or CIDR ranges of the reverse proxies in front of the web server "
+        "(e.g. the ingress controller's pods): only from these is X-Forwarded-For believed. "
+        "Empty: none; the client is the connecting address.",
+    )
 
     # --- LLM providers ----------------------------------------------------------------------
     llm_provider: Literal["offline", "openai"] | None = Field(
@@ -144,6 +151,12 @@ class SmarterSettings(BaseSettings):
         None,
         description="ip[:port] of the DNS server that verifies custom domains. Unset: the system resolver.",
     )
+    custom_domain_claim_days: int = Field(
+        7,
+        ge=1,
+        le=365,
+        description="Days a custom-domain claim may wait for its DNS record; an unverified claim is then released.",
+    )
     kubernetes_api_url: str | None = Field(
         None, description="Kubernetes API server URL. Unset: the in-cluster service account configuration."
     )
@@ -168,12 +181,49 @@ class SmarterSettings(BaseSettings):
     )
     aws_route53_ttl: int = Field(300, ge=1, le=86400, description="TTL in seconds of the chatbot records.")
 
+    # --- outgoing mail (password resets) -----------------------------------------------------
+    email_host: str | None = Field(
+        None,
+        description="SMTP server of the platform's mail (password resets), e.g. email-smtp.us-east-1.amazonaws.com "
+        "for SES. Unset: mail is printed in debug mode and not sent otherwise.",
+    )
+    email_port: int = Field(587, ge=1, le=65535, description="Port of the SMTP server.")
+    email_user: str | None = Field(
+        None, description="SMTP user name (for SES: the SMTP credentials' user name). Unset: no authentication."
+    )
+    email_password: SecretStr | None = Field(None, description="SMTP password (for SES: the SMTP password).")
+    email_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade the connection to TLS (port 587); tls: TLS from the start (port 465); "
+        "none: no encryption (a relay on the same host only).",
+    )
+    email_from: str | None = Field(
+        None,
+        description="From address of the platform's mail, e.g. Smarter <noreply@example.com>. Unset: "
+        "noreply@<platform host>.",
+    )
+
     # --- billing, rate limits and budgets (per-account overrides in the admin) ----------------
     rate_limit_api_key_per_minute: int = Field(
         120, ge=0, description="Chat requests per minute per API key (0: unlimited)."
     )
     rate_limit_chatbot_ip_per_minute: int = Field(
         30, ge=0, description="Chat requests per minute to a deployed chatbot per client IP (0: unlimited)."
+    )
+    rate_limit_user_per_minute: int = Field(
+        30,
+        ge=0,
+        description="Chat turns per minute per signed-in console user: the sandbox and cli chats of a console "
+        "session (0: unlimited).",
+    )
+    rate_limit_plugin_test_per_minute: int = Field(
+        30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
+    )
+    rate_limit_login_per_minute: int = Field(
+        10,
+        ge=0,
+        description="Sign-in and password-reset attempts per minute per client address and per username or "
+        "e-mail (0: unlimited).",
     )
     monthly_token_budget: int = Field(
         0, ge=0, description="Tokens an account may use per calendar month (0: unlimited)."
@@ -218,6 +268,36 @@ class SmarterSettings(BaseSettings):
         if not Path(str(value)).is_absolute():
             raise ValueError("must be an absolute path, e.g. /var/lib/smarter/plugin-data")
         return value
+
+    @field_validator("email_host", "email_user", "email_from", mode="before")
+    @classmethod
+    def _blank_mail_setting_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("email_host")
+    @classmethod
+    def _email_host_is_a_host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if any(character in value for character in "/@ \t") or value.count(":") == 1:
+            raise ValueError("must be a host name or address, without scheme or port (the port is SMARTER_EMAIL_PORT)")
+        return value
+
+    @field_validator("email_password")
+    @classmethod
+    def _empty_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("email_from")
+    @classmethod
+    def _email_from_is_an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _, address = parseaddr(value)
+        if "@" not in address or any(character in value for character in "\r\n"):
+            raise ValueError("must be an e-mail address, optionally with a name: Smarter <noreply@example.com>")
+        return value.strip()
 
     @field_validator("dns_resolver")
     @classmethod
@@ -277,6 +357,21 @@ class SmarterSettings(BaseSettings):
             raise ValueError("must be host or host:port, without scheme or path")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        networks = []
+        for item in (part.strip() for part in value.split(",")):
+            if not item:
+                continue
+            if item == "*":
+                raise ValueError("list the proxies' addresses or ranges: '*' would believe anyone's X-Forwarded-For")
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range such as 10.0.0.0/8") from None
+        return ",".join(networks)
+
     @field_validator("fernet_keys")
     @classmethod
     def _fernet_keys_are_valid(cls, value: SecretStr | None) -> SecretStr | None:
@@ -323,6 +418,15 @@ class SmarterSettings(BaseSettings):
             return None
         address, port = _split_address(self.dns_resolver)
         return address, port or 53
+
+    @property
+    def effective_email_from(self) -> str:
+        return self.email_from or f"Smarter <noreply@{self.platform_hostname}>"
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        """The trusted proxies as CIDR ranges (a single address is a /32 or /128)."""
+        return self.trusted_proxies.split(",") if self.trusted_proxies else []
 
     @property
     def platform_hostname(self) -> str:

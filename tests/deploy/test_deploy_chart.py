@@ -158,6 +158,23 @@ def test_the_web_probes_liveness_on_healthz_and_readiness_on_readyz(rendered: An
     assert "--worker-class=uvicorn_worker.UvicornWorker" in web["command"]
 
 
+def test_the_web_server_trusts_no_proxy_header_and_the_platform_the_configured_proxies(rendered: Any) -> None:
+    values, objects = rendered
+    command = one(objects, "Deployment", "smarter-web")["spec"]["template"]["spec"]["containers"][0]["command"]
+    forwarded = [part for part in command if part.startswith("--forwarded-allow-ips")]
+    assert forwarded == ["--forwarded-allow-ips="]
+    config = one(objects, "ConfigMap", "smarter-config")["data"]
+    expected = values.get("config", {}).get("trustedProxies", "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+    assert config["SMARTER_TRUSTED_PROXIES"] == expected
+    assert "*" not in config["SMARTER_TRUSTED_PROXIES"]
+
+
+@pytest.mark.parametrize("value", ["*", "10.0.0.0/8,*", "proxy.local", "10.0.0.0/8;192.168.0.0/16"])
+def test_the_chart_refuses_a_trusted_proxy_that_is_not_an_address(value: str) -> None:
+    with pytest.raises(Exception, match="trustedProxies"):
+        render_chart({"config": {"trustedProxies": value}})
+
+
 def test_each_workload_runs_its_own_command(rendered: Any) -> None:
     _, objects = rendered
 

@@ -10,10 +10,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -128,6 +128,19 @@ def test_collectstatic_as_the_image_runs_it_leaves_no_generated_key(tmp_path: Pa
     assert not (tmp_path / "fernet_key").exists()
 
 
+def test_every_web_command_leaves_forwarding_headers_to_the_platform() -> None:
+    """The server itself trusts no proxy: SMARTER_TRUSTED_PROXIES decides (smarter/lib/client_address.py)."""
+    (command,) = instruction(stages()[-1], "CMD")
+    for argv in (json.loads(command), compose()["services"]["web"]["command"]):
+        assert [part for part in argv if part.startswith("--forwarded-allow-ips")] == ["--forwarded-allow-ips="]
+    (run_recipe,) = [
+        line
+        for line in (REPO / "Makefile").read_text(encoding="utf-8").splitlines()
+        if "/uvicorn smarter.asgi:application" in line
+    ]
+    assert "--no-proxy-headers" in run_recipe
+
+
 def test_the_web_command_serves_healthz(tmp_path: Path) -> None:
     pytest.importorskip("uvicorn_worker", reason=f"needs uvicorn-worker: {INSTALL_HINT}")
     (command,) = instruction(stages()[-1], "CMD")
@@ -146,11 +159,14 @@ def test_the_web_command_serves_healthz(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    assert json.loads(response.read()) == {"status": "ok"}
-                    break
-            except OSError:
+                # A client's forged X-Forwarded-For must not become the address the server logs.
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-For": "203.0.113.99"}, timeout=2
+                )
+                assert response.status_code == 200
+                assert response.json() == {"status": "ok"}
+                break
+            except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     output = server.stdout.read().decode() if server.stdout else ""
                     pytest.fail(f"gunicorn did not serve /healthz:\n{output}")
@@ -158,6 +174,9 @@ def test_the_web_command_serves_healthz(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    output = server.stdout.read().decode() if server.stdout else ""
+    assert "127.0.0.1:" in output and "GET /healthz" in output, output[-3000:]
+    assert "203.0.113.99" not in output
 
 
 def test_the_compose_file_runs_every_workload_of_the_chart() -> None:

@@ -25,6 +25,7 @@ report = {
     "llm_provider": settings.effective_llm_provider,
     "https": settings.https,
     "fernet_keys": len(settings.fernet_key_list) if settings.fernet_keys else 0,
+    "trusted_proxies": settings.trusted_proxy_networks,
 }
 if report["database_engine"] == "mysql":
     from django.conf import settings as django_settings
@@ -89,6 +90,7 @@ def test_production_values_give_mysql_redis_and_s3(tmp_path: Path) -> None:
         "llm_provider": "openai",
         "https": True,
         "fernet_keys": 1,
+        "trusted_proxies": ["10.10.0.0/16"],
         "django_engine": "django.db.backends.mysql",
         "cache": "django.core.cache.backends.redis.RedisCache",
         "broker": values["secrets"]["redisUrl"],
@@ -103,6 +105,7 @@ def test_default_values_are_accepted_with_generated_keys(tmp_path: Path) -> None
     assert report["llm_provider"] == "offline"
     assert report["state_dir"] == "/var/lib/smarter"
     assert report["fernet_keys"] == 1
+    assert report["trusted_proxies"] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
 
 
 def test_a_bad_value_in_the_chart_secret_is_refused(tmp_path: Path) -> None:

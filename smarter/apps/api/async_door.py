@@ -22,6 +22,7 @@ from smarter.apps.api.authentication import accepted, api_key_in
 from smarter.apps.api.errors import error_body, error_response, internal_error
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import door_lookup
+from smarter.lib.client_address import client_ip as request_client_ip
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import (
     FieldError,
@@ -31,6 +32,7 @@ from smarter.lib.errors import (
     PayloadTooLarge,
     PermissionDenied,
     SmarterError,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -111,6 +113,19 @@ async def require_caller_and_chatbot(
     return caller, chatbot
 
 
+def require_json(request: HttpRequest) -> None:
+    """Doors a browser reaches without credentials of its own (a deployed chatbot's endpoints, the
+    sandbox) take `application/json` only: a `text/plain`, form or multipart body is a "simple"
+    request another site may send without a CORS preflight, which JSON is not. API-key doors need
+    no such rule (another site cannot send the key) and keep accepting what curl sends."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            "Send the body as JSON, with the header 'Content-Type: application/json'.",
+            context={"contentType": request.content_type or None},
+            errors=[FieldError("headers.Content-Type", "must be application/json")],
+        )
+
+
 def json_body(request: HttpRequest) -> dict[str, Any]:
     return json_object(request.body)
 
@@ -131,7 +146,8 @@ def json_object(raw: bytes) -> dict[str, Any]:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: the peer, or what a trusted proxy says (`smarter.lib.client_address`)."""
+    return request_client_ip(request)
 
 
 def sse(event: str, data: Any) -> bytes:

@@ -38,3 +38,17 @@ def generated_keys_in_production(app_configs: Any, **kwargs: Any) -> list[Warnin
             )
         )
     return warnings
+
+
+@register(Tags.security, deploy=True)
+def mail_in_production(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """Without a mail server, password resets reach no one (and are never printed outside debug)."""
+    if settings.SMARTER.email_host is not None:
+        return []
+    return [
+        Warning(
+            "SMARTER_EMAIL_HOST is not set; the platform sends no mail, so password resets cannot reach anyone.",
+            hint="Set SMARTER_EMAIL_HOST (and SMARTER_EMAIL_USER, SMARTER_EMAIL_PASSWORD): an SMTP server or SES.",
+            id="smarter.W004",
+        )
+    ]

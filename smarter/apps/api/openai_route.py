@@ -36,6 +36,7 @@ from smarter.apps.api.errors import internal_error
 from smarter.apps.api.openai_views import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
 from smarter.apps.chat.providers.clients import close_sessions
 from smarter.apps.chatbot.public.routing import normalize_host, platform_hosts
+from smarter.lib.client_address import scope_client_ip
 from smarter.lib.observability import log_access, start_request
 
 logger = logging.getLogger(__name__)
@@ -128,11 +129,10 @@ async def _serve(scope: Scope, headers: dict[str, str], receive: Receive, send: 
     body = await _read_body(receive)
     if body is None:
         return  # the client left before it finished sending
-    client = scope.get("client")
     call = DoorCall(
         authorization=headers.get("authorization", ""),
         body=body,
-        client_ip=client[0] if client else None,
+        client_ip=scope_client_ip(scope),
         user_agent=headers.get("user-agent", ""),
     )
     response = _Response(send, request_id, security_headers(_is_secure(scope, headers)))

@@ -151,7 +151,7 @@ def _session(turn: TurnInput) -> tuple[Chat | None, str]:
                 context={"kind": "Chat", "name": turn.session_key},
             )
         return chat, chat.session_key
-    if turn.uid:
+    if turn.uid and turn.channel == "cli":  # a public turn's uid names its visitor, not a machine
         chat = selectors.latest_cli_chat(account=turn.account, chatbot=turn.chatbot, uid=turn.uid)
         if chat is not None:
             return chat, chat.session_key
@@ -290,6 +290,7 @@ def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
         channel=turn.channel,
         client_ip=turn.client_ip,
         estimate=estimate_tokens(prompt_text) + (plan.prompt_settings.max_tokens or 0),
+        user_id=turn.user.pk if turn.user is not None else None,
     )
 
 

@@ -22,6 +22,16 @@ def chat_get(*, account: Account, session_key: str, chatbot: Chatbot | None = No
     return chats.first()
 
 
+def visitor_chat_get(*, chatbot: Chatbot, session_key: str, visitor_uid: str) -> Chat | None:
+    """A session a deployed chatbot's page may resume: one it started (channel `public`) for this
+    visitor. Sessions of other channels and other visitors are not found."""
+    return (
+        chats_of(chatbot.account)
+        .filter(chatbot=chatbot, session_key=session_key, channel="public", uid=visitor_uid)
+        .first()
+    )
+
+
 def latest_cli_chat(*, account: Account, chatbot: Chatbot, uid: str) -> Chat | None:
     return chats_of(account).filter(chatbot=chatbot, channel="cli", uid=uid).order_by("-created_at", "-id").first()
 

@@ -9,6 +9,8 @@ class ChatbotConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from smarter.apps.chatbot import receivers
         from smarter.apps.chatbot.manifests import register_kinds
 
         register_kinds()
+        receivers.connect()

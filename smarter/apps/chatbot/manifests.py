@@ -308,6 +308,7 @@ class ChatbotBroker(Broker):
                 "dnsVerificationRecord": (
                     {"name": claim.challenge_name, "type": "TXT", "value": claim.token} if claim is not None else None
                 ),
+                "dnsVerificationDeadline": _deadline(claim),
                 "tools": [schema["function"]["name"] for schema in toolset.schemas],
                 "configurationVersion": chatbot.versions.aggregate(last=Max("number"))["last"],
             },
@@ -493,3 +494,9 @@ class ProviderBroker(Broker):
 def register_kinds() -> None:
     for broker in (ChatbotBroker(), ProviderBroker()):
         register(broker)
+
+
+def _deadline(claim: Any) -> str | None:
+    """When an unverified claim is released unless its record is found (ISO 8601, UTC)."""
+    deadline = services.domain_claim_deadline(claim) if claim is not None else None
+    return deadline.isoformat() if deadline is not None else None

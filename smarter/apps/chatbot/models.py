@@ -105,10 +105,18 @@ class DomainStatus(models.TextChoices):
 class ChatbotDomain(models.Model):
     """A custom domain claimed by a chatbot. It is routed only once a DNS TXT record
     `_smarter-challenge.<domain>` holds `token`, which proves the claimant controls the domain.
-    A domain belongs to at most one chatbot of all accounts."""
+
+    Claiming proves nothing, so claims of one domain by several chatbots (of any accounts) may
+    wait side by side, each with its own token; verification decides: the first verified claim
+    owns the domain (`verified_domain`, unique, so the database holds at most one per domain), the
+    others are released, and new claims of it are refused. A claim still unverified after
+    `SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS` is released by a periodic sweep."""
 
     chatbot = models.OneToOneField(Chatbot, on_delete=models.CASCADE, related_name="domain")
-    domain = models.CharField(max_length=253, unique=True)
+    domain = models.CharField(max_length=253, db_index=True)
+    verified_domain = models.CharField(
+        max_length=253, null=True, blank=True, unique=True, help_text="the domain, once this claim verified it"
+    )
     token = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
     last_checked_at = models.DateTimeField(null=True, blank=True)

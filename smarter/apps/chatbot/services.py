@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +17,8 @@ from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, ChatbotPlugin, D
 from smarter.apps.chatbot.selectors import attached_plugins
 from smarter.apps.plugin.models import Plugin
 from smarter.lib.errors import Conflict
+
+logger = logging.getLogger(__name__)
 
 # What routing, the Ingress and the DNS records of a chatbot depend on.
 _ROUTING_FIELDS = ("name", "subdomain", "custom_domain", "deployed")
@@ -97,6 +101,20 @@ def chatbot_delete(*, chatbot: Chatbot) -> None:
         _enqueue_deployment_sync(chatbot_id, served)
 
 
+def account_chatbots_reroute(*, account: Account, deleting: bool = False) -> None:
+    """The account was activated, deactivated or is being deleted: its chatbots' hosts change their
+    answer at once. Their cached routes are forgotten now and once committed (every process reads
+    the shared cache; a process's own would still be checked against the database by the public
+    views), and the automation adds or removes their Ingresses and records."""
+    chatbots = list(Chatbot.objects.filter(account=account).select_related("account"))
+    served = [host for chatbot in chatbots for host in hosts.served_hosts(chatbot)]
+    _forget(served)
+    transaction.on_commit(lambda: _forget(served))
+    for chatbot in chatbots:
+        if chatbot.deployed:
+            _enqueue_deployment_sync(chatbot.pk, hosts.served_hosts(chatbot) if deleting else [])
+
+
 # --- deployment -------------------------------------------------------------------------------
 @transaction.atomic
 def chatbot_deploy(*, chatbot: Chatbot) -> bool:
@@ -149,7 +167,8 @@ def _enqueue_deployment_sync(chatbot_id: int, stale_hosts: list[str]) -> None:
 # --- custom domains ---------------------------------------------------------------------------
 def _sync_domain(chatbot: Chatbot) -> None:
     """The chatbot's domain claim follows `custom_domain`: a new domain starts pending with a fresh
-    token; a domain claimed by any other chatbot (of any account) is a conflict."""
+    token, beside any other chatbot's pending claim of it; a domain another chatbot has verified
+    is a conflict."""
     claim = ChatbotDomain.objects.filter(chatbot=chatbot).first()
     wanted = chatbot.custom_domain
     if claim is not None and claim.domain == wanted:
@@ -158,20 +177,16 @@ def _sync_domain(chatbot: Chatbot) -> None:
         claim.delete()
     if not wanted:
         return
-    if ChatbotDomain.objects.filter(domain=wanted).exists():
+    if ChatbotDomain.objects.filter(verified_domain=wanted).exists():
         raise _domain_conflict(chatbot, wanted)
-    try:
-        with transaction.atomic():
-            claim = ChatbotDomain.objects.create(chatbot=chatbot, domain=wanted, token=secrets.token_urlsafe(24))
-    except IntegrityError:
-        raise _domain_conflict(chatbot, wanted) from None
+    claim = ChatbotDomain.objects.create(chatbot=chatbot, domain=wanted, token=secrets.token_urlsafe(24))
     claim_id = claim.pk
     transaction.on_commit(lambda: _enqueue_domain_check(claim_id))
 
 
 def _domain_conflict(chatbot: Chatbot, domain: str) -> Conflict:
     return Conflict(
-        f"The domain {domain!r} is already claimed by another chatbot.",
+        f"The domain {domain!r} belongs to another chatbot, which has verified it.",
         context={"kind": "Chatbot", "name": chatbot.name, "customDomain": domain},
     )
 
@@ -182,10 +197,19 @@ def _enqueue_domain_check(claim_id: int) -> None:
     verify_custom_domain_task.delay(claim_id)
 
 
-def domain_verify(*, claim: ChatbotDomain, timeout: float = 3.0) -> str:
-    """Look up the claim's TXT record now and record the outcome; returns the status.
+def domain_claim_deadline(claim: ChatbotDomain) -> datetime | None:
+    """When an unverified claim is released (None once verified)."""
+    if claim.verified_domain is not None:
+        return None
+    return claim.created_at + timedelta(days=settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS)
 
-    A verified domain stays verified (a later failed lookup is a DNS hiccup, not a revocation).
+
+def domain_verify(*, claim: ChatbotDomain, timeout: float = 3.0) -> str:
+    """Look up the claim's TXT record now and record the outcome; returns the status, or
+    "released" when another chatbot verified the domain first.
+
+    The first verified claim owns the domain; the other claims of it are released. A verified
+    domain stays verified (a later failed lookup is a DNS hiccup, not a revocation).
     """
     from smarter.apps.chatbot.domain_check import challenge_found
 
@@ -194,17 +218,39 @@ def domain_verify(*, claim: ChatbotDomain, timeout: float = 3.0) -> str:
     found = challenge_found(claim.challenge_name, claim.token, timeout=timeout)
     now = timezone.now()
     claim.last_checked_at = now
-    fields = ["last_checked_at"]
-    if found:
-        claim.status = DomainStatus.VERIFIED
-        claim.verified_at = now
-        fields += ["status", "verified_at"]
-    claim.save(update_fields=fields)
-    if found:
-        _forget([claim.domain])
-        if claim.chatbot.deployed:
-            _enqueue_deployment_sync(claim.chatbot_id, [])
+    if not found:
+        ChatbotDomain.objects.filter(pk=claim.pk).update(last_checked_at=now)
+        return claim.status
+    try:
+        with transaction.atomic():
+            updated = ChatbotDomain.objects.filter(pk=claim.pk).update(
+                status=DomainStatus.VERIFIED, verified_domain=claim.domain, verified_at=now, last_checked_at=now
+            )
+    except IntegrityError:  # another claim of the domain verified it first: it is theirs
+        _release_claim(claim, why="another chatbot verified it first")
+        return "released"
+    if not updated:  # released meanwhile by the claim that verified first
+        return "released"
+    claim.status, claim.verified_domain, claim.verified_at = DomainStatus.VERIFIED, claim.domain, now
+    others = ChatbotDomain.objects.filter(domain=claim.domain).exclude(pk=claim.pk).select_related("chatbot")
+    for other in others:
+        _release_claim(other, why=f"chatbot {claim.chatbot_id} verified it")
+    _forget([claim.domain])
+    if claim.chatbot.deployed:
+        _enqueue_deployment_sync(claim.chatbot_id, [])
     return claim.status
+
+
+@transaction.atomic
+def _release_claim(claim: ChatbotDomain, *, why: str) -> None:
+    """Give the domain up: the claim goes, and the chatbot's `customDomain` is cleared, so its
+    manifest says what it holds (applying the domain again makes a new claim, with a new token)."""
+    ChatbotDomain.objects.filter(pk=claim.pk).delete()
+    Chatbot.objects.filter(pk=claim.chatbot_id, custom_domain=claim.domain).update(
+        custom_domain="", updated_at=timezone.now()
+    )
+    _forget([claim.domain])
+    logger.info("custom domain %s released by chatbot %s: %s", claim.domain, claim.chatbot_id, why)
 
 
 def domain_fail(*, claim: ChatbotDomain) -> None:
@@ -212,6 +258,21 @@ def domain_fail(*, claim: ChatbotDomain) -> None:
     if claim.status == DomainStatus.PENDING:
         claim.status = DomainStatus.FAILED
         claim.save(update_fields=["status"])
+
+
+def domain_claims_expire(*, now: datetime | None = None, timeout: float = 3.0) -> int:
+    """Release every claim still unverified `SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS` after it was made,
+    after one last look for its record; returns how many were released."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS)
+    released = 0
+    stale = ChatbotDomain.objects.filter(verified_domain__isnull=True, created_at__lt=cutoff)
+    for claim in stale.select_related("chatbot", "chatbot__account").order_by("pk"):
+        # Verified at this last look, it stays; released meanwhile (another verified), it is gone.
+        if domain_verify(claim=claim, timeout=timeout) in (DomainStatus.PENDING, DomainStatus.FAILED):
+            _release_claim(claim, why="not verified in time")
+            released += 1
+    return released
 
 
 @transaction.atomic

@@ -54,3 +54,9 @@ def verify_custom_domain_task(self: Any, domain_id: int) -> str:
         services.domain_fail(claim=claim)
         return DomainStatus.FAILED
     raise self.retry(countdown=DOMAIN_FIRST_WAIT_SECONDS * 2**self.request.retries)
+
+
+@shared_task(acks_late=True)
+def expire_custom_domain_claims_task() -> int:
+    """Release custom-domain claims still unverified after SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS (hourly)."""
+    return services.domain_claims_expire()

@@ -7,6 +7,8 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 
+from smarter.apps.account.billing import limits as billing_limits
+from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account
 from smarter.apps.plugin import selectors
 from smarter.apps.plugin.arguments import arguments_from_test_values
@@ -89,12 +91,17 @@ def plugin_delete(*, plugin: Plugin) -> None:
 _NO_ARGUMENTS = object()
 
 
-def plugin_test(*, account: Account, name: str, arguments: Any = _NO_ARGUMENTS) -> PluginResult:
+def plugin_test(
+    *, account: Account, name: str, arguments: Any = _NO_ARGUMENTS, caller: Caller | None = None
+) -> PluginResult:
     """Run the account's plugin `name` as the model would, with `arguments` or its testValues.
 
     404 for an unknown plugin or one of another account; a failing plugin is a result with an
-    error, not an exception (that is what the model would see).
+    error, not an exception (that is what the model would see). A run costs like a tool call, so
+    a `caller` (the API key or console user asking) is rate limited first (429).
     """
+    if caller is not None:
+        billing_limits.plugin_test_admit(caller=caller)
     plugin = selectors.plugin_get(account=account, name=name)
     if plugin is None:
         raise NotFound(f"Plugin {name!r} was not found in your account.", context={"kind": "Plugin", "name": name})

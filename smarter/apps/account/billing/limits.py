@@ -19,6 +19,8 @@ again after `REDIS_RETRY_SECONDS`.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
 import math
 import secrets
@@ -34,6 +36,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from smarter.apps.account.billing.models import AccountLimits, BudgetAlert, UsageEvent
+from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account, ApiKey
 from smarter.lib.errors import QuotaExceeded, RateLimited
 
@@ -217,6 +220,50 @@ def _limits_of(account: Account) -> AccountLimits | None:
 def _override(limits: AccountLimits | None, field_name: str, setting: str) -> int:
     value = getattr(limits, field_name, None) if limits is not None else None
     return int(value if value is not None else _setting(setting))
+
+
+def visitor_key(client_ip: str | None) -> str:
+    """The per-visitor limit's key for an address: an IPv6 visitor is its /64 (one subscriber's
+    network, whose every address it may use in turn), an IPv4 visitor its address."""
+    if not client_ip:
+        return "-"
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return "-"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def door_admit(*, key: str, per_minute: int, what: str) -> None:
+    """Count one request at a door that costs the platform (a plugin run, a sign-in, a mail) against
+    `per_minute` for `key`; RateLimited (429, Retry-After) when over it."""
+    wait = rate_check(key=key, per_minute=per_minute)
+    if wait:
+        raise _refuse_rate(wait, what, per_minute)
+
+
+def caller_key(caller: Caller) -> str:
+    """Who a request counts for: its API key, else the signed-in console user."""
+    return f"key:{caller.api_key.prefix}" if caller.api_key is not None else f"user:{caller.user.pk}"
+
+
+def plugin_test_admit(*, caller: Caller) -> None:
+    """A plugin test runs a query or a request like a turn's tool call: limited per key or user."""
+    per_minute = int(_setting("rate_limit_plugin_test_per_minute"))
+    door_admit(key=f"plugin-test:{caller_key(caller)}", per_minute=per_minute, what="to test plugins")
+
+
+def sign_in_admit(*, client_ip: str | None, identity: str) -> None:
+    """One sign-in or password-reset attempt: limited per client address, and per username or
+    e-mail, so that neither one address nor many can try passwords (or send mails) quickly."""
+    per_minute = int(_setting("rate_limit_login_per_minute"))
+    door_admit(key=f"sign-in:ip:{visitor_key(client_ip)}", per_minute=per_minute, what="from your address")
+    name = identity.strip().lower()
+    if name:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:32]  # no address or name kept in Redis
+        door_admit(key=f"sign-in:id:{digest}", per_minute=per_minute, what="for this user")
 
 
 def _refuse_rate(wait: float, what: str, per_minute: int) -> RateLimited:
@@ -410,18 +457,28 @@ def turn_admit(
     channel: str,
     client_ip: str | None,
     estimate: int,
+    user_id: int | None = None,
 ) -> Reservation | None:
     """Rate limits, then the budget. Raises RateLimited or QuotaExceeded (429, Retry-After);
-    returns the budget reservation to settle after the turn (None when no budget applies)."""
+    returns the budget reservation to settle after the turn (None when no budget applies).
+
+    A turn counts against its API key, else (a console session: the sandbox, a cli chat from the
+    console) against its signed-in user, and on a deployed chatbot against the visitor too."""
     limits = _limits_of(account)
     if api_key is not None:
         per_minute = _override(limits, "api_key_requests_per_minute", "rate_limit_api_key_per_minute")
         wait = rate_check(key=f"key:{api_key.prefix}", per_minute=per_minute)
         if wait:
             raise _refuse_rate(wait, "with this API key", per_minute)
+    elif user_id is not None:
+        per_minute = int(_setting("rate_limit_user_per_minute"))
+        wait = rate_check(key=f"user:{user_id}", per_minute=per_minute)
+        if wait:
+            raise _refuse_rate(wait, "from your console session", per_minute)
     if channel == "public":
         per_minute = _override(limits, "chatbot_ip_requests_per_minute", "rate_limit_chatbot_ip_per_minute")
-        wait = rate_check(key=f"bot:{account.account_number}:{chatbot_id}:{client_ip or '-'}", per_minute=per_minute)
+        visitor = visitor_key(client_ip)
+        wait = rate_check(key=f"bot:{account.account_number}:{chatbot_id}:{visitor}", per_minute=per_minute)
         if wait:
             raise _refuse_rate(wait, "to this chatbot from your address", per_minute)
     return budget_reserve(account=account, chatbot_name=chatbot_name, estimate=estimate, limits=limits)

@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from smarter.apps.api.async_door import client_ip
 from smarter.apps.api.chat_views import ChatRequest, parse
 from smarter.apps.api.cli.base import CliView
 from smarter.apps.api.openapi import cli_operation
@@ -52,7 +53,7 @@ class CliChatView(CliView):
                 new_session=request.query_params.get("new_session", "").lower() in ("1", "true", "yes"),
                 user=caller.user,
                 api_key=caller.api_key,
-                client_ip=request.META.get("REMOTE_ADDR"),
+                client_ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
         )

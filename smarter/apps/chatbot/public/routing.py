@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http.request import split_domain_port
 
-from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, DomainStatus
+from smarter.apps.chatbot.models import Chatbot, ChatbotDomain
 
 RouteKind = Literal["platform", "chatbot", "undeployed", "unverified", "unknown"]
 
@@ -90,15 +90,15 @@ def _lookup(domain: str) -> Route:
         if row["deployed"] and row["account__is_active"]:
             return Route("chatbot", row["id"])
         return Route("undeployed", row["id"])
+    # The verified claim owns the domain; unverified ones (there may be several) route nowhere.
     claim = (
-        ChatbotDomain.objects.filter(domain=domain)
-        .values("chatbot_id", "status", "chatbot__deployed", "chatbot__account__is_active")
+        ChatbotDomain.objects.filter(verified_domain=domain)
+        .values("chatbot_id", "chatbot__deployed", "chatbot__account__is_active")
         .first()
     )
     if claim is None:
-        return UNKNOWN
-    if claim["status"] != DomainStatus.VERIFIED:
-        return Route("unverified", claim["chatbot_id"])
+        pending = ChatbotDomain.objects.filter(domain=domain).values_list("chatbot_id", flat=True).first()
+        return Route("unverified", pending) if pending is not None else UNKNOWN
     if claim["chatbot__deployed"] and claim["chatbot__account__is_active"]:
         return Route("chatbot", claim["chatbot_id"])
     return Route("undeployed", claim["chatbot_id"])
@@ -113,5 +113,11 @@ def forget_hosts(hosts: Iterable[str]) -> None:
 
 def routed_chatbot(chatbot_id: int) -> Chatbot | None:
     """The chatbot a public host routed to. Routing by host is how the public surface finds its
-    tenant, so this read is by id; it still answers None unless the chatbot is deployed."""
-    return Chatbot.objects.select_related("account", "api_key").filter(pk=chatbot_id, deployed=True).first()
+    tenant, so this read is by id; it still answers None unless the chatbot is deployed and its
+    account active, now: a route cached by a process that missed an undeploy, a deactivation or
+    a deletion serves nothing."""
+    return (
+        Chatbot.objects.select_related("account", "api_key")
+        .filter(pk=chatbot_id, deployed=True, account__is_active=True)
+        .first()
+    )

@@ -2,13 +2,23 @@
 
 The chat endpoints reuse the REST chat door's request model, SSE framing and error envelope, and
 run the one turn pipeline with `channel="public"`. They need no cookie to authenticate (they are
-public, or need the chatbot's own API key), so they are exempt from CSRF; the cookie they set
-only remembers the visitor's chat session on this host, so a reload shows the history.
+public, or need the chatbot's own API key), so they are exempt from CSRF; their POSTs take JSON
+only, so another site cannot post to them without a CORS preflight.
+
+Two cookies on the chatbot's host remember a visitor: `smarter_visitor`, a random id given with
+the first turn, and `smarter_chat`, their session, so a reload shows the history. A page resumes
+only sessions it started for that visitor (channel `public`, made with the same visitor cookie):
+a session of the API, the cli or the sandbox, or another visitor's, is never shown nor stored in
+the cookie. A turn may continue a public session named by its key (a browser that refuses the
+cookies keeps the key in the page), never another channel's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
@@ -20,7 +30,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from smarter.apps.account.models import ApiKey
-from smarter.apps.api.async_door import api_door, client_ip, json_body
+from smarter.apps.api.async_door import api_door, client_ip, json_body, require_json
 from smarter.apps.api.authentication import caller_from_authorization
 from smarter.apps.api.chat_views import ChatRequest, parse, stream_turn
 from smarter.apps.api.errors import error_response
@@ -37,6 +47,8 @@ from smarter.lib.errors import NotAuthenticated, NotFound
 SESSION_COOKIE = "smarter_chat"
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
 SESSION_KEY_MAX = 64
+VISITOR_COOKIE = "smarter_visitor"
+_VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 PublicView = Callable[[HttpRequest, Chatbot], Awaitable[HttpResponseBase]]
 
 
@@ -105,20 +117,27 @@ def public_endpoint(methods: tuple[str, ...]) -> Callable[[PublicView], Any]:
     return decorate
 
 
-# --- the session cookie ------------------------------------------------------------------------
+# --- the visitor's cookies ---------------------------------------------------------------------
 def _cookie_session(request: HttpRequest) -> str | None:
     value = request.COOKIES.get(SESSION_COOKIE, "")
     return value if 0 < len(value) <= SESSION_KEY_MAX else None
 
 
-def _remember_session(response: HttpResponseBase, session_key: str | None) -> None:
-    if session_key is None:
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return
+def _cookie_visitor(request: HttpRequest) -> str | None:
+    value = request.COOKIES.get(VISITOR_COOKIE, "")
+    return value if _VISITOR_ID.match(value) else None
+
+
+def visitor_uid(visitor: str) -> str:
+    """What a public session stores of its visitor: a digest, so the database holds no cookie."""
+    return "visitor:" + hashlib.sha256(visitor.encode()).hexdigest()
+
+
+def _set_cookie(response: HttpResponseBase, name: str, value: str) -> None:
     secure = bool(settings.SMARTER.https)
     response.set_cookie(
-        SESSION_COOKIE,
-        session_key,
+        name,
+        value,
         max_age=SESSION_COOKIE_SECONDS,
         path="/",
         httponly=True,
@@ -128,27 +147,50 @@ def _remember_session(response: HttpResponseBase, session_key: str | None) -> No
     )
 
 
-def _existing_session(chatbot: Chatbot, session_key: str | None) -> str | None:
-    if not session_key:
+def _remember_session(response: HttpResponseBase, session_key: str | None) -> None:
+    if session_key is None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return
+    _set_cookie(response, SESSION_COOKIE, session_key)
+
+
+def _visitor_session(chatbot: Chatbot, session_key: str | None, visitor: str | None) -> str | None:
+    """`session_key` when it names a session this chatbot's page started for this visitor."""
+    if not session_key or not visitor:
         return None
-    chat = chat_selectors.chat_get(account=chatbot.account, session_key=session_key, chatbot=chatbot)
+    chat = chat_selectors.visitor_chat_get(chatbot=chatbot, session_key=session_key, visitor_uid=visitor_uid(visitor))
     return chat.session_key if chat is not None else None
+
+
+def _public_session(chatbot: Chatbot, session_key: str) -> tuple[bool, str | None]:
+    """(exists, its visitor uid) for a session named to `/chat/`: only a public session counts."""
+    chat = chat_selectors.chat_get(account=chatbot.account, session_key=session_key, chatbot=chatbot)
+    if chat is None or chat.channel != "public":
+        return False, None
+    return True, chat.uid
 
 
 # --- the endpoints -----------------------------------------------------------------------------
 @public_endpoint(("GET", "POST"))
 async def config(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     """The chatbot's public config and, for the visitor's session (cookie, `?session_key=` or body),
-    its history. Naming a session here also stores it in the cookie."""
+    its history. Naming one of the visitor's sessions here also stores it in the cookie; naming any
+    other leaves the cookie as it is (a link cannot replace nor drop a visitor's session)."""
     await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
+    if request.method == "POST":
+        require_json(request)
     asked = request.GET.get("session_key") or (
         json_body(request).get("session_key") if request.method == "POST" else None
     )
-    session_key = asked if isinstance(asked, str) and asked else _cookie_session(request)
+    named = asked if isinstance(asked, str) and asked else None
+    cookie = _cookie_session(request)
+    session_key = await in_db_thread(_visitor_session, chatbot, named or cookie, _cookie_visitor(request))
     body = await in_db_thread(chat_config, chatbot=chatbot, session_key=session_key)
     response = JsonResponse(body)
-    if body["session_key"] or _cookie_session(request):
-        _remember_session(response, body["session_key"])
+    if session_key is not None:
+        _remember_session(response, session_key)
+    elif named is None and cookie is not None:
+        _remember_session(response, None)  # a stale cookie, or one naming no session of this visitor
     return response
 
 
@@ -156,15 +198,31 @@ async def config(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
 async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     """One turn, with the same bodies as `/api/v1/chatbots/<name>/chat/` (SSE when `stream`)."""
     api_key = await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
+    require_json(request)
     body = parse(ChatRequest, json_body(request))
-    # A session named in the body must exist (404 otherwise); a stale cookie just starts afresh.
-    session_key = body.session_key or await in_db_thread(_existing_session, chatbot, _cookie_session(request))
+    visitor = _cookie_visitor(request) or secrets.token_urlsafe(24)
+    uid = visitor_uid(visitor)
+    if body.session_key:
+        # A session named in the body must be one of this chatbot's public ones (404 otherwise).
+        exists, owner_uid = await in_db_thread(_public_session, chatbot, body.session_key)
+        if not exists:
+            raise NotFound(
+                "No such chat session for this chatbot; omit session_key to start a new one.",
+                context={"kind": "Chat", "name": body.session_key},
+            )
+        session_key: str | None = body.session_key
+        ours = owner_uid == uid
+    else:
+        # The cookie's session, if it is this visitor's; else (stale, or not theirs) a new one.
+        session_key = await in_db_thread(_visitor_session, chatbot, _cookie_session(request), visitor)
+        ours = True
     turn = TurnInput(
         account=chatbot.account,
         chatbot=chatbot,
         channel="public",
         prompt=body.prompt,
         session_key=session_key,
+        uid=uid,
         stream=body.stream,
         api_key=api_key,
         client_ip=client_ip(request),
@@ -174,12 +232,15 @@ async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
         # The session key of a new chat is known only at the end of the stream: the page names
         # it to /config/ then, which stores the cookie.
         response = await stream_turn(turn)
-        if session_key:
+        _set_cookie(response, VISITOR_COOKIE, visitor)
+        if session_key and ours:
             _remember_session(response, session_key)
         return response
     result = await run_turn(turn)
     response = JsonResponse(result.as_body())
-    _remember_session(response, result.session_key)
+    _set_cookie(response, VISITOR_COOKIE, visitor)
+    if ours:
+        _remember_session(response, result.session_key)
     return response
 
 

@@ -161,3 +161,32 @@ def test_nothing_is_called_while_the_automation_is_off(
         deploy(owner, "support", "undeploy")
     assert kubernetes_api.requests == []
     assert all("sync_chatbot_deployment" not in repr(callback) for callback in callbacks)
+
+
+def test_deactivating_or_deleting_the_account_removes_its_chatbots_ingress_and_record(
+    owner: Persona, kubernetes_api: KubernetesStandIn, route53: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from smarter.apps.account import services as account_services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        apply(owner, chatbot_manifest("help_desk", deployed=True))
+    chatbot = Chatbot.objects.get(name="help_desk")
+    host = f"help-desk.{owner.account.account_number}.api.example.com"
+    name = f"smarter-chatbot-{chatbot.pk}"
+    assert records(route53) == [(f"{host}.", "CNAME", 300, ["ingress.example.net"])]
+    kubernetes_api.requests.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.account_set_identity(account=owner.account, name=owner.account.name, is_active=False)
+    assert ("DELETE", f"{INGRESSES}/{name}") in [(method, path) for method, path, _ in kubernetes_api.requests]
+    assert records(route53) == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.account_set_identity(account=owner.account, name=owner.account.name, is_active=True)
+    assert records(route53) == [(f"{host}.", "CNAME", 300, ["ingress.example.net"])]
+    kubernetes_api.requests.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account_services.account_delete(account=owner.account)
+    assert ("DELETE", f"{INGRESSES}/{name}") in [(method, path) for method, path, _ in kubernetes_api.requests]
+    assert records(route53) == []

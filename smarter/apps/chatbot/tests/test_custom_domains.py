@@ -71,14 +71,26 @@ def test_no_dns_server_answering_is_not_a_verification(settings: Any) -> None:
     assert challenge_found("_smarter-challenge.a.test", "x", timeout=0.5) is False
 
 
-def test_a_domain_belongs_to_one_chatbot_of_all_accounts(owner: Persona, outsider: Persona, dns_server: Any) -> None:
+def test_a_verified_domain_belongs_to_one_chatbot_of_all_accounts(
+    owner: Persona, outsider: Persona, dns_server: DnsServer
+) -> None:
     apply(owner, chatbot_manifest("support", customDomain="chat.acme.test"))
     apply(outsider, chatbot_manifest("globexbot"))
+    claim = ChatbotDomain.objects.get()
+    dns_server.txt["_smarter-challenge.chat.acme.test"] = [claim.token]
+    assert describe(owner)["status"]["dnsVerificationStatus"] == "Verified"
     before = database_snapshot()
-    for persona, name in ((outsider, "globexbot"), (owner, "second")):
-        response = persona.client.post(APPLY, data=chatbot_manifest(name, customDomain="chat.acme.test"), format="json")
+    for persona, name, spelt in (
+        (outsider, "globexbot", "chat.acme.test"),
+        (outsider, "globexbot", "CHAT.Acme.test."),
+        (outsider, "another", "chat.acme.test"),
+        (owner, "second", "chat.acme.test"),
+    ):
+        response = persona.client.post(APPLY, data=chatbot_manifest(name, customDomain=spelt), format="json")
         assert response.status_code == 409, response.content
-        assert response.json()["description"] == "The domain 'chat.acme.test' is already claimed by another chatbot."
+        assert response.json()["description"] == (
+            "The domain 'chat.acme.test' belongs to another chatbot, which has verified it."
+        )
         assert response.json()["context"]["customDomain"] == "chat.acme.test"
     assert database_snapshot() == before
 

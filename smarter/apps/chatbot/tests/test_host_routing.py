@@ -24,7 +24,9 @@ def hosts_world(asgi_server: Any, settings: Any) -> dict[str, Any]:
     apply(owner, chatbot_manifest("draft", appName="Acme Draft"))
     apply(owner, chatbot_manifest("pending", appName="Acme Pending", deployed=True, customDomain="chat.pending.test"))
     apply(outsider, chatbot_manifest("globexbot", appName="Globex Bot", deployed=True))
-    ChatbotDomain.objects.filter(domain="chat.acme.test").update(status=DomainStatus.VERIFIED)
+    ChatbotDomain.objects.filter(domain="chat.acme.test").update(
+        status=DomainStatus.VERIFIED, verified_domain="chat.acme.test"
+    )
     return {"owner": owner, "outsider": outsider, "server": asgi_server}
 
 

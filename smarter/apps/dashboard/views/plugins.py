@@ -14,7 +14,7 @@ from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import located
 from smarter.apps.plugin import services as plugin_services
 from smarter.apps.plugin.arguments import arguments_from_test_values
-from smarter.lib.errors import NotFound, SmarterError
+from smarter.lib.errors import NotFound, RateLimited, SmarterError
 from smarter.lib.manifests import broker_for
 
 CONNECTION_KINDS = {"sql": "SqlConnection", "api": "ApiConnection"}
@@ -83,7 +83,10 @@ def plugin_test(request: HttpRequest, name: str) -> HttpResponse:
     except ValueError as error:
         test["invalid"] = f"The arguments are not JSON: {error}"
     else:
-        result = plugin_services.plugin_test(account=caller.account, name=name, arguments=arguments)
+        try:
+            result = plugin_services.plugin_test(account=caller.account, name=name, arguments=arguments, caller=caller)
+        except RateLimited as error:
+            return _rate_limited(request, error)
         test.update(
             result=json.dumps(result.result, indent=2, ensure_ascii=False, default=str),
             error=result.error,
@@ -101,6 +104,15 @@ def plugin_test(request: HttpRequest, name: str) -> HttpResponse:
         "tool_schema": json.dumps(manifest["status"].get("toolSchema"), indent=2),
     }
     return page(request, "dashboard/plugin_detail.html", context)
+
+
+def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
+    response = page(
+        request, "dashboard/error.html", {"status": 429, "title": "Too many tests", "message": error.description}, 429
+    )
+    for header, value in error.headers.items():
+        response[header] = value
+    return response
 
 
 @require_http_methods(["GET"])

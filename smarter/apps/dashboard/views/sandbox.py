@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.api.async_door import event_stream, json_body, sse, sse_error
+from smarter.apps.api.async_door import client_ip, event_stream, json_body, require_json, sse, sse_error
 from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
 from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, chatbot_of, parse, sse_frame
 from smarter.apps.api.errors import error_response, internal_error
@@ -99,6 +99,7 @@ async def sandbox_turn(request: HttpRequest, name: str) -> HttpResponseBase:
         if request.method != "POST":
             raise MethodNotAllowed("Use POST here.")
         caller = await _session_caller(request)
+        require_json(request)
         body = parse(SandboxTurn, json_body(request))
         chatbot = await chatbot_of(caller, name)
         overrides = body.overrides
@@ -110,7 +111,7 @@ async def sandbox_turn(request: HttpRequest, name: str) -> HttpResponseBase:
             session_key=body.session_key,
             stream=True,
             user=caller.user,
-            client_ip=request.META.get("REMOTE_ADDR") or None,
+            client_ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:500],
             overrides=TurnOverrides(
                 system_role=overrides.system_role,

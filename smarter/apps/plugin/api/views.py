@@ -43,5 +43,5 @@ class PluginTestView(APIView):
         kwargs: dict[str, Any] = {}
         if "arguments" in body.validated_data and body.validated_data["arguments"] is not None:
             kwargs["arguments"] = body.validated_data["arguments"]
-        result = services.plugin_test(account=request.auth.account, name=name, **kwargs)
+        result = services.plugin_test(account=request.auth.account, name=name, caller=request.auth, **kwargs)
         return Response(result.as_dict())
