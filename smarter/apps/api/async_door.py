@@ -33,8 +33,8 @@ from smarter.lib.errors import (
     PermissionDenied,
     SmarterError,
     UnsupportedMediaType,
-    ValidationFailed,
 )
+from smarter.lib.json_input import parse_json_object, request_body
 
 logger = logging.getLogger(__name__)
 
@@ -127,22 +127,24 @@ def require_json(request: HttpRequest) -> None:
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
-    return json_object(request.body)
+    try:
+        raw = request_body(request, max_bytes=MAX_CHAT_BODY_BYTES)
+    except PayloadTooLarge:
+        raise _chat_too_large() from None
+    return json_object(raw)
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
-    """A chat request's body: a JSON object of bounded size (400 or 413 otherwise)."""
+    """A chat request's body: a JSON object of bounded size and depth (413 or 400 otherwise)."""
     if len(raw) > MAX_CHAT_BODY_BYTES:
-        raise PayloadTooLarge(f"A chat request may be at most {MAX_CHAT_BODY_BYTES} bytes.")
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ValidationFailed("The body must be JSON.", errors=[FieldError("(root)", "invalid JSON")]) from None
-    if not isinstance(body, dict):
-        raise ValidationFailed("The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")])
-    return body
+        raise _chat_too_large()
+    return parse_json_object(raw, max_bytes=MAX_CHAT_BODY_BYTES)
+
+
+def _chat_too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"A chat request may be at most {MAX_CHAT_BODY_BYTES} bytes.", context={"limit": MAX_CHAT_BODY_BYTES}
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -27,7 +27,7 @@ from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, 
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.lib.db_threads import in_db_thread
-from smarter.lib.errors import NotFound, SmarterError, ValidationFailed
+from smarter.lib.errors import FieldError, NotFound, SmarterError, ValidationFailed
 from smarter.lib.manifests import field_errors
 
 logger = logging.getLogger(__name__)
@@ -122,4 +122,8 @@ async def config(request: HttpRequest, name: str) -> HttpResponseBase:
     session_key = request.GET.get("session_key") or (
         json_body(request).get("session_key") if request.method == "POST" else None
     )
+    if session_key is not None and not isinstance(session_key, str):
+        raise ValidationFailed(
+            "session_key must be a string.", errors=[FieldError("session_key", "Input should be a valid string")]
+        )
     return JsonResponse(await in_db_thread(chat_config, chatbot=chatbot, session_key=session_key))

@@ -14,12 +14,14 @@ urlpatterns = [
     re_path(rf"^v1/chatbots/{CHATBOT}/chat/?$", chat_views.chat, name="chatbot-chat"),
     re_path(rf"^v1/chatbots/{CHATBOT}/config/?$", chat_views.config, name="chatbot-config"),
     re_path(rf"^v1/chatbots/{CHATBOT}/versions/?$", version_views.VersionsView.as_view(), name="chatbot-versions"),
-    re_path(rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]+)/?$", version_views.VersionView.as_view()),
+    re_path(rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]{{1,9}})/?$", version_views.VersionView.as_view()),
     re_path(
-        rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]+)/diff/(?P<other>[0-9]+)/?$",
+        rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]{{1,9}})/diff/(?P<other>[0-9]{{1,9}})/?$",
         version_views.VersionDiffView.as_view(),
     ),
-    re_path(rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]+)/rollback/?$", version_views.RollbackView.as_view()),
+    re_path(
+        rf"^v1/chatbots/{CHATBOT}/versions/(?P<number>[0-9]{{1,9}})/rollback/?$", version_views.RollbackView.as_view()
+    ),
     re_path(r"^v1/openai/chat/completions/?$", openai_views.chat_completions, name="openai-chat-completions"),
     re_path(r"^v1/openai/models/?$", openai_views.models, name="openai-models"),
 ]

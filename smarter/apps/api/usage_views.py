@@ -18,6 +18,14 @@ from smarter.apps.api.openapi import ERRORS
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# Days a period may name: a day after the last one (9999-12-31 + 1) or a time-zone shift at
+# either end overflowed Python's datetime (a 500); no usage exists outside these years anyway.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
+def _check_year(year: int) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise serializers.ValidationError(f"must be a day between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31")
 
 
 class UsageQuery(serializers.Serializer):
@@ -35,12 +43,14 @@ class UsageQuery(serializers.Serializer):
         except ValueError:
             pass
         else:
+            _check_year(day.year)
             moment = datetime.combine(day + timedelta(days=1) if is_end else day, time.min)
             return timezone.make_aware(moment, timezone.get_current_timezone())
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise serializers.ValidationError("must be a date (2026-11-01) or an ISO 8601 date-time") from None
+        _check_year(moment.year)
         return moment if timezone.is_aware(moment) else timezone.make_aware(moment, timezone.get_current_timezone())
 
     def validate_start(self, value: str) -> datetime:

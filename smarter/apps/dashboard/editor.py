@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from smarter.lib.errors import FieldError
+from smarter.lib.errors import FieldError, SmarterError
+from smarter.lib.manifests.loader import BoundedSafeLoader
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -21,8 +22,9 @@ def line_of(text: str, loc: str) -> int | None:
     """The 1-based line of the deepest node of `loc` that exists in `text` (a missing field
     points at its parent), or None when the text is not YAML."""
     try:
-        node: Any = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        # The loader's own (bounded) composer: what it refused to load, it does not walk here.
+        node: Any = yaml.compose(text, Loader=BoundedSafeLoader)
+    except (yaml.YAMLError, SmarterError):
         return None
     if node is None:
         return None

@@ -1,17 +1,24 @@
 """Turns a request body into one manifest dict, refusing what could hurt the server.
 
 YAML is parsed with the safe loader and *aliases are refused*: the "billion laughs" bomb
-expands a few hundred bytes of anchors into gigabytes once anything walks the tree.
+expands a few hundred bytes of anchors into gigabytes once anything walks the tree. Objects and
+arrays nest at most `MAX_DEPTH` levels, in JSON (`smarter.lib.json_input`) as in YAML (counted
+while composing, before anything recurses further). A value the YAML constructor cannot build
+(an integer of more than 4,300 digits, a date such as 2024-13-45, `.inf`) is a 400 naming its
+field path, never an exception out of the parser.
 """
 
 from __future__ import annotations
 
-import json
+import math
+import sys
 from typing import Any
 
 import yaml
 
 from smarter.lib.errors import FieldError, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from smarter.lib.json_input import MAX_DEPTH, nested_too_deeply, parse_json, too_deep
+from smarter.lib.manifests.envelope import format_loc
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 ACCEPTED_CONTENT_TYPES = {
@@ -26,7 +33,20 @@ ACCEPTED_CONTENT_TYPES = {
 }
 
 
-class _NoAliasSafeLoader(yaml.SafeLoader):
+class _UnreadableValue(Exception):
+    """A node the constructor could not turn into a value, and why."""
+
+    def __init__(self, node: yaml.Node, reason: str) -> None:
+        super().__init__(reason)
+        self.node = node
+        self.reason = reason
+
+
+class BoundedSafeLoader(yaml.SafeLoader):
+    """The safe loader with no aliases, a nesting bound, and values that fail by node."""
+
+    _depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
@@ -34,7 +54,30 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
                 "YAML aliases (*name) are not accepted in manifests; write the values out in full.",
                 errors=[FieldError(loc="(root)", msg=f"alias at line {event.start_mark.line + 1}")],
             )
-        return super().compose_node(parent, index)
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        # The composer recurses once per level: counting here stops a deep document (flow
+        # brackets, or "- - - -" on one line) long before the interpreter's recursion limit.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise nested_too_deeply("manifest")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            value = super().construct_object(node, deep=deep)
+        except (_UnreadableValue, yaml.YAMLError, ValidationFailed, RecursionError):
+            raise
+        except Exception as error:
+            # A tagged scalar the constructor trips on (`!!int ''` is an IndexError, a
+            # `!!timestamp` that is no date an AttributeError): the client's value, not a bug.
+            raise _UnreadableValue(node, _reason(node, error)) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _UnreadableValue(node, "must be a finite number")
+        return value
 
 
 def check_content_type(content_type: str) -> None:
@@ -63,7 +106,7 @@ def load_manifest(body: bytes) -> dict[str, Any]:
             "The request body is empty; send one manifest as YAML or JSON.",
             errors=[FieldError(loc="(root)", msg="empty body")],
         )
-    document = _parse(text)
+    document = _parse(text, body)
     if not isinstance(document, dict):
         raise ValidationFailed(
             f"A manifest must be a mapping with apiVersion, kind, metadata and spec, not a {_type_name(document)}.",
@@ -72,15 +115,17 @@ def load_manifest(body: bytes) -> dict[str, Any]:
     return document
 
 
-def _parse(text: str) -> Any:
+def _parse(text: str, body: bytes) -> Any:
     stripped = text.lstrip()
+    if stripped.startswith(("{", "[")) and too_deep(body):
+        raise nested_too_deeply("manifest")
     if stripped.startswith("{"):
         try:
-            return json.loads(text)
-        except ValueError:
-            pass  # not JSON after all: YAML flow mappings start with "{" too
+            return parse_json(body, max_bytes=MAX_MANIFEST_BYTES, what="manifest")
+        except ValidationFailed:
+            pass  # not JSON after all (YAML flow mappings start with "{" too): YAML says what is wrong
     try:
-        documents = list(yaml.load_all(text, Loader=_NoAliasSafeLoader))
+        documents = _yaml_documents(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -89,8 +134,8 @@ def _parse(text: str) -> Any:
             f"The body is neither valid YAML nor JSON: {problem}{where}.",
             errors=[FieldError(loc="(root)", msg=f"{problem}{where}")],
         ) from None
-    except RecursionError:
-        raise ValidationFailed("The manifest is nested too deeply.") from None
+    except RecursionError:  # not reached within MAX_DEPTH; kept so that it can never escape
+        raise nested_too_deeply("manifest") from None
     documents = [document for document in documents if document is not None]
     if len(documents) != 1:
         raise ValidationFailed(
@@ -98,6 +143,57 @@ def _parse(text: str) -> Any:
             errors=[FieldError(loc="(root)", msg=f"{len(documents)} YAML documents")],
         )
     return documents[0]
+
+
+def _yaml_documents(text: str) -> list[Any]:
+    """What `yaml.load_all` returns, with a value that cannot be built reported at its path."""
+    loader = BoundedSafeLoader(text)
+    documents = []
+    try:
+        while loader.check_node():
+            root = loader.get_node()
+            if root is None:
+                continue
+            try:
+                documents.append(loader.construct_document(root))
+            except _UnreadableValue as bad:
+                loc = _path_to(root, bad.node)
+                mark = bad.node.start_mark
+                raise ValidationFailed(
+                    f"The value of {loc} (line {mark.line + 1}, column {mark.column + 1}) {bad.reason}.",
+                    errors=[FieldError(loc=loc, msg=bad.reason)],
+                ) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _reason(node: yaml.Node, error: Exception) -> str:
+    tag = str(node.tag).rsplit(":", 1)[-1]
+    limit = sys.get_int_max_str_digits()
+    if tag == "int" and sum(character.isdigit() for character in str(node.value)) > limit:
+        return f"has more than {limit} digits; write a number that long in quotes, as a string"
+    if isinstance(error, ValueError | OverflowError):
+        return f"is not a valid {tag}: {error}"
+    return f"is not a valid {tag}"
+
+
+def _path_to(root: yaml.Node, target: yaml.Node) -> str:
+    """The field path (`spec.config.value`, `spec.plugins[2]`) of a node in a document."""
+    stack: list[tuple[yaml.Node, tuple[int | str, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if node is target:
+            return format_loc(loc) or "(root)"
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                label = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+                if key is target:
+                    return format_loc((*loc, label))
+                stack.append((value, (*loc, label)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(node.value))
+    return "(root)"
 
 
 def _type_name(value: Any) -> str:

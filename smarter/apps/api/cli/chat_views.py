@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from smarter.apps.api.async_door import client_ip
+from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES, client_ip
 from smarter.apps.api.chat_views import ChatRequest, parse
 from smarter.apps.api.cli.base import CliView
 from smarter.apps.api.openapi import cli_operation
@@ -34,6 +34,7 @@ def _chatbot(request: Request, name: str) -> Any:
 class CliChatView(CliView):
     command = "chat"
     http_method_names = ["post", "options"]
+    max_body_bytes = MAX_CHAT_BODY_BYTES  # as on every chat door
 
     @cli_operation("One chat turn; the session continues per ?uid= unless ?new_session=true")
     def post(self, request: Request, name: str) -> Response:

@@ -32,6 +32,18 @@ class UndeployByPath(deploy_views.UndeployView):
     pass
 
 
+# Second spellings of two verbs: one path each in the OpenAPI document (a pattern with a choice
+# in it has no OpenAPI form: it came out as `/api/v1/cli//{kind}/`).
+@hidden
+class ExampleManifestAlias(views.ExampleManifestView):
+    pass
+
+
+@hidden
+class SchemaAlias(views.SchemaView):
+    pass
+
+
 KIND = r"(?P<kind>[A-Za-z][A-Za-z0-9_-]{0,63})"
 NAME = r"(?P<name>[^/]{1,255})"
 
@@ -43,12 +55,10 @@ urlpatterns = [
     re_path(rf"^describe/{KIND}/{NAME}/?$", DescribeByPath.as_view()),
     re_path(rf"^delete/{KIND}/?$", views.DeleteView.as_view(), name="cli-delete"),
     re_path(rf"^delete/{KIND}/{NAME}/?$", DeleteByPath.as_view()),
-    re_path(
-        rf"^(?:example_manifest|example-manifest)/{KIND}/?$",
-        views.ExampleManifestView.as_view(),
-        name="cli-example",
-    ),
-    re_path(rf"^(?:schema|json-schema)/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
+    re_path(rf"^example_manifest/{KIND}/?$", views.ExampleManifestView.as_view(), name="cli-example"),
+    re_path(rf"^example-manifest/{KIND}/?$", ExampleManifestAlias.as_view()),
+    re_path(rf"^schema/{KIND}/?$", views.SchemaView.as_view(), name="cli-schema"),
+    re_path(rf"^json-schema/{KIND}/?$", SchemaAlias.as_view()),
     re_path(rf"^deploy/{KIND}/?$", deploy_views.DeployView.as_view(), name="cli-deploy"),
     re_path(rf"^deploy/{KIND}/{NAME}/?$", DeployByPath.as_view()),
     re_path(rf"^undeploy/{KIND}/?$", deploy_views.UndeployView.as_view(), name="cli-undeploy"),

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from smarter.apps.api.cli.base import CliView
 from smarter.apps.api.openapi import cli_operation
-from smarter.lib.errors import FieldError, PayloadTooLarge, ValidationFailed
+from smarter.lib.errors import FieldError, ValidationFailed
 from smarter.lib.health import check_backing_services
+from smarter.lib.json_input import request_body
 from smarter.lib.manifests import MAX_MANIFEST_BYTES, broker_for, load_manifest
 from smarter.lib.manifests.envelope import API_VERSION
 from smarter.lib.manifests.loader import check_content_type
@@ -41,17 +41,7 @@ class ApplyView(CliView):
     @cli_operation("Create or update the resource one manifest declares (idempotent, atomic)", body=True)
     def post(self, request: Request) -> Response:
         check_content_type(request.content_type or "")
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > MAX_MANIFEST_BYTES:
-            raise PayloadTooLarge(
-                f"A manifest may be at most {MAX_MANIFEST_BYTES} bytes; this one is {declared}.",
-                context={"limit": MAX_MANIFEST_BYTES, "size": declared},
-            )
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            raise PayloadTooLarge(f"A manifest may be at most {MAX_MANIFEST_BYTES} bytes.") from None
-        document = load_manifest(body)
+        document = load_manifest(request_body(request, max_bytes=MAX_MANIFEST_BYTES, what="manifest"))
         metadata = document.get("metadata")
         self.note(
             kind=str(document.get("kind", "")),

@@ -251,7 +251,9 @@ def test_a_sql_plugin_test_shows_the_statement_as_executed(owner: Persona, setti
 def test_a_test_with_arguments_that_are_not_json_says_so(owner: Persona) -> None:
     apply(owner, CATALOGUE)
     response = signed_in(owner).post("/dashboard/plugins/catalogue/test/", {"arguments": "{nope"})
-    assert response.context["test"]["invalid"].startswith("The arguments are not JSON:")
+    assert response.context["test"]["invalid"].startswith(
+        "The arguments field is not valid JSON: Expecting property name"
+    )
 
 
 # --- API keys, members, secrets, journal ----------------------------------------------------

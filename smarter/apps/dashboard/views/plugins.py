@@ -15,6 +15,7 @@ from smarter.apps.dashboard.editor import located
 from smarter.apps.plugin import services as plugin_services
 from smarter.apps.plugin.arguments import arguments_from_test_values
 from smarter.lib.errors import NotFound, RateLimited, SmarterError
+from smarter.lib.json_input import MAX_JSON_BYTES, parse_json
 from smarter.lib.manifests import broker_for
 
 CONNECTION_KINDS = {"sql": "SqlConnection", "api": "ApiConnection"}
@@ -79,9 +80,9 @@ def plugin_test(request: HttpRequest, name: str) -> HttpResponse:
     raw = request.POST.get("arguments", "").strip()
     test: dict[str, Any] = {"arguments": raw}
     try:
-        arguments = json.loads(raw) if raw else None
-    except ValueError as error:
-        test["invalid"] = f"The arguments are not JSON: {error}"
+        arguments = parse_json(raw.encode(), max_bytes=MAX_JSON_BYTES, what="arguments field") if raw else None
+    except SmarterError as error:
+        test["invalid"] = error.description
     else:
         try:
             result = plugin_services.plugin_test(account=caller.account, name=name, arguments=arguments, caller=caller)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -15,6 +13,7 @@ from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.views.sandbox import Overrides
 from smarter.lib.errors import NotFound, SmarterError, ValidationFailed
+from smarter.lib.json_input import MAX_JSON_BYTES, parse_json_object, request_body
 from smarter.lib.manifests import field_errors
 
 
@@ -31,7 +30,8 @@ def save_version(request: HttpRequest, name: str) -> HttpResponse:
     """The sandbox's "Save as new version": JSON overrides in, the new version's number out."""
     chatbot = _chatbot(request, name)
     try:
-        overrides = Overrides.model_validate(json.loads(request.body or b"{}"))
+        body = request_body(request, max_bytes=MAX_JSON_BYTES)
+        overrides = Overrides.model_validate(parse_json_object(body, max_bytes=MAX_JSON_BYTES))
         saved = versions.chatbot_save_overrides(
             caller=caller_of(request),
             chatbot=chatbot,
