@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from smarter.apps.account.billing import limits
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chat.models import Chat, Turn
@@ -51,13 +50,6 @@ FORGERIES: dict[str, Callable[[int], Headers]] = {
         ("X-Real-IP", f"192.0.2.{i}"),
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> Iterator[None]:
-    limits.forget_local_state()
-    yield
-    limits.forget_local_state()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ test's MariaDB database: a worker SIGKILLed mid-work, and Redis stopped during c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from django.db import transaction
 from django.db.models import Count
 
-from smarter.apps.account.billing import limits, services
+from smarter.apps.account.billing import services
 from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent
 from smarter.apps.account.models import Role
 from smarter.apps.account.tasks import record_charge_task
@@ -34,13 +33,6 @@ pytestmark = pytest.mark.services
 
 EVENTS = 300
 TOOLS_PER_EVENT = 2
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> Iterator[None]:
-    limits.forget_local_state()
-    yield
-    limits.forget_local_state()
 
 
 def _charges_per_key_are_unique() -> bool:

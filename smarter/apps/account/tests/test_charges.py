@@ -14,7 +14,6 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from smarter.apps.account.billing import services
-from smarter.apps.account.billing.limits import forget_local_state
 from smarter.apps.account.billing.models import Charge, ChargeKind, Price, UsageEvent
 from smarter.apps.account.billing.selectors import usage_report, usage_report_from_rollups
 from smarter.apps.account.models import Role
@@ -26,19 +25,6 @@ from smarter.apps.chat.models import ToolCall, Turn
 from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
 
 TURNS = 200
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
-    forget_local_state()
-    if "transactional_db" in request.fixturenames or "asgi_server" in request.fixturenames:
-        # A transactional test empties every table, the seeded prices included.
-        request.getfixturevalue("transactional_db")
-        seed_default_prices(Price)
-    forget_prices()
-    yield
-    forget_local_state()
-    forget_prices()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ console's forms), and nothing run or written. Real HTTP through uvicorn on loopb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,7 +13,6 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from smarter.apps.account.billing import limits
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chat.models import Turn
@@ -51,13 +50,6 @@ class World:
 
     def visitor(self) -> httpx.Client:
         return httpx.Client(base_url=self.server.url, headers={"Host": self.chatbot_host}, timeout=30)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> Iterator[None]:
-    limits.forget_local_state()
-    yield
-    limits.forget_local_state()
 
 
 @pytest.fixture

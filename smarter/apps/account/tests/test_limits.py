@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,13 +27,6 @@ from smarter.testing.openai_stub import OpenAIStub, text_reply
 
 LIMITS_REDIS_URL = "redis://127.0.0.1:6379/5"
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limits() -> Iterator[None]:
-    limits.forget_local_state()
-    yield
-    limits.forget_local_state()
 
 
 @pytest.fixture
