@@ -114,7 +114,7 @@ def sqlite_case(folder: Path) -> tuple[Callable[[], Any], Callable[[], Any]]:
     )
     database.commit()
     database.close()
-    settings.SMARTER_PLUGIN_DATA_DIR = str(folder)
+    settings.SMARTER = settings.SMARTER.overridden(plugin_data_dir=folder)
     account = Account(name="bench", account_number=BENCH_ACCOUNT)  # never saved: only its number is read
     connection = SqlConnection(account=account, name="bench", db_engine="sqlite", database="bench.sqlite3", timeout=5)
     plugin = sql_plugin(connection)
@@ -154,7 +154,7 @@ def mariadb_case() -> tuple[Callable[[], Any], Callable[[], Any], Callable[[], N
         [(n, f"Course {n}", "AI course" if n % 3 == 0 else "web course", n % 900) for n in range(2000)],
     )
     admin.commit()
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    settings.SMARTER = settings.SMARTER.overridden(allow_private_hosts=True)
     plugin = sql_plugin(
         SqlConnection(
             name="bench", db_engine="mysql", hostname="127.0.0.1", port=3306, database=name, username="root", timeout=5

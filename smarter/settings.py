@@ -11,8 +11,7 @@ import sys
 
 import dj_database_url
 
-from smarter import __version__
-from smarter.common.conf import BASE_DIR, ConfigurationError, load_settings
+from smarter.common.conf import ConfigurationError, load_settings
 
 try:
     smarter_settings = load_settings()
@@ -29,7 +28,6 @@ DEBUG = conf.debug
 # the platform's hosts below, a deployed chatbot's default host or verified custom domain; any
 # other host is refused there with 400 (smarter/apps/chatbot/public/routing.py).
 ALLOWED_HOSTS = ["*"]
-SMARTER_PLATFORM_HOSTNAMES = [conf.platform_hostname, "localhost", "127.0.0.1", "[::1]", "testserver"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -239,40 +237,6 @@ LOGGING = {
 }
 
 # --- Smarter's own -----------------------------------------------------------------------------
-SMARTER = conf  # the typed object, for code that needs a derived value
-SMARTER_VERSION = __version__
-SMARTER_BASE_DIR = BASE_DIR
-SMARTER_FERNET_KEYS = conf.fernet_key_list
-# Plain copies of the values code reads at run time, so a test can override one with
-# pytest-django's `settings` fixture; code reads these, never os.environ.
-SMARTER_ROOT_DOMAIN = conf.root_domain
-SMARTER_PLATFORM_HOST = conf.platform_host
-# Reverse proxies whose X-Forwarded-For names the client (smarter/lib/client_address.py).
-SMARTER_TRUSTED_PROXIES = conf.trusted_proxy_networks
-SMARTER_ALLOW_PRIVATE_HOSTS = conf.allow_private_hosts
-SMARTER_DATABASE_THREADS = conf.database_threads
-SMARTER_LLM_PROVIDER = conf.effective_llm_provider
-SMARTER_OPENAI_API_KEY = conf.openai_api_key.get_secret_value() if conf.openai_api_key else None
-SMARTER_OPENAI_BASE_URL = conf.openai_base_url
-SMARTER_DEFAULT_MODEL = conf.default_model
-SMARTER_MAX_TOOL_CALLS_PER_ROUND = conf.max_tool_calls_per_round
-SMARTER_KUBERNETES_ENABLED = conf.kubernetes_enabled
-SMARTER_AWS_ROUTE53_ENABLED = conf.aws_route53_enabled
-SMARTER_S3_BUCKET = conf.s3_bucket
-SMARTER_DNS_RESOLVER = conf.dns_resolver_address
-SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS = conf.custom_domain_claim_days
-SMARTER_KUBERNETES_API_URL = conf.kubernetes_api_url
-SMARTER_KUBERNETES_NAMESPACE = conf.kubernetes_namespace
-SMARTER_KUBERNETES_INGRESS_CLASS = conf.kubernetes_ingress_class
-SMARTER_KUBERNETES_CLUSTER_ISSUER = conf.kubernetes_cluster_issuer
-SMARTER_KUBERNETES_SERVICE_NAME = conf.kubernetes_service_name
-SMARTER_KUBERNETES_SERVICE_PORT = conf.kubernetes_service_port
-SMARTER_AWS_REGION = conf.aws_region
-SMARTER_AWS_ENDPOINT_URL = conf.aws_endpoint_url
-SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID = conf.aws_route53_hosted_zone_id
-SMARTER_AWS_ROUTE53_TARGET = conf.aws_route53_target
-SMARTER_AWS_ROUTE53_TTL = conf.aws_route53_ttl
-# SQLite plugin databases live here, each account's in its own subfolder named by its number.
-SMARTER_PLUGIN_DATA_DIR = str(conf.effective_plugin_data_dir)
-# What one plugin call may hand the model: larger results are cut (and say so).
-SMARTER_PLUGIN_MAX_RESULT_BYTES = 65536
+# The typed configuration, the one way code reads Smarter's settings: `settings.SMARTER.<field>`
+# (tests override fields with the `smarter_settings` fixture).
+SMARTER = conf

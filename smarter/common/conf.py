@@ -423,14 +423,32 @@ class SmarterSettings(BaseSettings):
     def effective_email_from(self) -> str:
         return self.email_from or f"Smarter <noreply@{self.platform_hostname}>"
 
-    @property
-    def trusted_proxy_networks(self) -> list[str]:
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[str, ...]:
         """The trusted proxies as CIDR ranges (a single address is a /32 or /128)."""
-        return self.trusted_proxies.split(",") if self.trusted_proxies else []
+        return tuple(self.trusted_proxies.split(",")) if self.trusted_proxies else ()
 
     @property
     def platform_hostname(self) -> str:
         return self.platform_host.partition(":")[0]
+
+    @cached_property
+    def platform_hostnames(self) -> frozenset[str]:
+        """Names the console and the API answer on: the configured host and the loopback names."""
+        return frozenset((self.platform_hostname, "localhost", "127.0.0.1", "[::1]", "testserver"))
+
+    @property
+    def platform_openai_key(self) -> str | None:
+        """The platform's own OpenAI (compatible) key, revealed, or None."""
+        return self.openai_api_key.get_secret_value() if self.openai_api_key else None
+
+    def overridden(self, **changes: Any) -> SmarterSettings:
+        """A copy with `changes` applied and validated like the environment's values (tests)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        try:
+            return type(self)(**{**values, **changes})
+        except ValidationError as error:
+            raise ConfigurationError(describe_validation_error(error)) from None
 
     @cached_property
     def effective_secret_key(self) -> str:

@@ -73,7 +73,7 @@ class TrustedProxyHeaders:
         self._by_setting: dict[tuple[str, ...], ProxyHeadersMiddleware] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        trusted = tuple(settings.SMARTER_TRUSTED_PROXIES)
+        trusted = tuple(settings.SMARTER.trusted_proxy_networks)
         if not trusted or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return

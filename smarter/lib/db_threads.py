@@ -54,7 +54,7 @@ class _Pools:
         if self._pid != os.getpid() or self.database is None or self.worker is None:
             with self._lock:
                 if self._pid != os.getpid() or self.database is None or self.worker is None:
-                    self.database = ThreadPoolExecutor(settings.SMARTER_DATABASE_THREADS, "smarter-db")
+                    self.database = ThreadPoolExecutor(settings.SMARTER.database_threads, "smarter-db")
                     self.worker = ThreadPoolExecutor(WORKER_THREADS, "smarter-worker")
                     self._pid = os.getpid()
         return self.database, self.worker

@@ -262,7 +262,7 @@ def api_key_touch(*, api_key: ApiKey) -> None:
 
 # --- secrets ----------------------------------------------------------------------------------
 def _fernet_keys() -> list[str]:
-    return list(settings.SMARTER_FERNET_KEYS)
+    return list(settings.SMARTER.fernet_key_list)
 
 
 def secret_create(

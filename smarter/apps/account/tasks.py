@@ -49,7 +49,7 @@ def record_charges_task(usage_event_ids: list[int]) -> int:
 @shared_task(acks_late=True)
 def requeue_pending_charges_task() -> int:
     """Republish outbox rows left pending (broker outage, killed worker)."""
-    seconds = getattr(settings, "SMARTER_USAGE_REQUEUE_SECONDS", settings.SMARTER.usage_requeue_seconds)
+    seconds = settings.SMARTER.usage_requeue_seconds
     return services.pending_usage_events_requeue(older_than=timedelta(seconds=seconds))
 
 

@@ -222,15 +222,15 @@ def _prompt_settings(turn: TurnInput, overlaid: list[Plugin]) -> PromptSettings:
 def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
     """Resolve the provider name to credentials. A chatbot asking for `openai` on a platform
     with no OpenAI configured gets the offline model, which says so in its answer."""
-    name = plan.prompt_settings.provider or settings.SMARTER_LLM_PROVIDER
+    name = plan.prompt_settings.provider or settings.SMARTER.effective_llm_provider
     model = plan.prompt_settings.model
-    if name == "openai" and not (settings.SMARTER_OPENAI_API_KEY or settings.SMARTER_OPENAI_BASE_URL):
+    if name == "openai" and not (settings.SMARTER.platform_openai_key or settings.SMARTER.openai_base_url):
         name = "offline"
     if name == "offline":
         plan.provider, plan.model = "offline", OFFLINE_MODEL
     elif name == "openai":
         plan.provider, plan.model = "openai", model or platform_default_model()
-        plan.api_key, plan.base_url = settings.SMARTER_OPENAI_API_KEY, settings.SMARTER_OPENAI_BASE_URL
+        plan.api_key, plan.base_url = settings.SMARTER.platform_openai_key, settings.SMARTER.openai_base_url
         _require_price(turn, plan)
     else:
         provider = provider_get(account=turn.account, name=name)
@@ -327,7 +327,7 @@ def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
     The work is a task of its own, so a client leaving does not cut plugins off mid-call: what
     started finishes, and is recorded and charged."""
     calls = assistant.tool_calls
-    cap = settings.SMARTER_MAX_TOOL_CALLS_PER_ROUND
+    cap = settings.SMARTER.max_tool_calls_per_round
 
     async def run() -> list[Outcome]:
         ran = await asyncio.gather(*(in_worker_thread(_run_tool, toolset, call) for call in calls[:cap]))

@@ -40,8 +40,8 @@ def ingress_body(chatbot: Chatbot, served: list[str]) -> dict[str, Any]:
     name = ingress_name(chatbot.pk)
     backend = {
         "service": {
-            "name": settings.SMARTER_KUBERNETES_SERVICE_NAME,
-            "port": {"number": settings.SMARTER_KUBERNETES_SERVICE_PORT},
+            "name": settings.SMARTER.kubernetes_service_name,
+            "port": {"number": settings.SMARTER.kubernetes_service_port},
         }
     }
     return {
@@ -49,19 +49,19 @@ def ingress_body(chatbot: Chatbot, served: list[str]) -> dict[str, Any]:
         "kind": "Ingress",
         "metadata": {
             "name": name,
-            "namespace": settings.SMARTER_KUBERNETES_NAMESPACE,
+            "namespace": settings.SMARTER.kubernetes_namespace,
             "labels": {
                 "app.kubernetes.io/managed-by": MANAGED_BY,
                 "app.kubernetes.io/component": "chatbot",
                 "smarter.sh/chatbot-id": str(chatbot.pk),
             },
             "annotations": {
-                "cert-manager.io/cluster-issuer": settings.SMARTER_KUBERNETES_CLUSTER_ISSUER,
+                "cert-manager.io/cluster-issuer": settings.SMARTER.kubernetes_cluster_issuer,
                 "smarter.sh/chatbot": f"{chatbot.account.account_number}/{chatbot.name}",
             },
         },
         "spec": {
-            "ingressClassName": settings.SMARTER_KUBERNETES_INGRESS_CLASS,
+            "ingressClassName": settings.SMARTER.kubernetes_ingress_class,
             "tls": [{"hosts": served, "secretName": f"{name}-tls"}],
             "rules": [
                 {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
@@ -75,8 +75,8 @@ def _networking_api() -> Any:
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    if settings.SMARTER_KUBERNETES_API_URL:
-        configuration.host = settings.SMARTER_KUBERNETES_API_URL
+    if settings.SMARTER.kubernetes_api_url:
+        configuration.host = settings.SMARTER.kubernetes_api_url
     else:
         config.load_incluster_config(client_configuration=configuration)
     return client.NetworkingV1Api(client.ApiClient(configuration))
@@ -95,7 +95,7 @@ def ingress_ensure(chatbot: Chatbot) -> Outcome:
     from kubernetes.client.exceptions import ApiException
 
     api = _networking_api()
-    namespace = settings.SMARTER_KUBERNETES_NAMESPACE
+    namespace = settings.SMARTER.kubernetes_namespace
     wanted = ingress_body(chatbot, routed_hosts(chatbot))
     name = wanted["metadata"]["name"]
     try:
@@ -117,7 +117,7 @@ def ingress_delete(chatbot_id: int) -> Outcome:
 
     api = _networking_api()
     try:
-        api.delete_namespaced_ingress(ingress_name(chatbot_id), settings.SMARTER_KUBERNETES_NAMESPACE)
+        api.delete_namespaced_ingress(ingress_name(chatbot_id), settings.SMARTER.kubernetes_namespace)
     except ApiException as error:
         if error.status == 404:
             return "absent"
@@ -130,7 +130,7 @@ def _route53() -> Any:
     import boto3
 
     return boto3.client(
-        "route53", region_name=settings.SMARTER_AWS_REGION, endpoint_url=settings.SMARTER_AWS_ENDPOINT_URL
+        "route53", region_name=settings.SMARTER.aws_region, endpoint_url=settings.SMARTER.aws_endpoint_url
     )
 
 
@@ -138,14 +138,14 @@ def _record_set(host: str) -> dict[str, Any]:
     return {
         "Name": f"{host}.",
         "Type": "CNAME",
-        "TTL": settings.SMARTER_AWS_ROUTE53_TTL,
-        "ResourceRecords": [{"Value": settings.SMARTER_AWS_ROUTE53_TARGET}],
+        "TTL": settings.SMARTER.aws_route53_ttl,
+        "ResourceRecords": [{"Value": settings.SMARTER.aws_route53_target}],
     }
 
 
 def _current_record(client: Any, host: str) -> dict[str, Any] | None:
     found = client.list_resource_record_sets(
-        HostedZoneId=settings.SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID,
+        HostedZoneId=settings.SMARTER.aws_route53_hosted_zone_id,
         StartRecordName=f"{host}.",
         StartRecordType="CNAME",
         MaxItems="1",
@@ -157,7 +157,7 @@ def _current_record(client: Any, host: str) -> dict[str, Any] | None:
 
 def _change(client: Any, action: str, record: dict[str, Any]) -> None:
     client.change_resource_record_sets(
-        HostedZoneId=settings.SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID,
+        HostedZoneId=settings.SMARTER.aws_route53_hosted_zone_id,
         ChangeBatch={"Comment": "Smarter chatbot host", "Changes": [{"Action": action, "ResourceRecordSet": record}]},
     )
 
@@ -188,11 +188,11 @@ def chatbot_deployment_sync(*, chatbot_id: int, stale_hosts: list[str]) -> dict[
     chatbot = Chatbot.objects.select_related("account").filter(pk=chatbot_id).first()
     serve = chatbot is not None and chatbot.deployed and chatbot.account.is_active
     done: dict[str, Any] = {}
-    if settings.SMARTER_KUBERNETES_ENABLED:
+    if settings.SMARTER.kubernetes_enabled:
         done["ingress"] = ingress_ensure(chatbot) if serve and chatbot else ingress_delete(chatbot_id)
-    if settings.SMARTER_AWS_ROUTE53_ENABLED:
+    if settings.SMARTER.aws_route53_enabled:
         records: dict[str, Outcome] = {}
-        suffix = f".api.{settings.SMARTER_ROOT_DOMAIN}"
+        suffix = f".api.{settings.SMARTER.root_domain}"
         default = hosts.default_host(chatbot) if chatbot is not None else None
         for host in stale_hosts:
             if host.endswith(suffix) and host != default:

@@ -9,7 +9,7 @@ from django.conf import settings
 
 def resolver(timeout: float) -> dns.resolver.Resolver:
     """The configured resolver (`SMARTER_DNS_RESOLVER`), else the system's."""
-    address = settings.SMARTER_DNS_RESOLVER
+    address = settings.SMARTER.dns_resolver_address
     if address is None:
         chosen = dns.resolver.Resolver()
     else:

@@ -13,7 +13,7 @@ def host_label(chatbot: Chatbot) -> str:
 
 
 def default_host(chatbot: Chatbot) -> str:
-    return f"{host_label(chatbot)}.{chatbot.account.account_number}.api.{settings.SMARTER_ROOT_DOMAIN}"
+    return f"{host_label(chatbot)}.{chatbot.account.account_number}.api.{settings.SMARTER.root_domain}"
 
 
 def served_hosts(chatbot: Chatbot) -> list[str]:
@@ -35,7 +35,7 @@ def _scheme() -> str:
 
 def _port_suffix() -> str:
     """Chatbot hosts are served by the same server as the platform host, on its port."""
-    _, _, port = settings.SMARTER_PLATFORM_HOST.partition(":")
+    _, _, port = settings.SMARTER.platform_host.partition(":")
     return f":{port}" if port else ""
 
 
@@ -48,4 +48,4 @@ def custom_url(chatbot: Chatbot) -> str | None:
 
 
 def sandbox_url(chatbot: Chatbot) -> str:
-    return f"{_scheme()}://{settings.SMARTER_PLATFORM_HOST}/dashboard/chatbots/{chatbot.name}/sandbox/"
+    return f"{_scheme()}://{settings.SMARTER.platform_host}/dashboard/chatbots/{chatbot.name}/sandbox/"

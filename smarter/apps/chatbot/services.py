@@ -157,7 +157,7 @@ def _after_routing_change(chatbot: Chatbot, *, stale_hosts: list[str], was_deplo
 
 
 def _enqueue_deployment_sync(chatbot_id: int, stale_hosts: list[str]) -> None:
-    if not (settings.SMARTER_KUBERNETES_ENABLED or settings.SMARTER_AWS_ROUTE53_ENABLED):
+    if not (settings.SMARTER.kubernetes_enabled or settings.SMARTER.aws_route53_enabled):
         return
     from smarter.apps.chatbot.tasks import sync_chatbot_deployment_task
 
@@ -201,7 +201,7 @@ def domain_claim_deadline(claim: ChatbotDomain) -> datetime | None:
     """When an unverified claim is released (None once verified)."""
     if claim.verified_domain is not None:
         return None
-    return claim.created_at + timedelta(days=settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS)
+    return claim.created_at + timedelta(days=settings.SMARTER.custom_domain_claim_days)
 
 
 def domain_verify(*, claim: ChatbotDomain, timeout: float = 3.0) -> str:
@@ -264,7 +264,7 @@ def domain_claims_expire(*, now: datetime | None = None, timeout: float = 3.0) -
     """Release every claim still unverified `SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS` after it was made,
     after one last look for its record; returns how many were released."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS)
+    cutoff = now - timedelta(days=settings.SMARTER.custom_domain_claim_days)
     released = 0
     stale = ChatbotDomain.objects.filter(verified_domain__isnull=True, created_at__lt=cutoff)
     for claim in stale.select_related("chatbot", "chatbot__account").order_by("pk"):

@@ -17,14 +17,13 @@ from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-
 from smarter.apps.plugin import sqlite_files, sqlite_worker
 from smarter.apps.plugin.sql_guard import BoundQuery
 from smarter.lib.outbound import OutboundRefused, check_host
 from smarter.lib.redaction import Redactor
 
-DEFAULT_MAX_RESULT_BYTES = 64 * 1024
+# What one query may hand the model: larger results are cut (and say so).
+MAX_RESULT_BYTES = 64 * 1024
 HEALTH_TIMEOUT = 3.0
 _MYSQL_TIMEOUT_ERRORS = {1969, 3024, 1907}  # MariaDB max_statement_time; MySQL max_execution_time
 
@@ -45,10 +44,6 @@ class Target:
     password: str
     timeout: float
     account_number: str = ""  # whose plugin data folder a SQLite `database` is in
-
-
-def max_result_bytes() -> int:
-    return int(getattr(settings, "SMARTER_PLUGIN_MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES))
 
 
 def _json_safe(value: Any) -> Any:
@@ -99,7 +94,7 @@ def _scrub(message: str, target: Target) -> str:
 def run_query(
     target: Target, bound: BoundQuery, values: list[Any], *, limit: int, max_bytes: int | None = None
 ) -> dict[str, Any]:
-    max_bytes = max_bytes or max_result_bytes()
+    max_bytes = max_bytes or MAX_RESULT_BYTES
     runner = {"mysql": _run_mysql, "postgresql": _run_postgresql, "sqlite": _run_sqlite}[target.engine]
     return runner(target, bound, values, limit, max_bytes)
 

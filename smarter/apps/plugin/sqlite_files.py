@@ -41,7 +41,7 @@ class DatabaseFileRefused(ValueError):
 
 
 def plugin_data_root() -> Path:
-    return Path(settings.SMARTER_PLUGIN_DATA_DIR).resolve()
+    return Path(settings.SMARTER.effective_plugin_data_dir).resolve()
 
 
 def account_folder(account_number: str) -> Path:

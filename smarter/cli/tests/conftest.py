@@ -110,11 +110,11 @@ COURSES = [("Fudge for beginners", 40), ("Toffee in a weekend", 90), ("Advanced 
 
 
 @pytest.fixture
-def plugin_data(settings: Any, tmp_path: Path) -> Path:
+def plugin_data(smarter_settings: Any, tmp_path: Path) -> Path:
     """The server's plugin data folder; `personas` puts `courses.sqlite3` in Acme's folder."""
     folder = tmp_path / "plugin-data"
     folder.mkdir()
-    settings.SMARTER_PLUGIN_DATA_DIR = str(folder)
+    smarter_settings.plugin_data_dir = str(folder)
     return folder
 
 

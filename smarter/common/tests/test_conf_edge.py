@@ -25,21 +25,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_no_proxy_is_trusted_unless_configured(clean_env: Path) -> None:
-    assert load_settings().trusted_proxy_networks == []
+    assert load_settings().trusted_proxy_networks == ()
 
 
 def test_trusted_proxies_are_addresses_and_ranges_in_one_canonical_form(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SMARTER_TRUSTED_PROXIES", " 10.1.2.3/8, 192.168.1.5 ,,2001:DB8::/32 ")
-    assert load_settings().trusted_proxy_networks == ["10.0.0.0/8", "192.168.1.5/32", "2001:db8::/32"]
+    assert load_settings().trusted_proxy_networks == ("10.0.0.0/8", "192.168.1.5/32", "2001:db8::/32")
 
 
 def test_trusted_proxies_may_come_from_a_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = clean_env / "proxies"
     path.write_text("172.16.0.0/12\n")
     monkeypatch.setenv("SMARTER_TRUSTED_PROXIES_FILE", str(path))
-    assert load_settings().trusted_proxy_networks == ["172.16.0.0/12"]
+    assert load_settings().trusted_proxy_networks == ("172.16.0.0/12",)
 
 
 @pytest.mark.parametrize(

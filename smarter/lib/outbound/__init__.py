@@ -17,7 +17,7 @@ documents and channels); the platform fetches them from inside its own network. 
   (`addresses.py`);
 - each redirect hop opens its own connection, so it is checked the same way.
 
-`settings.SMARTER_ALLOW_PRIVATE_HOSTS` lifts the refusal for loopback and private ranges (a
+`settings.SMARTER.allow_private_hosts` lifts the refusal for loopback and private ranges (a
 laptop, a test server); link-local (169.254.0.0/16, fe80::/10), the shared range 100.64.0.0/10 and
 the cloud metadata addresses stay refused whatever the setting says.
 """

@@ -59,7 +59,7 @@ _NUMERIC_LABEL = re.compile(r"(?:[0-9]+|0[xX][0-9a-fA-F]*)", re.ASCII)
 
 
 def allow_private_hosts() -> bool:
-    return bool(getattr(settings, "SMARTER_ALLOW_PRIVATE_HOSTS", False))
+    return bool(settings.SMARTER.allow_private_hosts)
 
 
 def ends_in_a_number(host: str) -> bool:

@@ -53,9 +53,9 @@ FORGERIES: dict[str, Callable[[int], Headers]] = {
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def owner(asgi_server: Any, smarter_settings: Any) -> Persona:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.llm_provider = "offline"
     return make_persona(make_account("Acme"), "owner", Role.ADMIN)
 
 
@@ -68,8 +68,8 @@ def shop(owner: Persona, asgi_server: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-def _store(request: pytest.FixtureRequest, settings: Any, store: str) -> None:
-    settings.SMARTER_REDIS_URL = request.getfixturevalue("redis_url") if store == "redis" else None
+def _store(request: pytest.FixtureRequest, smarter_settings: Any, store: str) -> None:
+    smarter_settings.redis_url = request.getfixturevalue("redis_url") if store == "redis" else None
 
 
 def _chat(client: httpx.Client, headers: Headers) -> httpx.Response:
@@ -79,10 +79,10 @@ def _chat(client: httpx.Client, headers: Headers) -> httpx.Response:
 @pytest.mark.parametrize("trusted", [[], ["10.0.0.0/8", "2001:db8::/32"]], ids=["no proxy", "another proxy"])
 @pytest.mark.parametrize("form", sorted(FORGERIES))
 def test_forged_forwarding_headers_from_an_untrusted_peer_do_not_escape_the_per_visitor_limit(
-    shop: httpx.Client, settings: Any, form: str, trusted: list[str]
+    shop: httpx.Client, smarter_settings: Any, form: str, trusted: list[str]
 ) -> None:
-    settings.SMARTER_TRUSTED_PROXIES = trusted
-    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 30
+    smarter_settings.trusted_proxies = ",".join(trusted)
+    smarter_settings.rate_limit_chatbot_ip_per_minute = 30
     answers = [_chat(shop, FORGERIES[form](i)) for i in range(31)]
 
     assert [answer.status_code for answer in answers[:30]] == [200] * 30, answers[-2].text
@@ -99,10 +99,10 @@ def test_forged_forwarding_headers_from_an_untrusted_peer_do_not_escape_the_per_
 
 @pytest.mark.parametrize("store", ["local", "redis"])
 def test_rotating_x_forwarded_for_gets_no_more_than_the_limit_with_either_store(
-    request: pytest.FixtureRequest, shop: httpx.Client, settings: Any, store: str
+    request: pytest.FixtureRequest, shop: httpx.Client, smarter_settings: Any, store: str
 ) -> None:
-    _store(request, settings, store)
-    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 30
+    _store(request, smarter_settings, store)
+    smarter_settings.rate_limit_chatbot_ip_per_minute = 30
     statuses = [_chat(shop, [("X-Forwarded-For", f"203.0.113.{i}")]).status_code for i in range(40)]
 
     assert statuses == [200] * 30 + [429] * 10
@@ -110,11 +110,11 @@ def test_rotating_x_forwarded_for_gets_no_more_than_the_limit_with_either_store(
 
 @pytest.mark.parametrize("store", ["local", "redis"])
 def test_visitors_behind_a_trusted_proxy_are_limited_apart(
-    request: pytest.FixtureRequest, shop: httpx.Client, settings: Any, store: str
+    request: pytest.FixtureRequest, shop: httpx.Client, smarter_settings: Any, store: str
 ) -> None:
-    _store(request, settings, store)
-    settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.0/8"]
-    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 3
+    _store(request, smarter_settings, store)
+    smarter_settings.trusted_proxies = "127.0.0.0/8"
+    smarter_settings.rate_limit_chatbot_ip_per_minute = 3
 
     def visitor(address: str, i: int) -> Headers:
         # What the client sent is on the left; each trusted proxy appends the address it saw.
@@ -129,9 +129,11 @@ def test_visitors_behind_a_trusted_proxy_are_limited_apart(
     assert sorted(set(Chat.objects.values_list("client_ip", flat=True))) == ["198.51.100.7", "2001:db8::8"]
 
 
-def test_an_ipv6_visitor_rotating_addresses_in_its_network_is_limited_once(shop: httpx.Client, settings: Any) -> None:
-    settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.1"]
-    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 3
+def test_an_ipv6_visitor_rotating_addresses_in_its_network_is_limited_once(
+    shop: httpx.Client, smarter_settings: Any
+) -> None:
+    smarter_settings.trusted_proxies = "127.0.0.1"
+    smarter_settings.rate_limit_chatbot_ip_per_minute = 3
 
     def ask(address: str) -> int:
         shop.cookies.clear()
@@ -142,15 +144,17 @@ def test_an_ipv6_visitor_rotating_addresses_in_its_network_is_limited_once(shop:
     assert ask("2001:db8:0:8::1") == 200  # the next network is another visitor
 
 
-def test_a_trusted_proxy_without_x_forwarded_for_is_the_client(shop: httpx.Client, settings: Any) -> None:
-    settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.1"]
+def test_a_trusted_proxy_without_x_forwarded_for_is_the_client(shop: httpx.Client, smarter_settings: Any) -> None:
+    smarter_settings.trusted_proxies = "127.0.0.1"
     assert _chat(shop, [("X-Real-IP", "203.0.113.5")]).status_code == 200
     assert _chat(shop, [("X-Forwarded-For", "")]).status_code == 200
     assert set(Chat.objects.values_list("client_ip", flat=True)) == {"127.0.0.1"}
 
 
-def test_a_trusted_proxy_that_forwards_garbage_is_stored_as_no_address(shop: httpx.Client, settings: Any) -> None:
-    settings.SMARTER_TRUSTED_PROXIES = ["127.0.0.1"]
+def test_a_trusted_proxy_that_forwards_garbage_is_stored_as_no_address(
+    shop: httpx.Client, smarter_settings: Any
+) -> None:
+    smarter_settings.trusted_proxies = "127.0.0.1"
     answer = _chat(shop, [("X-Forwarded-For", "203.0.113.5, not-an-address")])
     assert answer.status_code == 200, answer.text
     assert list(Chat.objects.values_list("client_ip", flat=True)) == [None]
@@ -158,9 +162,9 @@ def test_a_trusted_proxy_that_forwards_garbage_is_stored_as_no_address(shop: htt
 
 @pytest.mark.parametrize("trusted", [[], ["127.0.0.1"]], ids=["untrusted peer", "trusted proxy"])
 def test_the_lean_openai_route_records_the_same_client_address(
-    owner: Persona, asgi_server: Any, settings: Any, trusted: list[str]
+    owner: Persona, asgi_server: Any, smarter_settings: Any, trusted: list[str]
 ) -> None:
-    settings.SMARTER_TRUSTED_PROXIES = trusted
+    smarter_settings.trusted_proxies = ",".join(trusted)
     apply(owner, chatbot_manifest("support"))
     with httpx.Client(base_url=asgi_server.url, headers={"Authorization": f"Token {owner.key}"}) as client:
         answer = client.post(

@@ -26,7 +26,7 @@ def test_database_trips_run_on_at_most_the_configured_number_of_threads() -> Non
 
     names = asyncio.run(many_trips())
     assert all(name.startswith("smarter-db") for name in names)
-    assert 1 <= len(names) <= settings.SMARTER_DATABASE_THREADS
+    assert 1 <= len(names) <= settings.SMARTER.database_threads
 
 
 def test_waiting_work_runs_on_the_larger_worker_pool() -> None:
@@ -45,7 +45,7 @@ def test_a_plugin_waiting_on_a_remote_system_does_not_hold_up_database_trips() -
     async def trip_while_plugins_wait() -> tuple[str, float]:
         waiting = [
             asyncio.ensure_future(in_worker_thread(release.wait, 10))
-            for _ in range(settings.SMARTER_DATABASE_THREADS + 2)
+            for _ in range(settings.SMARTER.database_threads + 2)
         ]
         await asyncio.sleep(0.1)  # every waiting call has started
         started = time.monotonic()

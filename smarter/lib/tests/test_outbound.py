@@ -55,9 +55,9 @@ def server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def strict(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
-    return settings
+def strict(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = False
+    return smarter_settings
 
 
 REFUSED_HOSTS = [
@@ -133,8 +133,8 @@ def test_a_name_is_refused_if_any_of_its_addresses_is(strict: Any) -> None:
         check_url("https://mixed.example/")
 
 
-def test_private_hosts_setting_opens_loopback_but_never_metadata(settings: Any, server: Any) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+def test_private_hosts_setting_opens_loopback_but_never_metadata(smarter_settings: Any, server: Any) -> None:
+    smarter_settings.allow_private_hosts = True
     port = server.server_address[1]
     with guarded_client(timeout=2) as client:
         assert client.get(f"http://127.0.0.1:{port}/hello").json() == {"host": f"127.0.0.1:{port}", "path": "/hello"}
@@ -160,8 +160,8 @@ def test_a_redirect_from_an_allowed_host_to_loopback_is_refused(strict: Any, ser
     ]
 
 
-def test_redirect_hops_are_capped(settings: Any, server: Any) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+def test_redirect_hops_are_capped(smarter_settings: Any, server: Any) -> None:
+    smarter_settings.allow_private_hosts = True
     port = server.server_address[1]
     loop = f"http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{port}/redirect?to=http://127.0.0.1:{port}/x"
     with guarded_client(timeout=2, max_redirects=1) as client, pytest.raises(httpx.TooManyRedirects):
@@ -237,12 +237,14 @@ def test_aiohttp_never_opens_a_socket_to_a_refused_address_in_any_spelling(
     assert server.hits == []
 
 
-def test_the_socket_check_is_what_refuses_an_ip_literal_aiohttp_never_resolves(settings: Any, server: Any) -> None:
+def test_the_socket_check_is_what_refuses_an_ip_literal_aiohttp_never_resolves(
+    smarter_settings: Any, server: Any
+) -> None:
     port = server.server_address[1]
     literal = f"http://{spellings.digits('127.0.0.1', spellings.FULLWIDTH_DIGITS)}:{port}/literal"
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the same connector reaches the server when allowed
+    smarter_settings.allow_private_hosts = True  # the same connector reaches the server when allowed
     assert _aiohttp_get(literal) == {"host": f"127.0.0.1:{port}", "path": "/literal"}
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1 may not be reached: 127\.0\.0\.1 is a loopback address"):
         _aiohttp_get(literal)
     assert server.hits == ["/literal"]

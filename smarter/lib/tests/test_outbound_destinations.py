@@ -37,14 +37,14 @@ REFUSED_SPELLINGS = LOOPBACK_SPELLINGS + PRIVATE_SPELLINGS + METADATA_SPELLINGS
 
 
 @pytest.fixture
-def strict(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
-    return settings
+def strict(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = False
+    return smarter_settings
 
 
 @pytest.fixture
-def development(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+def development(settings: Any, smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = True
     return settings
 
 

@@ -78,9 +78,9 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext]]:
 
 
 def test_tls_is_verified_for_the_name_while_the_socket_goes_to_the_checked_address(
-    settings: Any, tls_server: tuple[int, ssl.SSLContext]
+    smarter_settings: Any, tls_server: tuple[int, ssl.SSLContext]
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     port, context = tls_server
     with outbound.override_host(HOST, ["127.0.0.1"], trusted=True), guarded_client(timeout=3, verify=context) as client:
         response = client.get(f"https://{HOST}:{port}/")
@@ -88,9 +88,9 @@ def test_tls_is_verified_for_the_name_while_the_socket_goes_to_the_checked_addre
 
 
 def test_the_certificate_must_match_the_name_not_the_address(
-    settings: Any, tls_server: tuple[int, ssl.SSLContext]
+    smarter_settings: Any, tls_server: tuple[int, ssl.SSLContext]
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    smarter_settings.allow_private_hosts = True
     port, context = tls_server
     with guarded_client(timeout=3, verify=context) as client, pytest.raises(httpx.ConnectError, match="certificate"):
         client.get(f"https://127.0.0.1:{port}/")

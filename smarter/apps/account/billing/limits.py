@@ -105,8 +105,8 @@ return 1
 
 
 def _setting(name: str) -> Any:
-    """A plain `SMARTER_<NAME>` Django setting when present (tests override those), else conf."""
-    return getattr(settings, f"SMARTER_{name.upper()}", getattr(settings.SMARTER, name))
+    """A field of the typed configuration, by name (the limits are chosen per door)."""
+    return getattr(settings.SMARTER, name)
 
 
 # --- the Redis connection, with its failure policy ------------------------------------------------

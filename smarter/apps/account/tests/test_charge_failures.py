@@ -96,13 +96,13 @@ def _unacked(url: str) -> int:
 
 
 def test_chats_answer_while_redis_is_down_and_their_charges_are_recorded_once_it_is_back(
-    settings: Any, asgi_server: Any
+    smarter_settings: Any, asgi_server: Any
 ) -> None:
     database_url = mariadb_url_or_skip()
     own_redis = RedisServer().start()
-    settings.SMARTER_LLM_PROVIDER = "offline"
-    settings.SMARTER_REDIS_URL = own_redis.url  # the limiter's store goes down too
-    settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 1000
+    smarter_settings.llm_provider = "offline"
+    smarter_settings.redis_url = own_redis.url  # the limiter's store goes down too
+    smarter_settings.rate_limit_api_key_per_minute = 1000
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     worker: Worker | None = None
     try:

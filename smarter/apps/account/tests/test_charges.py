@@ -28,14 +28,14 @@ TURNS = 200
 
 
 @pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
+def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
     with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
-        settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 0
-        settings.SMARTER_REDIS_URL = None
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
+        smarter_settings.rate_limit_api_key_per_minute = 0
+        smarter_settings.redis_url = None
         yield stub
 
 

@@ -53,22 +53,22 @@ class World:
 
 
 @pytest.fixture
-def world(asgi_server: Any, settings: Any) -> World:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def world(asgi_server: Any, smarter_settings: Any) -> World:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.llm_provider = "offline"
     acme = make_account("Acme")
     owner = make_persona(acme, "owner", Role.ADMIN)
     teammate = make_persona(acme, "teammate", Role.MEMBER)
     apply(owner, CATALOGUE)
     apply(owner, chatbot_manifest("shop", plugins=["catalogue"], deployed=True))
-    for name in (
-        "RATE_LIMIT_API_KEY_PER_MINUTE",
-        "RATE_LIMIT_USER_PER_MINUTE",
-        "RATE_LIMIT_CHATBOT_IP_PER_MINUTE",
-        "RATE_LIMIT_PLUGIN_TEST_PER_MINUTE",
-        "RATE_LIMIT_LOGIN_PER_MINUTE",
+    for field in (
+        "rate_limit_api_key_per_minute",
+        "rate_limit_user_per_minute",
+        "rate_limit_chatbot_ip_per_minute",
+        "rate_limit_plugin_test_per_minute",
+        "rate_limit_login_per_minute",
     ):
-        setattr(settings, f"SMARTER_{name}", LIMIT)
+        setattr(smarter_settings, field, LIMIT)
     return World(asgi_server, owner, teammate)
 
 

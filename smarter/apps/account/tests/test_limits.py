@@ -30,7 +30,7 @@ DEAD_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
 @pytest.fixture
-def limits_redis(settings: Any) -> str:
+def limits_redis(smarter_settings: Any) -> str:
     """Redis database 5, emptied, as the limiter's store (a skip naming it when absent)."""
     try:
         client = redis.Redis.from_url(LIMITS_REDIS_URL, socket_connect_timeout=1)
@@ -38,18 +38,18 @@ def limits_redis(settings: Any) -> str:
         client.flushdb()
     except redis.RedisError as error:
         pytest.skip(f"needs Redis at {LIMITS_REDIS_URL}: {error}")
-    settings.SMARTER_REDIS_URL = LIMITS_REDIS_URL
+    smarter_settings.redis_url = LIMITS_REDIS_URL
     return LIMITS_REDIS_URL
 
 
 @pytest.fixture
-def no_redis(settings: Any) -> None:
-    settings.SMARTER_REDIS_URL = None
+def no_redis(smarter_settings: Any) -> None:
+    smarter_settings.redis_url = None
 
 
 @pytest.fixture
-def offline(settings: Any) -> None:
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def offline(smarter_settings: Any) -> None:
+    smarter_settings.llm_provider = "offline"
 
 
 def _client(persona: Persona, server: Any) -> httpx.Client:
@@ -71,15 +71,15 @@ def _parallel(server: Any, persona: Persona, count: int, path: str, body: dict[s
 # --- request rate -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("store", ["redis", "local"])
 def test_twenty_parallel_chats_against_a_limit_of_nineteen_let_exactly_nineteen_through(
-    request: pytest.FixtureRequest, settings: Any, offline: None, asgi_server: Any, store: str
+    request: pytest.FixtureRequest, smarter_settings: Any, offline: None, asgi_server: Any, store: str
 ) -> None:
     request.getfixturevalue("limits_redis" if store == "redis" else "no_redis")
-    settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 19
+    smarter_settings.rate_limit_api_key_per_minute = 19
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     with celery_mode(eager=True), _client(owner, asgi_server) as client:
-        settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 0  # creating the chatbot is not a chat
+        smarter_settings.rate_limit_api_key_per_minute = 0  # creating the chatbot is not a chat
         make_chatbot(client)
-        settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 19
+        smarter_settings.rate_limit_api_key_per_minute = 19
         responses = _parallel(asgi_server, owner, 20, "/api/v1/chatbots/support/chat/", {"prompt": "hi"})
 
     statuses = sorted(response.status_code for response in responses)
@@ -108,9 +108,9 @@ def test_the_limit_refills_at_its_rate(limits_redis: str) -> None:
 
 
 def test_when_redis_is_down_the_limiter_fails_open_to_the_local_limit(
-    settings: Any, caplog: pytest.LogCaptureFixture
+    smarter_settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.SMARTER_REDIS_URL = DEAD_REDIS_URL
+    smarter_settings.redis_url = DEAD_REDIS_URL
     with caplog.at_level(logging.WARNING):
         waits = [limits.rate_check(key="down", per_minute=5) for _ in range(6)]
 
@@ -118,8 +118,10 @@ def test_when_redis_is_down_the_limiter_fails_open_to_the_local_limit(
     assert "process-local limits" in caplog.text
 
 
-def test_a_deployed_chatbot_is_limited_per_client_address(no_redis: None, owner: Persona, settings: Any) -> None:
-    settings.SMARTER_RATE_LIMIT_CHATBOT_IP_PER_MINUTE = 2
+def test_a_deployed_chatbot_is_limited_per_client_address(
+    no_redis: None, owner: Persona, smarter_settings: Any
+) -> None:
+    smarter_settings.rate_limit_chatbot_ip_per_minute = 2
 
     def admit(ip: str) -> None:
         limits.turn_admit(
@@ -141,8 +143,10 @@ def test_a_deployed_chatbot_is_limited_per_client_address(no_redis: None, owner:
     assert "Retry-After" in refused.value.headers
 
 
-def test_an_account_override_replaces_the_platform_default(no_redis: None, owner: Persona, settings: Any) -> None:
-    settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 100
+def test_an_account_override_replaces_the_platform_default(
+    no_redis: None, owner: Persona, smarter_settings: Any
+) -> None:
+    smarter_settings.rate_limit_api_key_per_minute = 100
     AccountLimits.objects.create(account=owner.account, api_key_requests_per_minute=2)
 
     def admit() -> None:
@@ -163,13 +167,13 @@ def test_an_account_override_replaces_the_platform_default(no_redis: None, owner
 
 
 def test_the_openai_rest_and_cli_doors_answer_429_with_retry_after(
-    no_redis: None, offline: None, settings: Any, asgi_server: Any
+    no_redis: None, offline: None, smarter_settings: Any, asgi_server: Any
 ) -> None:
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
-    settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 0
+    smarter_settings.rate_limit_api_key_per_minute = 0
     with celery_mode(eager=True), _client(owner, asgi_server) as client:
         make_chatbot(client)
-        settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 1
+        smarter_settings.rate_limit_api_key_per_minute = 1
         body = {"model": "support", "messages": [{"role": "user", "content": "hi"}]}
         first = client.post("/api/v1/openai/chat/completions", json=body)
         second = client.post("/api/v1/openai/chat/completions", json={**body, "stream": True})
@@ -221,18 +225,18 @@ def test_a_chatbot_budget_applies_to_that_chatbot_only(no_redis: None, owner: Pe
 
 @pytest.mark.parametrize("store", ["redis", "local"])
 def test_concurrent_turns_at_the_edge_of_the_budget_overspend_by_at_most_one_turn_each(
-    request: pytest.FixtureRequest, settings: Any, asgi_server: Any, store: str
+    request: pytest.FixtureRequest, smarter_settings: Any, asgi_server: Any, store: str
 ) -> None:
     request.getfixturevalue("limits_redis" if store == "redis" else "no_redis")
     budget, concurrency, per_turn = 2000, 8, 150
-    settings.SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE = 0
+    smarter_settings.rate_limit_api_key_per_minute = 0
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     AccountLimits.objects.create(account=owner.account, monthly_token_budget=budget, budget_warning_percent=50)
     with OpenAIStub() as stub, celery_mode(eager=True), _client(owner, asgi_server) as client:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
         make_chatbot(client, defaultMaxTokens=50)
         for _ in range(5 * concurrency):
             stub.enqueue(text_reply("ok", prompt_tokens=100, completion_tokens=50, delay=0.2))
@@ -252,12 +256,14 @@ def test_concurrent_turns_at_the_edge_of_the_budget_overspend_by_at_most_one_tur
     assert levels == {"warning", "exceeded"}
 
 
-def test_when_redis_is_down_the_budget_is_still_enforced_from_the_database(settings: Any, owner: Persona) -> None:
+def test_when_redis_is_down_the_budget_is_still_enforced_from_the_database(
+    smarter_settings: Any, owner: Persona
+) -> None:
     from django.utils import timezone
 
     from smarter.apps.account.billing import services
 
-    settings.SMARTER_REDIS_URL = DEAD_REDIS_URL
+    smarter_settings.redis_url = DEAD_REDIS_URL
     account_limits = AccountLimits.objects.create(account=owner.account, monthly_token_budget=1000)
     services.usage_event_record(
         account=owner.account,

@@ -77,8 +77,8 @@ def post(persona: Persona, document: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def world(owner: Persona, settings: Any) -> Iterator[World]:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True  # every server of these tests is on loopback
+def world(owner: Persona, smarter_settings: Any) -> Iterator[World]:
+    smarter_settings.allow_private_hosts = True  # every server of these tests is on loopback
     for name in ("crm_token", "other_token", "warehouse_password", "llm_key"):
         services.secret_create(account=owner.account, name=name, value=f"{name}-value-0123456789")
     with (

@@ -12,6 +12,7 @@ from django.db import connection
 from smarter.apps.account import services
 from smarter.apps.account.models import Secret
 from smarter.apps.account.tests.factories import Persona
+from smarter.testing.fixtures import SmarterSettingsOverride
 
 pytestmark = pytest.mark.django_db
 APPLY = "/api/v1/cli/apply/"
@@ -79,12 +80,12 @@ def test_a_new_secret_without_value_is_refused_with_the_field(owner: Persona) ->
 
 
 def test_rotation_new_key_first_old_values_still_decrypt_and_reencrypt_moves_them(
-    owner: Persona, settings: pytest.FixtureRequest
+    owner: Persona, smarter_settings: SmarterSettingsOverride
 ) -> None:
-    old_key = settings.SMARTER_FERNET_KEYS[0]
+    old_key = smarter_settings.fernet_key_list[0]
     services.secret_create(account=owner.account, name="legacy", value=PLAINTEXT)
     new_key = Fernet.generate_key().decode()
-    settings.SMARTER_FERNET_KEYS = [new_key, old_key]
+    smarter_settings.fernet_keys = f"{new_key},{old_key}"
     legacy = Secret.objects.get(name="legacy")
     assert services.secret_reveal(secret=legacy) == PLAINTEXT  # the old key still decrypts
     before = raw_column("legacy")
@@ -94,7 +95,7 @@ def test_rotation_new_key_first_old_values_still_decrypt_and_reencrypt_moves_the
     after = raw_column("legacy")
     assert after != before
     assert Fernet(new_key.encode()).decrypt(after.encode()).decode() == PLAINTEXT
-    settings.SMARTER_FERNET_KEYS = [new_key]  # the old key can now be retired
+    smarter_settings.fernet_keys = new_key  # the old key can now be retired
     assert services.secret_reveal(secret=Secret.objects.get(name="legacy")) == PLAINTEXT
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from smarter import __version__
 from smarter.apps.api.cli.base import CliView
 from smarter.apps.api.openapi import cli_operation
 from smarter.lib.errors import FieldError, ValidationFailed
@@ -163,6 +163,6 @@ class VersionView(CliView):
 
     @cli_operation("Platform and API version")
     def handle(self, request: Request) -> Response:
-        return self.respond("Version", {"version": settings.SMARTER_VERSION, "apiVersion": API_VERSION})
+        return self.respond("Version", {"version": __version__, "apiVersion": API_VERSION})
 
     get = post = handle

@@ -42,9 +42,9 @@ ACCEPTED = ["application/json", "application/json; charset=utf-8", "Application/
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def owner(asgi_server: Any, smarter_settings: Any) -> Persona:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.llm_provider = "offline"
     persona = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     apply(persona, chatbot_manifest("shop", deployed=True))
     return persona

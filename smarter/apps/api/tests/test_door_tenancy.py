@@ -34,11 +34,11 @@ PROMPT = {"prompt": "What does an Everlasting Gobstopper cost?"}
 
 @pytest.fixture
 def world(
-    asgi_server: Any, owner: Persona, teammate: Persona, outsider: Persona, settings: Any, tmp_path: Path
+    asgi_server: Any, owner: Persona, teammate: Persona, outsider: Persona, smarter_settings: Any, tmp_path: Path
 ) -> Iterator[World]:
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
-    settings.SMARTER_LLM_PROVIDER = "offline"
+    smarter_settings.plugin_data_dir = str(tmp_path)
+    smarter_settings.allow_private_hosts = True
+    smarter_settings.llm_provider = "offline"
     with loopback_server() as server:
         yield build_world(owner, teammate, server.url)
 

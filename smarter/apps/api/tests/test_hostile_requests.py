@@ -22,9 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def platform(asgi_server: Any, owner: Persona, settings: Any) -> Iterator[Platform]:
-    settings.SMARTER_ROOT_DOMAIN = ROOT_DOMAIN
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def platform(asgi_server: Any, owner: Persona, smarter_settings: Any) -> Iterator[Platform]:
+    smarter_settings.root_domain = ROOT_DOMAIN
+    smarter_settings.llm_provider = "offline"
     served = Platform(asgi_server, owner)
     yield served
     served.close()

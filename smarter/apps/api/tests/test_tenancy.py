@@ -152,9 +152,9 @@ MATRIX_KINDS = registered_kinds()
 
 
 @pytest.fixture
-def world(owner: Persona, teammate: Persona, settings: Any, tmp_path: Path) -> Iterator[World]:
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the ApiConnection's target is a loopback server
+def world(owner: Persona, teammate: Persona, smarter_settings: Any, tmp_path: Path) -> Iterator[World]:
+    smarter_settings.plugin_data_dir = str(tmp_path)
+    smarter_settings.allow_private_hosts = True  # the ApiConnection's target is a loopback server
     with loopback_server() as server:
         yield build_world(owner, teammate, server.url)
 

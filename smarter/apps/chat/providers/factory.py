@@ -46,17 +46,17 @@ def provider_for(
 
 def platform_provider(*, http_session: aiohttp.ClientSession | None = None) -> ChatProvider:
     """The operator's provider: SMARTER_LLM_PROVIDER with the platform's key and base URL."""
-    name = settings.SMARTER_LLM_PROVIDER
+    name = settings.SMARTER.effective_llm_provider
     if name == "offline":
         return OfflineProvider()
     return provider_for(
         "openai",
-        api_key=settings.SMARTER_OPENAI_API_KEY,
-        base_url=settings.SMARTER_OPENAI_BASE_URL,
+        api_key=settings.SMARTER.platform_openai_key,
+        base_url=settings.SMARTER.openai_base_url,
         http_session=http_session,
     )
 
 
 def platform_default_model() -> str:
     """The model to ask for when a chatbot names none."""
-    return OFFLINE_MODEL if settings.SMARTER_LLM_PROVIDER == "offline" else settings.SMARTER_DEFAULT_MODEL
+    return OFFLINE_MODEL if settings.SMARTER.effective_llm_provider == "offline" else settings.SMARTER.default_model

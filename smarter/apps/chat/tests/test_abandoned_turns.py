@@ -51,10 +51,10 @@ BUDGET = 1_000_000
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any, redis_url: str) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
-    settings.SMARTER_REDIS_URL = redis_url  # budgets and their reservations on a real Redis
+def owner(asgi_server: Any, smarter_settings: Any, redis_url: str) -> Persona:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
+    smarter_settings.redis_url = redis_url  # budgets and their reservations on a real Redis
     persona = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     AccountLimits.objects.create(account=persona.account, monthly_token_budget=BUDGET)
     Price.objects.filter(provider="smarter", model="plugin").update(per_call=PLUGIN_PRICE)
@@ -238,7 +238,7 @@ def assert_charged_and_counted(owner: Persona, turn: Turn, plugin_calls: int) ->
     assert limits.month_tokens_used(account=owner.account) == turn.total_tokens
     month = timezone.now().strftime("%Y-%m")
     scope = f"smarter:budget:{owner.account.account_number}:{month}"
-    store = redis.Redis.from_url(settings.SMARTER_REDIS_URL)
+    store = redis.Redis.from_url(settings.SMARTER.redis_url)
     assert wait_until(lambda: int(store.get(f"{scope}:used") or -1) == turn.total_tokens, timeout=5)
     assert store.hlen(f"{scope}:amounts") == 0 and store.zcard(f"{scope}:holds") == 0
 

@@ -28,8 +28,8 @@ SECRET = 'S3cr3t/t0k+en"&<v>=x'
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any) -> Persona:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the echo target and the stub are on loopback
+def owner(asgi_server: Any, smarter_settings: Any) -> Persona:
+    smarter_settings.allow_private_hosts = True  # the echo target and the stub are on loopback
     return make_persona(make_account("Acme"), "owner", Role.ADMIN)
 
 
@@ -78,11 +78,11 @@ def stored_texts() -> list[str]:
 
 
 @pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
+def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
     with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
         yield stub
 
 
@@ -132,11 +132,11 @@ def signed_in(persona: Persona) -> Client:
 # --- a deployed chatbot's anonymous visitor ---------------------------------------------------------
 @pytest.mark.parametrize("auth", sorted(AUTH))
 def test_the_offline_model_quoting_an_echo_to_a_visitor_shows_stars(
-    owner: Persona, asgi_server: Any, echo: EchoServer, settings: Any, auth: str
+    owner: Persona, asgi_server: Any, echo: EchoServer, smarter_settings: Any, auth: str
 ) -> None:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
+    smarter_settings.llm_provider = "offline"
     with http(owner, asgi_server) as client:
         echo_plugin(client, owner, echo, auth, "/json")
         chatbot(client, "shop", plugins=["account_status"], provider="offline", deployed=True)

@@ -49,9 +49,9 @@ CUT_MESSAGES = (
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+def owner(asgi_server: Any, smarter_settings: Any) -> Persona:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
     return make_persona(make_account("Acme"), "owner", Role.ADMIN)
 
 

@@ -21,11 +21,11 @@ from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
 
 
 @pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
+def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
     with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
         yield stub
 
 

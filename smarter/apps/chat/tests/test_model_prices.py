@@ -54,9 +54,9 @@ PRICED = {
 
 
 @pytest.fixture
-def acme(asgi_server: Any, settings: Any) -> Any:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+def acme(asgi_server: Any, smarter_settings: Any) -> Any:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
     return make_account("Acme")
 
 
@@ -274,8 +274,8 @@ def test_an_accounts_own_provider_may_run_an_unpriced_model_at_no_cost(
     assert Charge.objects.get(kind="completion").cost == 0
 
 
-def test_the_offline_model_is_free(settings: Any, owner: Persona, asgi_server: Any) -> None:
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def test_the_offline_model_is_free(smarter_settings: Any, owner: Persona, asgi_server: Any) -> None:
+    smarter_settings.llm_provider = "offline"
     with http(owner, asgi_server) as client:
         chatbot(client, defaultModel="o1-preview")  # the offline provider answers with its own model
         response = _post_rest(client, stream=False)

@@ -17,10 +17,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def demo(settings: Any, tmp_path: Path) -> APIClient:
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def demo(settings: Any, smarter_settings: Any, tmp_path: Path) -> APIClient:
+    smarter_settings.llm_provider = "offline"
     settings.SMARTER = settings.SMARTER.model_copy(update={"state_dir": tmp_path})
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path / "plugin-data")
+    smarter_settings.plugin_data_dir = str(tmp_path / "plugin-data")
     call_command("seed_demo", stdout=StringIO())
     credentials = json.loads((tmp_path / "demo-credentials.json").read_text())
     client = APIClient()

@@ -36,9 +36,9 @@ UNICODE_LOOPBACK = {
 
 
 @pytest.fixture
-def strict(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
-    return settings
+def strict(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = False
+    return smarter_settings
 
 
 @pytest.fixture
@@ -103,16 +103,16 @@ def test_a_stored_provider_url_in_a_unicode_spelling_of_loopback_is_refused_when
         response.read()  # refused before the first event: the error envelope, not a stream
     refused_by_the_provider(response, "127.0.0.1 is a loopback address")
     assert own_provider.chat_requests == []
-    strict.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the very same row reaches the stub once allowed
+    strict.allow_private_hosts = True  # the very same row reaches the stub once allowed
     own_provider.enqueue(text_reply("Reached."))
     assert chat(client).json()["message"]["content"] == "Reached."
     assert len(own_provider.chat_requests) == 1
 
 
 def test_a_stored_provider_url_at_a_metadata_address_stays_refused_with_private_hosts_allowed(
-    client: httpx.Client, own_provider: OpenAIStub, settings: Any
+    client: httpx.Client, own_provider: OpenAIStub, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    smarter_settings.allow_private_hosts = True
     fullwidth = spellings.digits("169.254.169.254", spellings.FULLWIDTH_DIGITS)
     Provider.objects.update(base_url=f"http://{fullwidth}/v1")
     refused_by_the_provider(chat(client), "169.254.169.254 is a cloud metadata address")
@@ -145,13 +145,13 @@ def rest_target() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def rest_plugin(
-    client: httpx.Client, strict: Any, openai_stub: OpenAIStub, settings: Any, rest_target: LoopbackServer
+    client: httpx.Client, strict: Any, openai_stub: OpenAIStub, smarter_settings: Any, rest_target: LoopbackServer
 ) -> OpenAIStub:
     """The platform's model (the stub, the operator's own endpoint) asks for the `lookup` tool, a
     REST plugin whose connection names a public-looking host on the target's port."""
-    settings.SMARTER_LLM_PROVIDER = "openai"
-    settings.SMARTER_OPENAI_BASE_URL = openai_stub.url
-    settings.SMARTER_OPENAI_API_KEY = "sk-platform"
+    smarter_settings.llm_provider = "openai"
+    smarter_settings.openai_base_url = openai_stub.url
+    smarter_settings.openai_api_key = "sk-platform"
     with outbound.override_host("crm.example.com", ["127.0.0.1"]):  # its health check stays on the machine
         apply(client, "ApiConnection", "crm", {"connection": {"baseUrl": f"http://crm.example.com:{rest_target.port}"}})
         apply(
@@ -197,7 +197,7 @@ def test_a_stored_plugin_url_in_a_unicode_spelling_of_loopback_is_refused_when_t
     error = tool_error_of_turn(client, rest_plugin)
     assert error == "refused: 127.0.0.1 may not be reached: 127.0.0.1 is a loopback address"
     assert rest_target.requests == []
-    strict.SMARTER_ALLOW_PRIVATE_HOSTS = True  # the very same row reaches the target once allowed
+    strict.allow_private_hosts = True  # the very same row reaches the target once allowed
     rest_plugin.enqueue(tool_calls_reply(("lookup", {})), text_reply("Found it."))
     assert chat(client).json()["message"]["content"] == "Found it."
     assert [request.path for request in rest_target.requests] == ["/echo"]

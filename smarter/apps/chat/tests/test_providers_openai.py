@@ -474,9 +474,9 @@ def test_a_refused_connection_is_an_upstream_error() -> None:
 
 @pytest.mark.parametrize("allow_private", [False, True])
 def test_the_outbound_guard_decides_whether_an_accounts_endpoint_may_be_reached(
-    settings: Any, stub: OpenAIStub, allow_private: bool
+    smarter_settings: Any, stub: OpenAIStub, allow_private: bool
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = allow_private
+    smarter_settings.allow_private_hosts = allow_private
 
     async def go() -> ProviderReply:
         # The kept, guarded session an account's own endpoint gets in production.
@@ -562,16 +562,16 @@ def test_openai_without_a_base_url_goes_to_api_openai_com() -> None:
     assert KEY not in repr(made)
 
 
-def test_the_platform_provider_is_offline_without_configuration(settings: Any) -> None:
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def test_the_platform_provider_is_offline_without_configuration(smarter_settings: Any) -> None:
+    smarter_settings.llm_provider = "offline"
 
     assert isinstance(platform_provider(), OfflineProvider)
 
 
-def test_the_platform_provider_uses_the_platform_key_and_base_url(settings: Any, stub: OpenAIStub) -> None:
-    settings.SMARTER_LLM_PROVIDER = "openai"
-    settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-    settings.SMARTER_OPENAI_BASE_URL = stub.url
+def test_the_platform_provider_uses_the_platform_key_and_base_url(smarter_settings: Any, stub: OpenAIStub) -> None:
+    smarter_settings.llm_provider = "openai"
+    smarter_settings.openai_api_key = "sk-platform"
+    smarter_settings.openai_base_url = stub.url
 
     asyncio.run(platform_provider().complete(ask()))
 

@@ -93,12 +93,12 @@ def test_a_hundred_tool_calls_in_one_reply_run_at_most_the_cap_and_the_turn_answ
     owner: Persona,
     asgi_server: Any,
     target: LoopbackServer,
-    settings: Any,
+    smarter_settings: Any,
     cap: int | None,
     stream: bool,
 ) -> None:
     if cap is not None:
-        settings.SMARTER_MAX_TOOL_CALLS_PER_ROUND = cap
+        smarter_settings.max_tool_calls_per_round = cap
     allowed = cap or 8
     lookup_chatbot(owner, asgi_server, target)
     upstream.enqueue(hundred_calls(), text_reply("I looked up the first users."))
@@ -140,9 +140,9 @@ def test_a_hundred_tool_calls_in_one_reply_run_at_most_the_cap_and_the_turn_answ
 
 
 def test_the_cap_holds_in_every_round_and_rounds_stay_capped(
-    upstream: OpenAIStub, owner: Persona, asgi_server: Any, target: LoopbackServer, settings: Any
+    upstream: OpenAIStub, owner: Persona, asgi_server: Any, target: LoopbackServer, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_MAX_TOOL_CALLS_PER_ROUND = 3
+    smarter_settings.max_tool_calls_per_round = 3
     lookup_chatbot(owner, asgi_server, target)
     upstream.enqueue(*[hundred_calls()] * (MAX_TOOL_ROUNDS + 3))
 

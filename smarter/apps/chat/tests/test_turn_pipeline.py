@@ -33,13 +33,13 @@ STATIC_PLUGIN = {
 
 
 @pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
+def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
     """The platform's provider is an OpenAI-compatible stub on loopback."""
     with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
         yield stub
 
 
@@ -263,9 +263,9 @@ def test_an_upstream_that_hangs_is_a_504_within_the_providers_timeout(
 
 
 def test_an_account_provider_pointing_at_loopback_is_refused_without_the_development_setting(
-    upstream: OpenAIStub, owner: Persona, asgi_server: Any, settings: Any
+    upstream: OpenAIStub, owner: Persona, asgi_server: Any, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     with http(owner, asgi_server) as client:
         response = client.post(
             "/api/v1/cli/apply/",

@@ -45,8 +45,8 @@ def normalize_host(host: str) -> str:
 
 
 def platform_hosts() -> frozenset[str]:
-    configured = settings.SMARTER_PLATFORM_HOST.partition(":")[0].lower()
-    return frozenset((configured, *settings.SMARTER_PLATFORM_HOSTNAMES, *_FIXED_PLATFORM_HOSTS))
+    configured = settings.SMARTER.platform_host.partition(":")[0].lower()
+    return frozenset((configured, *settings.SMARTER.platform_hostnames, *_FIXED_PLATFORM_HOSTS))
 
 
 def _cache_key(domain: str) -> str:
@@ -75,7 +75,7 @@ def route_for_host(domain: str) -> Route:
 
 
 def _lookup(domain: str) -> Route:
-    suffix = f".api.{settings.SMARTER_ROOT_DOMAIN}"
+    suffix = f".api.{settings.SMARTER.root_domain}"
     if domain.endswith(suffix):
         label, _, account_number = domain.removesuffix(suffix).partition(".")
         if not label or not _ACCOUNT_NUMBER.match(account_number):

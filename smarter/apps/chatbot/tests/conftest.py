@@ -20,27 +20,27 @@ def _fresh_route_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def dns_server(settings: Any) -> Iterator[DnsServer]:
+def dns_server(smarter_settings: Any) -> Iterator[DnsServer]:
     with DnsServer() as server:
-        settings.SMARTER_DNS_RESOLVER = ("127.0.0.1", server.port)
+        smarter_settings.dns_resolver = f"127.0.0.1:{server.port}"
         yield server
 
 
 @pytest.fixture
-def kubernetes_api(settings: Any) -> Iterator[KubernetesStandIn]:
+def kubernetes_api(smarter_settings: Any) -> Iterator[KubernetesStandIn]:
     with KubernetesStandIn() as stand_in:
-        settings.SMARTER_KUBERNETES_ENABLED = True
-        settings.SMARTER_KUBERNETES_API_URL = stand_in.url
-        settings.SMARTER_KUBERNETES_NAMESPACE = "chatbots"
-        settings.SMARTER_KUBERNETES_INGRESS_CLASS = "nginx"
-        settings.SMARTER_KUBERNETES_CLUSTER_ISSUER = "letsencrypt-prod"
-        settings.SMARTER_KUBERNETES_SERVICE_NAME = "smarter-web"
-        settings.SMARTER_KUBERNETES_SERVICE_PORT = 80
+        smarter_settings.kubernetes_enabled = True
+        smarter_settings.kubernetes_api_url = stand_in.url
+        smarter_settings.kubernetes_namespace = "chatbots"
+        smarter_settings.kubernetes_ingress_class = "nginx"
+        smarter_settings.kubernetes_cluster_issuer = "letsencrypt-prod"
+        smarter_settings.kubernetes_service_name = "smarter-web"
+        smarter_settings.kubernetes_service_port = 80
         yield stand_in
 
 
 @pytest.fixture
-def route53(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def route53(smarter_settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's server on loopback with a hosted zone for the root domain; yields a boto3 client."""
     import boto3
 
@@ -50,12 +50,12 @@ def route53(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with MotoServer() as moto:
         client = boto3.client("route53", region_name="us-east-1", endpoint_url=moto.url)
         zone = client.create_hosted_zone(Name="example.com.", CallerReference="smarter-tests")["HostedZone"]["Id"]
-        settings.SMARTER_ROOT_DOMAIN = "example.com"
-        settings.SMARTER_AWS_ROUTE53_ENABLED = True
-        settings.SMARTER_AWS_ENDPOINT_URL = moto.url
-        settings.SMARTER_AWS_REGION = "us-east-1"
-        settings.SMARTER_AWS_ROUTE53_HOSTED_ZONE_ID = zone
-        settings.SMARTER_AWS_ROUTE53_TARGET = "ingress.example.net"
-        settings.SMARTER_AWS_ROUTE53_TTL = 300
+        smarter_settings.root_domain = "example.com"
+        smarter_settings.aws_route53_enabled = True
+        smarter_settings.aws_endpoint_url = moto.url
+        smarter_settings.aws_region = "us-east-1"
+        smarter_settings.aws_route53_hosted_zone_id = zone
+        smarter_settings.aws_route53_target = "ingress.example.net"
+        smarter_settings.aws_route53_ttl = 300
         client.zone_id = zone
         yield client

@@ -152,10 +152,10 @@ def test_deleting_a_deployed_chatbot_removes_its_ingress_and_record(
 
 
 def test_nothing_is_called_while_the_automation_is_off(
-    owner: Persona, kubernetes_api: KubernetesStandIn, settings: Any, django_capture_on_commit_callbacks: Any
+    owner: Persona, kubernetes_api: KubernetesStandIn, smarter_settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    settings.SMARTER_KUBERNETES_ENABLED = False
-    settings.SMARTER_AWS_ROUTE53_ENABLED = False
+    smarter_settings.kubernetes_enabled = False
+    smarter_settings.aws_route53_enabled = False
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         apply(owner, chatbot_manifest("support", deployed=True))
         deploy(owner, "support", "undeploy")

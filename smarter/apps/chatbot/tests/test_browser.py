@@ -54,9 +54,9 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
-def owner(asgi_server: Any, settings: Any) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "localhost"
-    settings.SMARTER_PLATFORM_HOST = f"127.0.0.1:{asgi_server.port}"
+def owner(asgi_server: Any, smarter_settings: Any) -> Persona:
+    smarter_settings.root_domain = "localhost"
+    smarter_settings.platform_host = f"127.0.0.1:{asgi_server.port}"
     return make_persona(make_account("Acme"), "owner", Role.ADMIN)
 
 
@@ -158,12 +158,12 @@ def test_a_site_not_listed_cannot_frame_the_chatbot(owner: Persona, asgi_server:
 
 
 @pytest.fixture
-def upstream(settings: Any) -> Iterator[OpenAIStub]:
+def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
     with OpenAIStub() as stub:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = stub.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
         yield stub
 
 

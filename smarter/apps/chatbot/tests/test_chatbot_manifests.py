@@ -29,9 +29,11 @@ def apply(persona: Persona, document: dict[str, Any]) -> Any:
     return persona.client.post(APPLY, data=document, format="json")
 
 
-def test_a_chatbot_with_plugins_and_functions_describes_its_hosts_and_tools(owner: Persona, settings: Any) -> None:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+def test_a_chatbot_with_plugins_and_functions_describes_its_hosts_and_tools(
+    owner: Persona, smarter_settings: Any
+) -> None:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
     assert apply(owner, STATIC).status_code == 200
     response = apply(owner, bot("help_desk", plugins=["faq"], functions=["calculator"], config={"appName": "Help"}))
     assert response.status_code == 200, response.content

@@ -66,8 +66,8 @@ def test_a_wrong_token_or_no_record_is_not_a_verification(dns_server: DnsServer)
     assert challenge_found("_smarter-challenge.a.test", "right") is True
 
 
-def test_no_dns_server_answering_is_not_a_verification(settings: Any) -> None:
-    settings.SMARTER_DNS_RESOLVER = ("127.0.0.1", free_port(socket.SOCK_DGRAM))
+def test_no_dns_server_answering_is_not_a_verification(smarter_settings: Any) -> None:
+    smarter_settings.dns_resolver = f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
     assert challenge_found("_smarter-challenge.a.test", "x", timeout=0.5) is False
 
 
@@ -155,9 +155,9 @@ def _run(domain_id: int, request: dict[str, Any]) -> Any:
 
 
 def test_a_verified_domain_is_routed_and_an_unverified_one_is_not(
-    owner: Persona, dns_server: DnsServer, asgi_server: Any, settings: Any
+    owner: Persona, dns_server: DnsServer, asgi_server: Any, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
+    smarter_settings.root_domain = "example.com"
     apply(owner, chatbot_manifest("support", deployed=True, appName="Acme Support", customDomain="chat.acme.test"))
 
     def status() -> int:

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _hosts(settings: Any) -> None:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+def _hosts(smarter_settings: Any) -> None:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
 
 
 def test_an_admin_deploys_and_undeploys_a_chatbot_and_its_status_says_where_it_answers(owner: Persona) -> None:

@@ -24,9 +24,9 @@ def ids(table: list[tuple[str, str, str]]) -> list[str]:
 
 
 @pytest.fixture
-def strict(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
-    return settings
+def strict(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = False
+    return smarter_settings
 
 
 def provider(base_url: str, name: str = "own_llm") -> dict[str, Any]:
@@ -75,9 +75,9 @@ def test_a_provider_base_url_that_cannot_be_normalised_is_refused(
 
 @pytest.mark.parametrize(("host", "reason", "what"), METADATA_SPELLINGS, ids=ids(METADATA_SPELLINGS))
 def test_the_private_hosts_setting_never_lets_a_provider_reach_metadata(
-    settings: Any, owner: Persona, host: str, reason: str, what: str
+    smarter_settings: Any, owner: Persona, host: str, reason: str, what: str
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    smarter_settings.allow_private_hosts = True
     assert reason in refused_at(apply(owner, provider(f"http://{host}/v1")), "spec.provider.baseUrl")
     assert Provider.objects.count() == 0
 

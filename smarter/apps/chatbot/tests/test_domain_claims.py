@@ -104,9 +104,9 @@ def test_two_claims_verifying_at_once_leave_exactly_one_owner(
 
 
 def test_only_the_verified_claim_is_routed(
-    owner: Persona, squatter: Persona, dns_server: DnsServer, asgi_server: Any, settings: Any
+    owner: Persona, squatter: Persona, dns_server: DnsServer, asgi_server: Any, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
+    smarter_settings.root_domain = "example.com"
     apply(squatter, chatbot_manifest("grab", deployed=True, appName="Squatted", customDomain=DOMAIN))
     apply(owner, chatbot_manifest("support", deployed=True, appName="Acme Support", customDomain=DOMAIN))
 
@@ -135,9 +135,9 @@ def _age(claim: ChatbotDomain, days: float) -> None:
 
 
 def test_the_sweep_releases_claims_never_verified_in_time(
-    owner: Persona, squatter: Persona, dns_server: DnsServer, settings: Any
+    owner: Persona, squatter: Persona, dns_server: DnsServer, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS = 7
+    smarter_settings.custom_domain_claim_days = 7
     apply(squatter, chatbot_manifest("grab", customDomain=DOMAIN))
     apply(squatter, chatbot_manifest("failed", customDomain="shop.acme.test"))
     apply(owner, chatbot_manifest("fresh", customDomain="fresh.acme.test"))
@@ -176,8 +176,8 @@ def test_the_sweep_releases_claims_never_verified_in_time(
     assert expire_custom_domain_claims_task.run() == 0
 
 
-def test_the_claim_period_is_a_setting(owner: Persona, dns_server: DnsServer, settings: Any) -> None:
-    settings.SMARTER_CUSTOM_DOMAIN_CLAIM_DAYS = 2
+def test_the_claim_period_is_a_setting(owner: Persona, dns_server: DnsServer, smarter_settings: Any) -> None:
+    smarter_settings.custom_domain_claim_days = 2
     apply(owner, chatbot_manifest("support", customDomain=DOMAIN))
     _age(claim_of(owner, "support"), 1.9)
     assert services.domain_claims_expire() == 0

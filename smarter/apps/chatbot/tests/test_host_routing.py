@@ -15,9 +15,9 @@ from smarter.apps.chatbot.tests.helpers import apply, chatbot_manifest, deploy
 
 
 @pytest.fixture
-def hosts_world(asgi_server: Any, settings: Any) -> dict[str, Any]:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+def hosts_world(asgi_server: Any, smarter_settings: Any) -> dict[str, Any]:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.platform_host = "platform.example.com"
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     outsider = make_persona(make_account("Globex"), "outsider", Role.ADMIN)
     apply(owner, chatbot_manifest("support", appName="Acme Support", deployed=True, customDomain="chat.acme.test"))

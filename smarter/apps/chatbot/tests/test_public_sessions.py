@@ -47,9 +47,9 @@ class Site:
 
 
 @pytest.fixture
-def site(asgi_server: Any, settings: Any) -> Site:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def site(asgi_server: Any, smarter_settings: Any) -> Site:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.llm_provider = "offline"
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     apply(owner, CATALOGUE)
     apply(owner, chatbot_manifest("shop", plugins=["catalogue"], deployed=True))

@@ -51,9 +51,9 @@ def cache_backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str
 
 
 @pytest.fixture
-def owner(settings: Any) -> Persona:
-    settings.SMARTER_ROOT_DOMAIN = "example.com"
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def owner(smarter_settings: Any) -> Persona:
+    smarter_settings.root_domain = "example.com"
+    smarter_settings.llm_provider = "offline"
     persona = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     apply(persona, chatbot_manifest("shop", deployed=True))
     return persona

@@ -74,8 +74,8 @@ ADMIN_ACTIONS = [
 
 
 @pytest.fixture
-def acme_objects(owner: Persona, settings: Any, tmp_path: Path) -> dict[str, Any]:
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
+def acme_objects(owner: Persona, smarter_settings: Any, tmp_path: Path) -> dict[str, Any]:
+    smarter_settings.plugin_data_dir = str(tmp_path)
     shop(owner)
     apply(owner, SQL_CONNECTION)
     secret_create(account=owner.account, name="warehouse_password", value="s3cret")

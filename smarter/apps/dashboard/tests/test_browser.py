@@ -50,10 +50,10 @@ def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 @pytest.fixture
-def site(asgi_server: Any, settings: Any, owner: Persona, teammate: Persona) -> Any:
-    settings.SMARTER_LLM_PROVIDER = "offline"
-    settings.SMARTER_PLATFORM_HOST = f"127.0.0.1:{asgi_server.port}"
-    settings.SMARTER_ROOT_DOMAIN = "localhost"
+def site(asgi_server: Any, smarter_settings: Any, owner: Persona, teammate: Persona) -> Any:
+    smarter_settings.llm_provider = "offline"
+    smarter_settings.platform_host = f"127.0.0.1:{asgi_server.port}"
+    smarter_settings.root_domain = "localhost"
     with_password(owner)
     with_password(teammate)
     shop(owner)

@@ -58,7 +58,7 @@ def test_a_password_is_reset_through_the_emailed_link(owner: Persona, settings: 
     assert (response.status_code, response["Location"]) == (302, "/password-reset/sent/")
     assert [message.subject for message in mail.outbox] == ["Reset your Smarter password"]
     # The link names the configured platform host, not the request's ("testserver").
-    platform = re.escape(settings.SMARTER_PLATFORM_HOST)
+    platform = re.escape(settings.SMARTER.platform_host)
     link = re.search(rf"http://{platform}(/password-reset/[^/]+/[^/]+/)", str(mail.outbox[0].body))
     assert link is not None
     client = Client()
@@ -163,11 +163,11 @@ def test_an_admin_deploys_and_undeploys(owner: Persona) -> None:
     assert Chatbot.objects.get(name="shop").deployed is False
 
 
-def test_the_chatbot_page_shows_the_custom_domain_as_describe_does(owner: Persona, settings: Any) -> None:
+def test_the_chatbot_page_shows_the_custom_domain_as_describe_does(owner: Persona, smarter_settings: Any) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         silent_port = probe.getsockname()[1]
-    settings.SMARTER_DNS_RESOLVER = ("127.0.0.1", silent_port)  # nothing answers: not verified
+    smarter_settings.dns_resolver = f"127.0.0.1:{silent_port}"  # nothing answers: not verified
     apply(owner, chatbot("shop", customDomain="chat.example.com"))
     page = signed_in(owner).get("/dashboard/chatbots/shop/").content.decode()
     claim = ChatbotDomain.objects.get(domain="chat.example.com")
@@ -225,8 +225,10 @@ def test_a_static_plugin_is_tested_with_arguments(owner: Persona) -> None:
     assert test["ms"] >= 0
 
 
-def test_a_sql_plugin_test_shows_the_statement_as_executed(owner: Persona, settings: Any, tmp_path: Path) -> None:
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
+def test_a_sql_plugin_test_shows_the_statement_as_executed(
+    owner: Persona, smarter_settings: Any, tmp_path: Path
+) -> None:
+    smarter_settings.plugin_data_dir = str(tmp_path)
     (tmp_path / owner.account.account_number).mkdir()
     with sqlite3.connect(tmp_path / owner.account.account_number / "course_catalogue.sqlite3") as database:
         database.execute("CREATE TABLE courses (title TEXT, description TEXT, cost REAL)")
@@ -312,8 +314,8 @@ def test_a_secret_value_is_never_shown_after_saving(owner: Persona) -> None:
     assert not Secret.objects.exists()
 
 
-def test_a_secret_in_use_is_not_deleted(owner: Persona, settings: Any, tmp_path: Path) -> None:
-    settings.SMARTER_PLUGIN_DATA_DIR = str(tmp_path)
+def test_a_secret_in_use_is_not_deleted(owner: Persona, smarter_settings: Any, tmp_path: Path) -> None:
+    smarter_settings.plugin_data_dir = str(tmp_path)
     account_services.secret_create(account=owner.account, name="db_password", value="pw")
     connection = broker_for("SqlConnection").example()
     connection["spec"]["connection"]["password"] = "db_password"

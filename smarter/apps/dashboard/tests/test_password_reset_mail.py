@@ -183,9 +183,15 @@ HOSTS = {
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize("hosts", sorted(HOSTS))
 def test_the_reset_link_names_the_configured_platform_host_whatever_the_request_says(
-    owner: Persona, asgi_server: Any, mail_server: MailServer, settings: Any, hosts: str, https: bool
+    owner: Persona,
+    asgi_server: Any,
+    mail_server: MailServer,
+    settings: Any,
+    smarter_settings: Any,
+    hosts: str,
+    https: bool,
 ) -> None:
-    settings.SMARTER_PLATFORM_HOST = "platform.example.com"
+    smarter_settings.platform_host = "platform.example.com"
     settings.SMARTER = settings.SMARTER.model_copy(update={"https": https})
     with_password(owner)
     cookies = {"csrftoken": CSRF_SECRET}

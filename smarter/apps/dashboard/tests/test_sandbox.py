@@ -42,8 +42,8 @@ class Bench:
 
 
 @pytest.fixture
-def bench(owner: Persona, settings: Any, asgi_server: Any) -> Bench:
-    settings.SMARTER_LLM_PROVIDER = "offline"
+def bench(owner: Persona, smarter_settings: Any, asgi_server: Any) -> Bench:
+    smarter_settings.llm_provider = "offline"
     shop(owner)
     return Bench(asgi_server, signed_in(owner))
 

@@ -55,7 +55,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         form.save(
-            domain_override=settings.SMARTER_PLATFORM_HOST,
+            domain_override=settings.SMARTER.platform_host,
             use_https=bool(settings.SMARTER.https),
             token_generator=self.token_generator,
             from_email=self.from_email,

@@ -38,9 +38,9 @@ def error_locs(response: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def private_hosts(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
-    return settings
+def private_hosts(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = True
+    return smarter_settings
 
 
 @pytest.fixture
@@ -126,11 +126,11 @@ def mariadb_count(target: dict[str, Any], table: str) -> int:
 
 
 @pytest.fixture
-def plugin_data_root(settings: Any, tmp_path: Path) -> Path:
+def plugin_data_root(smarter_settings: Any, tmp_path: Path) -> Path:
     """The server's plugin data folder (SMARTER_PLUGIN_DATA_DIR), empty."""
     root = tmp_path / "plugin-data"
     root.mkdir()
-    settings.SMARTER_PLUGIN_DATA_DIR = str(root)
+    smarter_settings.plugin_data_dir = str(root)
     return root
 
 

@@ -194,8 +194,8 @@ def test_argument_errors_are_results_and_send_nothing(owner: Any, api: Any) -> N
     assert api.requests == []
 
 
-def test_with_private_hosts_off_the_loopback_connection_is_refused_at_apply(owner: Any, settings: Any) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+def test_with_private_hosts_off_the_loopback_connection_is_refused_at_apply(owner: Any, smarter_settings: Any) -> None:
+    smarter_settings.allow_private_hosts = False
     for host in ("127.0.0.1", "0x7f000001", "[::1]", "169.254.169.254", "localhost"):
         response = apply(owner, connection(f"http://{host}:8080"))
         assert response.status_code == 400
@@ -203,18 +203,18 @@ def test_with_private_hosts_off_the_loopback_connection_is_refused_at_apply(owne
 
 
 def test_a_connection_applied_while_allowed_is_refused_at_request_time_once_disallowed(
-    owner: Any, api: Any, settings: Any
+    owner: Any, api: Any, smarter_settings: Any
 ) -> None:
     plugin = applied(owner, api_plugin("/echo"))
     api.requests.clear()  # apply's status made its health check
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     result = plugin_execute(plugin=plugin, arguments={})
     assert result.error is not None and result.error.startswith("refused: 127.0.0.1 may not be reached")
     assert api.requests == []
 
 
 def test_a_redirect_to_loopback_is_refused_for_a_plugin(
-    owner: Any, private_hosts: Any, http_server: Any, settings: Any
+    owner: Any, private_hosts: Any, http_server: Any, smarter_settings: Any
 ) -> None:
     from smarter.lib import outbound
 
@@ -222,7 +222,7 @@ def test_a_redirect_to_loopback_is_refused_for_a_plugin(
     plugin = applied(
         owner, api_plugin("/redirect", urlParams=[{"key": "to", "value": f"http://127.0.0.1:{http_server.port}/echo"}])
     )
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     http_server.requests.clear()
     with outbound.override_host("allowed.example", ["127.0.0.1"], trusted=True):
         result = plugin_execute(plugin=plugin, arguments={})

@@ -40,9 +40,9 @@ def ids(table: list[tuple[str, str, str]]) -> list[str]:
 
 
 @pytest.fixture
-def strict(settings: Any) -> Any:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
-    return settings
+def strict(smarter_settings: Any) -> Any:
+    smarter_settings.allow_private_hosts = False
+    return smarter_settings
 
 
 def api_connection(base_url: str, name: str = "crm") -> dict[str, Any]:
@@ -143,9 +143,9 @@ def test_an_api_base_url_is_stored_as_the_client_will_read_it(strict: Any, owner
 
 @pytest.mark.parametrize(("host", "reason", "what"), METADATA_SPELLINGS, ids=ids(METADATA_SPELLINGS))
 def test_the_private_hosts_setting_never_opens_metadata_to_a_connection(
-    settings: Any, owner: Persona, host: str, reason: str, what: str
+    smarter_settings: Any, owner: Persona, host: str, reason: str, what: str
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    smarter_settings.allow_private_hosts = True
     assert reason in refused_at(apply(owner, api_connection(f"http://{host}/latest")), "spec.connection.baseUrl")
     assert reason in refused_at(apply(owner, sql_connection(host)), "spec.connection.hostname")
     assert ApiConnection.objects.count() == 0 and SqlConnection.objects.count() == 0
@@ -271,7 +271,7 @@ def test_a_stored_database_host_in_any_spelling_is_refused_before_the_driver_con
     )
     assert listener.accepted == 0
     # The stand-in is reachable: allowed, the same row makes the driver connect to it.
-    strict.SMARTER_ALLOW_PRIVATE_HOSTS = True
+    strict.allow_private_hosts = True
     assert plugin_execute(plugin=Plugin.objects.get(name="stock"), arguments={}).error is not None
     deadline = time.monotonic() + 2
     while listener.accepted == 0 and time.monotonic() < deadline:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from smarter.apps.plugin import selectors, sqlite_files
+from smarter.apps.plugin import selectors, sql_runner, sqlite_files
 from smarter.apps.plugin.execution import plugin_execute
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.tests.conftest import apply, error_locs, manifest, mariadb_count, postgres_count
@@ -167,8 +167,8 @@ def test_the_row_cap_holds_and_says_it_truncated(engine: dict[str, Any]) -> None
     assert result.result["truncated"] is True
 
 
-def test_the_byte_cap_holds(engine: dict[str, Any], settings: Any) -> None:
-    settings.SMARTER_PLUGIN_MAX_RESULT_BYTES = 200
+def test_the_byte_cap_holds(engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sql_runner, "MAX_RESULT_BYTES", 200)
     result = plugin_execute(
         plugin=plugin(engine, "SELECT n FROM filler ORDER BY n", parameters=[], limit=1000), arguments={}
     )
@@ -297,9 +297,9 @@ def test_the_mariadb_session_is_read_only(mariadb_target: Any, private_hosts: An
 
 
 def test_the_platform_database_host_is_refused_unless_private_hosts_are_allowed(
-    owner: Any, mariadb_target: Any, settings: Any
+    owner: Any, mariadb_target: Any, smarter_settings: Any
 ) -> None:
-    settings.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    smarter_settings.allow_private_hosts = False
     response = apply(owner, mariadb_connection(mariadb_target["database"]))
     assert response.status_code == 400
     assert error_locs(response) == {
@@ -325,7 +325,7 @@ def test_a_database_host_allowed_at_apply_is_refused_at_run_time_once_disallowed
 ) -> None:
     assert apply(owner, mariadb_connection(mariadb_target["database"])).status_code == 200
     assert apply(owner, sql_plugin()).status_code == 200
-    private_hosts.SMARTER_ALLOW_PRIVATE_HOSTS = False
+    private_hosts.allow_private_hosts = False
     found = selectors.plugin_get(account=owner.account, name="courses")
     assert found is not None
     result = plugin_execute(plugin=found, arguments={"topic": "AI"})

@@ -296,7 +296,7 @@ def test_in_a_chat_the_model_gets_the_refusal_and_none_of_the_owners_rows(
     sqlite_dir: Path,
     plugin_data_root: Path,
     tmp_path: Path,
-    settings: Any,
+    smarter_settings: Any,
     file: str,
 ) -> None:
     import httpx
@@ -308,10 +308,10 @@ def test_in_a_chat_the_model_gets_the_refusal_and_none_of_the_owners_rows(
     chatbot = manifest("Chatbot", "support", {"config": {"defaultModel": "gpt-4o-mini"}, "plugins": ["courses"]})
     assert apply(outsider, chatbot).status_code == 200
     with OpenAIStub() as upstream:
-        settings.SMARTER_LLM_PROVIDER = "openai"
-        settings.SMARTER_OPENAI_BASE_URL = upstream.url
-        settings.SMARTER_OPENAI_API_KEY = "sk-platform"
-        settings.SMARTER_ALLOW_PRIVATE_HOSTS = True
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = upstream.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
         upstream.enqueue(tool_calls_reply(("courses", {"topic": "AI"})), text_reply("No courses for you."))
         with httpx.Client(base_url=asgi_server.url, headers={"Authorization": f"Token {outsider.key}"}) as client:
             response = client.post("/api/v1/chatbots/support/chat/", json={"prompt": "AI courses?"}, timeout=30)

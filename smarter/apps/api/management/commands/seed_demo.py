@@ -34,7 +34,7 @@ class Command(BaseCommand):
         caller = selectors.caller_for_api_key(credentials["apiKey"])
         assert caller is not None, "the demo key was just checked"
         seed_demo_resources(caller)
-        base_url = options["base_url"] or f"http://{settings.SMARTER_PLATFORM_HOST}"
+        base_url = options["base_url"] or f"http://{settings.SMARTER.platform_host}"
         self.stdout.write(self._banner(base_url, credentials))
 
     def _credentials(self) -> dict[str, str]:
@@ -77,7 +77,7 @@ class Command(BaseCommand):
         key = credentials["apiKey"]
         # Served by the same server as the platform: the chatbot host on the platform's port.
         port = urlsplit(base_url).port
-        host = f"{DEMO_CHATBOT}.{credentials['accountNumber']}.api.{settings.SMARTER_ROOT_DOMAIN}"
+        host = f"{DEMO_CHATBOT}.{credentials['accountNumber']}.api.{settings.SMARTER.root_domain}"
         chatbot_url = f"http://{host}{f':{port}' if port else ''}/"
         manifest = (
             r"$'apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: demo_token}\n"
