@@ -9,7 +9,8 @@ from django.db.models import Max
 from pydantic import AfterValidator, Field, field_validator
 
 from smarter.apps.account import selectors as account_selectors
-from smarter.apps.account.features import CUSTOM_DOMAINS, feature_enabled
+from smarter.apps.account.features import CUSTOM_DOMAINS
+from smarter.apps.account.features.selectors import feature_enabled
 from smarter.apps.account.secret_policy import BindingFields, secret_binding_authorize
 from smarter.apps.chatbot import hosts, selectors, services, versions
 from smarter.apps.chatbot.models import Chatbot, DomainStatus, Provider
