@@ -153,6 +153,7 @@ class FeatureSwitch(models.Model):
 
     class Meta:
         ordering = ["feature"]
+        verbose_name_plural = "feature switches"
 
     def __str__(self) -> str:
         return f"{self.feature}: {'on' if self.active else 'off'}"
@@ -168,6 +169,7 @@ class AccountFeatureSwitch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["switch", "account"], name="feature_switch_unique_account")]
+        verbose_name_plural = "account feature switches"
 
     def __str__(self) -> str:
         return f"{self.switch_id} for {self.account}: {'on' if self.active else 'off'}"

@@ -20,6 +20,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['feature'],
+                'verbose_name_plural': 'feature switches',
             },
         ),
         migrations.CreateModel(
@@ -33,6 +34,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('switch', 'account'), name='feature_switch_unique_account')],
+                'verbose_name_plural': 'account feature switches',
             },
         ),
     ]

@@ -147,6 +147,7 @@ def _form(active: bool, rows: list[dict[str, Any]], initial: int = 0) -> dict[st
 def test_the_operator_lists_and_opens_the_switches_in_the_admin(owner: Persona) -> None:
     feature_switch_set(feature=CUSTOM_DOMAINS, account=owner.account, active=False)
     client = _operator(owner)
+    assert ">Feature switches<" in client.get("/admin/").content.decode()  # as the docs name the page
     listing = client.get("/admin/account/featureswitch/")
     assert listing.status_code == 200
     assert f'<td class="field-name">{CUSTOM_DOMAINS}</td>' in listing.content.decode()
