@@ -21,7 +21,6 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest
 from django.middleware import clickjacking, common, csrf, security
-from waffle import middleware as waffle
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 CPU_ONLY = (
@@ -31,7 +30,6 @@ CPU_ONLY = (
     auth.AuthenticationMiddleware,
     messages.MessageMiddleware,
     clickjacking.XFrameOptionsMiddleware,
-    waffle.WaffleMiddleware,
 )
 
 

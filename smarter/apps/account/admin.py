@@ -7,15 +7,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from smarter.apps.account import services
+from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.models import (
     Account,
+    AccountFeatureSwitch,
     AccountLimits,
     ApiKey,
     BudgetAlert,
     Charge,
+    FeatureSwitch,
     JournalEntry,
     Membership,
     Price,
@@ -135,6 +139,59 @@ class JournalEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- feature switches -------------------------------------------------------------------------------
+class AccountFeatureSwitchInline(admin.TabularInline):
+    model = AccountFeatureSwitch
+    extra = 0
+    raw_id_fields = ["account"]
+    fields = ["account", "active", "updated_at"]
+    readonly_fields = ["updated_at"]
+    verbose_name = "account's own switch"
+    verbose_name_plural = "accounts' own switches (they decide before the switch above)"
+
+
+@admin.register(FeatureSwitch)
+class FeatureSwitchAdmin(admin.ModelAdmin):
+    """A feature's switch for every account, with the accounts' own switches inline. Every change
+    goes through `feature_switch_set`, which journals it."""
+
+    list_display = ["feature", "name", "active", "account_switches", "updated_at"]
+    readonly_fields = ["updated_at"]
+    inlines = [AccountFeatureSwitchInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["feature", "updated_at"] if obj is not None else ["updated_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a feature without a switch is on: untick "active" instead
+
+    @admin.display(description="name")
+    def name(self, obj: FeatureSwitch) -> str:
+        return obj.feature  # as the docs and the code name it
+
+    @admin.display(description="accounts' own switches")
+    def account_switches(self, obj: FeatureSwitch) -> int:
+        return obj.accounts.count()
+
+    def save_model(self, request: HttpRequest, obj: FeatureSwitch, form: Any, change: bool) -> None:
+        feature_switch_set(feature=obj.feature, active=obj.active, user=_staff(request))
+        obj._state.adding = False
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        feature, user = form.instance.feature, _staff(request)
+        for own in formset.save(commit=False):
+            stored = AccountFeatureSwitch.objects.filter(pk=own.pk).select_related("account").first()
+            if stored is not None and stored.account_id != own.account_id:  # moved to another account
+                feature_switch_set(feature=feature, account=stored.account, active=None, user=user)
+            feature_switch_set(feature=feature, account=own.account, active=own.active, user=user)
+        for own in formset.deleted_objects:
+            feature_switch_set(feature=feature, account=own.account, active=None, user=user)
+
+
+def _staff(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
 
 
 # --- billing ----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The tenant (Account), its people (Membership with a role), API keys, Secrets and the journal."""
+"""The tenant (Account), its people (Membership with a role), API keys, Secrets, the journal and
+feature switches."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from smarter.apps.account.features import Feature
 
 ACCOUNT_NUMBER_PATTERN = r"^\d{4}-\d{4}-\d{4}$"
 
@@ -138,6 +141,40 @@ class JournalEntry(models.Model):
         return f"{self.command} {self.kind} {self.name} → {self.status_code}"
 
 
+class FeatureSwitch(models.Model):
+    """A feature's switch for every account (on unless switched off). Keyed by the feature's
+    name, so that an account's own switch names the feature in its own row."""
+
+    feature = models.CharField(max_length=64, primary_key=True, choices=Feature.choices)
+    active = models.BooleanField(
+        default=True, help_text="Off: the feature is off for every account without its own switch."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["feature"]
+        verbose_name_plural = "feature switches"
+
+    def __str__(self) -> str:
+        return f"{self.feature}: {'on' if self.active else 'off'}"
+
+
+class AccountFeatureSwitch(models.Model):
+    """An account's own switch of a feature: it decides before the feature's switch."""
+
+    switch = models.ForeignKey(FeatureSwitch, on_delete=models.CASCADE, related_name="accounts", db_column="feature")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="feature_switches")
+    active = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["switch", "account"], name="feature_switch_unique_account")]
+        verbose_name_plural = "account feature switches"
+
+    def __str__(self) -> str:
+        return f"{self.switch_id} for {self.account}: {'on' if self.active else 'off'}"
+
+
 # Billing lives in its own package; importing it here registers its models with the app.
 from smarter.apps.account.billing.models import (  # noqa: E402
     AccountLimits,
@@ -151,11 +188,13 @@ from smarter.apps.account.billing.models import (  # noqa: E402
 
 __all__ = [
     "Account",
+    "AccountFeatureSwitch",
     "AccountLimits",
     "ApiKey",
     "BudgetAlert",
     "Charge",
     "ChargeKind",
+    "FeatureSwitch",
     "JournalEntry",
     "Membership",
     "Price",

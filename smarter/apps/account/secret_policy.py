@@ -13,15 +13,17 @@ choosing it is an account admin's decision:
 
 A broker describes its kind with `BindingFields` (which fields name Secrets, which make up the
 target) and calls `secret_binding_authorize` with the stored resource and the one it would write,
-before it writes or deletes anything.
+before it writes or deletes anything: a `ModelBroker` does so by mixing in `SecretBindingRule`.
 A refusal is a 403 whose `errors` name the field only an admin may change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic.alias_generators import to_camel
 
 from smarter.lib.errors import FieldError, PermissionDenied
 from smarter.lib.manifests.broker import Caller
@@ -47,6 +49,14 @@ class BindingFields:
 
     secrets: Mapping[str, str]
     target: Mapping[str, str]
+
+    @classmethod
+    def of(cls, section: str, *, secrets: Iterable[str], target: Iterable[str]) -> BindingFields:
+        """The fields of one section of the spec (`spec.connection`), by the model's names."""
+        return cls(
+            secrets={name: f"{section}.{to_camel(name)}" for name in secrets},
+            target={name: f"{section}.{to_camel(name)}" for name in target},
+        )
 
     def read(self, source: Any) -> SecretBinding | None:
         """The binding of a model instance or of a dict of its fields; None for None."""
@@ -108,3 +118,19 @@ def secret_binding_authorize(
                     FieldError(loc, "only an account admin may change the target of a resource that uses a Secret")
                 ],
             )
+
+
+class SecretBindingRule:
+    """The rule for a `ModelBroker` whose kind sends the Secrets it names to a target: mixed in
+    before the base, it checks every write and delete against `binding`."""
+
+    kind: ClassVar[str]
+    binding: ClassVar[BindingFields]
+
+    def authorize_write(self, caller: Caller, name: str, row: Any, fields: dict[str, Any]) -> None:
+        before, after = self.binding.read(row), self.binding.read(fields)
+        secret_binding_authorize(caller=caller, kind=self.kind, name=name, before=before, after=after)
+
+    def authorize_delete(self, caller: Caller, row: Any) -> None:
+        before = self.binding.read(row)
+        secret_binding_authorize(caller=caller, kind=self.kind, name=row.name, before=before, after=None)

@@ -16,7 +16,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
 from smarter.apps.account.caller import Caller
-from smarter.apps.account.features import feature_enabled
+from smarter.apps.account.features.selectors import feature_enabled
 from smarter.apps.account.selectors import caller_for_api_key
 from smarter.apps.api.authentication import accepted, api_key_in
 from smarter.apps.api.errors import error_body, error_response, internal_error

@@ -12,12 +12,14 @@ from django.db.models import Count, QuerySet
 
 from smarter.apps.chat import selectors, services
 from smarter.apps.chat.logs import chat_logs
-from smarter.apps.chat.models import Chat
 from smarter.lib.errors import FieldError, PermissionDenied, ValidationFailed
 from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, register
 from smarter.lib.manifests.broker import Caller
 
 LIST_LIMIT = 200
+# Every entry of a session is named by its session's key.
+SESSION = Column("name", source="chat.session_key")
+PLUGIN = Column("plugin", source="plugin_name")
 
 
 class _NoSpec(CamelModel):
@@ -59,9 +61,6 @@ class _ReadOnlyBroker(Broker):
     def rows(self, caller: Caller) -> QuerySet[Any]:
         raise NotImplementedError
 
-    def item(self, row: Any) -> dict[str, Any]:
-        raise NotImplementedError
-
     def list_items(self, caller: Caller) -> list[dict[str, Any]]:
         return [self.item(row) for row in self.rows(caller)[:LIST_LIMIT]]
 
@@ -72,7 +71,7 @@ class _ReadOnlyBroker(Broker):
         items = [self.item(row) for row in rows]
         if not items:
             raise self.not_found(name)
-        return {"titles": [{"name": c.name, "type": c.type} for c in self.columns], "items": items}
+        return {"titles": self.titles(), "items": items}
 
     def describe(self, caller: Caller, name: str) -> dict[str, Any]:
         return self.envelope({"name": name}, {}, chat_logs(account=caller.account, session_key=name))
@@ -94,25 +93,16 @@ class ChatBroker(_ReadOnlyBroker):
     manifest_model = ChatManifest
     session_field = "session_key"
     columns = (
-        Column("name"),
+        Column("name", source="session_key"),
         Column("chatbot"),
         Column("channel"),
-        Column("turns", "integer"),
+        Column("turns", "integer", source="turn_count"),
         Column("createdAt", "datetime"),
     )
 
     def rows(self, caller: Caller) -> QuerySet[Any]:
         # An annotation drops Meta.ordering: order explicitly, or the list limit picks rows at random.
         return selectors.chats_of(caller.account).annotate(turn_count=Count("turns")).order_by("-created_at", "-id")
-
-    def item(self, row: Chat) -> dict[str, Any]:
-        return {
-            "name": row.session_key,
-            "chatbot": row.chatbot.name,
-            "channel": row.channel,
-            "turns": row.turn_count,  # type: ignore[attr-defined]
-            "createdAt": row.created_at.isoformat(),
-        }
 
     def delete(self, caller: Caller, name: str) -> None:
         chat = selectors.chat_get(account=caller.account, session_key=name)
@@ -131,57 +121,48 @@ class ChatBroker(_ReadOnlyBroker):
 class ChatHistoryBroker(_ReadOnlyBroker):
     kind = "ChatHistory"
     manifest_model = ChatHistoryManifest
-    columns = (Column("name"), Column("chatbot"), Column("sequence", "integer"), Column("role"), Column("content"))
+    columns = (
+        SESSION,
+        Column("chatbot", source="chat.chatbot"),
+        Column("sequence", "integer"),
+        Column("role"),
+        Column("content"),
+    )
 
     def rows(self, caller: Caller) -> QuerySet[Any]:
         return selectors.messages_of(caller.account).select_related("chat__chatbot")
-
-    def item(self, row: Any) -> dict[str, Any]:
-        return {
-            "name": row.chat.session_key,
-            "chatbot": row.chat.chatbot.name,
-            "sequence": row.sequence,
-            "role": row.role,
-            "content": row.content,
-        }
 
 
 class ChatToolCallBroker(_ReadOnlyBroker):
     kind = "ChatToolCall"
     manifest_model = ChatToolCallManifest
-    columns = (Column("name"), Column("plugin"), Column("arguments"), Column("error"), Column("ms", "number"))
+    columns = (
+        SESSION,
+        PLUGIN,
+        Column("arguments"),
+        Column("result", listed=False),
+        Column("error", source=lambda call: call.error or None),
+        Column("ms", "number"),
+    )
 
     def rows(self, caller: Caller) -> QuerySet[Any]:
         return selectors.tool_calls_of(caller.account)
-
-    def item(self, row: Any) -> dict[str, Any]:
-        return {
-            "name": row.chat.session_key,
-            "plugin": row.plugin_name,
-            "arguments": row.arguments,
-            "result": row.result,
-            "error": row.error or None,
-            "ms": row.ms,
-        }
 
 
 class ChatPluginUsageBroker(_ReadOnlyBroker):
     kind = "ChatPluginUsage"
     manifest_model = ChatPluginUsageManifest
-    columns = (Column("name"), Column("plugin"), Column("selected", "boolean"), Column("rule"), Column("term"))
+    columns = (
+        SESSION,
+        PLUGIN,
+        Column("selected", "boolean"),
+        Column("rule"),
+        Column("term", source=lambda selection: selection.term or None),
+        Column("matchedIn", source=lambda selection: selection.matched_in or None, listed=False),
+    )
 
     def rows(self, caller: Caller) -> QuerySet[Any]:
         return selectors.selections_of(caller.account)
-
-    def item(self, row: Any) -> dict[str, Any]:
-        return {
-            "name": row.chat.session_key,
-            "plugin": row.plugin_name,
-            "selected": row.selected,
-            "rule": row.rule,
-            "term": row.term or None,
-            "matchedIn": row.matched_in or None,
-        }
 
 
 def register_kinds() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from pydantic import AfterValidator, Field, field_validator
 
 from smarter.apps.account import selectors as account_selectors
-from smarter.apps.account.features import CUSTOM_DOMAINS, feature_enabled
-from smarter.apps.account.secret_policy import BindingFields, secret_binding_authorize
+from smarter.apps.account.features import CUSTOM_DOMAINS
+from smarter.apps.account.features.selectors import feature_enabled
+from smarter.apps.account.secret_policy import BindingFields, SecretBindingRule
 from smarter.apps.chatbot import hosts, selectors, services, versions
 from smarter.apps.chatbot.models import Chatbot, DomainStatus, Provider
 from smarter.apps.plugin.builtins import BUILTINS
@@ -18,9 +19,9 @@ from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selectors import plugins_named
 from smarter.apps.plugin.tools import build_toolset
 from smarter.lib.errors import FieldError, PermissionDenied, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, register
-from smarter.lib.manifests.broker import ApplyAction, Caller
-from smarter.lib.manifests.envelope import ResourceName
+from smarter.lib.manifests import CamelModel, Column, Manifest, ModelBroker, RowServices, Written, register
+from smarter.lib.manifests.broker import Caller, plain
+from smarter.lib.manifests.envelope import ResourceName, section_manifest
 from smarter.lib.outbound import browser_url, server_host, server_url
 
 PLATFORM_PROVIDERS = ("openai", "offline")
@@ -116,71 +117,33 @@ class ChatbotManifest(Manifest):
     spec: ChatbotSpec = Field(default_factory=ChatbotSpec)
 
 
-class ChatbotBroker(Broker):
+class ChatbotBroker(ModelBroker[Chatbot]):
     kind = "Chatbot"
     aliases = ("ChatBot", "LLMClient")
     manifest_model = ChatbotManifest
     write_role = "member"
     columns = (
         Column("name"),
-        Column("provider"),
-        Column("model"),
-        Column("plugins", "integer"),
+        Column("provider", source=lambda chatbot: chatbot.provider or "platform"),
+        Column("model", source="default_model"),
+        Column("plugins", "integer", source=lambda chatbot: chatbot.attachments.count()),
         Column("deployed", "boolean"),
-        Column("url"),
+        Column("url", source=hosts.default_url),
     )
+    writes = RowServices(services, "chatbot")
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
+    def rows(self, caller: Caller) -> QuerySet[Chatbot]:
+        return selectors.chatbots_of(caller.account)
+
+    # --- apply: every name the manifest gives is looked up in the caller's account ---------------
+    def fields_of(self, caller: Caller, manifest: Any, row: Chatbot | None) -> dict[str, Any]:
         spec = manifest.spec
-        config = spec.config
-        name = manifest.metadata.name
         plugins = self._plugins(caller, spec.plugins)
-        fields = {
-            "description": manifest.metadata.description,
-            "version": manifest.metadata.version,
-            "tags": manifest.metadata.tags,
-            "annotations": manifest.metadata.annotations,
-            "provider": self._provider(caller, config.provider),
-            "default_model": config.default_model,
-            "default_system_role": config.default_system_role,
-            "default_temperature": config.default_temperature,
-            "default_max_tokens": config.default_max_tokens,
-            "app_name": config.app_name,
-            "app_assistant": config.app_assistant,
-            "app_welcome_message": config.app_welcome_message,
-            "app_example_prompts": config.app_example_prompts,
-            "app_placeholder": config.app_placeholder,
-            "app_info_url": config.app_info_url or "",
-            "app_logo_url": config.app_logo_url or "",
-            "app_background_image_url": config.app_background_image_url or "",
-            "subdomain": config.subdomain or "",
-            "custom_domain": config.custom_domain or "",
-            "deployed": config.deployed,
-            "allowed_origins": config.allowed_origins,
-            "functions": spec.functions,
-            "api_key": self._api_key(caller, spec.api_key),
-        }
-        chatbot = selectors.chatbot_get(account=caller.account, name=name)
-        self._check_admin_fields(caller, chatbot, fields)
-        claiming = fields["custom_domain"] and (chatbot is None or chatbot.custom_domain != fields["custom_domain"])
-        if claiming and not feature_enabled(account=caller.account, feature=CUSTOM_DOMAINS):
-            raise PermissionDenied(
-                "Custom domains are not enabled for your account.", context={"kind": self.kind, "name": name}
-            )
-        action: ApplyAction
-        if chatbot is None:
-            chatbot = services.chatbot_create(account=caller.account, name=name, plugins=plugins, **fields)
-            action = "created"
-        else:
-            changed = services.chatbot_update(chatbot=chatbot, plugins=plugins, **fields)
-            action = "updated" if changed else "unchanged"
-        if action != "unchanged":
-            described = self._describe(chatbot)
-            versions.chatbot_version_record(chatbot=chatbot, spec=described["spec"], user=caller.user, note=action)
-        return ApplyOutcome(action, self._describe(chatbot))
+        provider = self._provider(caller, spec.config.provider)
+        api_key = self._api_key(caller, spec.api_key)
+        fields = super().fields_of(caller, manifest, row)
+        return {**fields, "provider": provider, "functions": spec.functions, "api_key": api_key, "plugins": plugins}
 
-    # --- references, each checked in the caller's account --------------------------------------
     def _plugins(self, caller: Caller, names: list[str]) -> list[Plugin]:
         found = {plugin.name: plugin for plugin in plugins_named(account=caller.account, names=names)}
         missing = [
@@ -222,6 +185,14 @@ class ChatbotBroker(Broker):
             )
         return key
 
+    def authorize_write(self, caller: Caller, name: str, row: Chatbot | None, fields: dict[str, Any]) -> None:
+        self._check_admin_fields(caller, row, fields)
+        claiming = fields["custom_domain"] and (row is None or row.custom_domain != fields["custom_domain"])
+        if claiming and not feature_enabled(account=caller.account, feature=CUSTOM_DOMAINS):
+            raise PermissionDenied(
+                "Custom domains are not enabled for your account.", context={"kind": self.kind, "name": name}
+            )
+
     def _check_admin_fields(self, caller: Caller, chatbot: Chatbot | None, fields: dict[str, Any]) -> None:
         """Deployment, domains and the required key are for admins; members tune the rest."""
         if caller.is_admin:
@@ -234,118 +205,51 @@ class ChatbotBroker(Broker):
                     f"Only an account admin may change {field} of a chatbot.", context={"kind": self.kind}
                 )
 
+    def write(self, caller: Caller, name: str, row: Chatbot | None, fields: dict[str, Any]) -> Written[Chatbot]:
+        written = super().write(caller, name, row, fields)
+        if written.action != "unchanged":  # every change of configuration is a version
+            spec = self.spec_of(written.row)
+            versions.chatbot_version_record(chatbot=written.row, spec=spec, user=caller.user, note=written.action)
+        return written
+
     # --- reads -------------------------------------------------------------------------------
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": chatbot.name,
-                "provider": chatbot.provider or "platform",
-                "model": chatbot.default_model,
-                "plugins": chatbot.attachments.count(),
-                "deployed": chatbot.deployed,
-                "url": hosts.default_url(chatbot),
-            }
-            for chatbot in selectors.chatbots_of(caller.account)
-        ]
-
-    def _get(self, caller: Caller, name: str) -> Chatbot:
-        chatbot = selectors.chatbot_get(account=caller.account, name=name)
-        if chatbot is None:
-            raise self.not_found(name)
-        return chatbot
-
     def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        chatbot = self._get(caller, name)
+        chatbot = self.row(caller, name)
         claim = selectors.domain_of(chatbot)
         if claim is not None and claim.status != DomainStatus.VERIFIED:
             services.domain_verify(claim=claim, timeout=2.0)  # describe checks the DNS record again
-        return self._describe(chatbot)
+        return self.manifest_of(chatbot)
 
-    def _describe(self, chatbot: Chatbot) -> dict[str, Any]:
-        plugins = selectors.attached_plugins(chatbot)
-        claim = selectors.domain_of(chatbot)
-        toolset = build_toolset(plugins, functions=chatbot.functions)
-        return self.envelope(
-            {
-                "name": chatbot.name,
-                "description": chatbot.description,
-                "version": chatbot.version,
-                "tags": chatbot.tags,
-                "annotations": chatbot.annotations,
-            },
-            {
-                "config": {
-                    "provider": chatbot.provider,
-                    "defaultModel": chatbot.default_model,
-                    "defaultSystemRole": chatbot.default_system_role,
-                    "defaultTemperature": chatbot.default_temperature,
-                    "defaultMaxTokens": chatbot.default_max_tokens,
-                    "appName": chatbot.app_name,
-                    "appAssistant": chatbot.app_assistant,
-                    "appWelcomeMessage": chatbot.app_welcome_message,
-                    "appExamplePrompts": chatbot.app_example_prompts,
-                    "appPlaceholder": chatbot.app_placeholder,
-                    "appInfoUrl": chatbot.app_info_url or None,
-                    "appLogoUrl": chatbot.app_logo_url or None,
-                    "appBackgroundImageUrl": chatbot.app_background_image_url or None,
-                    "subdomain": chatbot.subdomain or None,
-                    "customDomain": chatbot.custom_domain or None,
-                    "deployed": chatbot.deployed,
-                    "allowedOrigins": chatbot.allowed_origins,
-                },
-                "plugins": [plugin.name for plugin in plugins],
-                "functions": chatbot.functions,
-                "apiKey": chatbot.api_key.name if chatbot.api_key else None,
-            },
-            {
-                "accountNumber": chatbot.account.account_number,
-                "deployed": chatbot.deployed,
-                "defaultHost": hosts.default_host(chatbot),
-                "defaultUrl": hosts.default_url(chatbot),
-                "customUrl": hosts.custom_url(chatbot),
-                "sandboxUrl": hosts.sandbox_url(chatbot),
-                "dnsVerificationStatus": claim.get_status_display() if claim is not None else "Not applicable",
-                "dnsVerificationRecord": (
-                    {"name": claim.challenge_name, "type": "TXT", "value": claim.token} if claim is not None else None
-                ),
-                "dnsVerificationDeadline": _deadline(claim),
-                "tools": [schema["function"]["name"] for schema in toolset.schemas],
-                "configurationVersion": chatbot.versions.aggregate(last=Max("number"))["last"],
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        chatbot = self._get(caller, name)
-        self.check_can_write(caller)
-        if chatbot.deployed and not caller.is_admin:
-            raise PermissionDenied("Only an account admin may delete a deployed chatbot.", context={"kind": self.kind})
-        services.chatbot_delete(chatbot=chatbot)
-
-    def example(self) -> dict[str, Any]:
+    def spec_values(self, row: Chatbot) -> dict[str, Any]:
         return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "Chatbot",
-            "metadata": {"name": "support", "description": "Answers questions about our products", "version": "0.1.0"},
-            "spec": {
-                "config": {
-                    "provider": "",
-                    "defaultModel": "",
-                    "defaultSystemRole": "You are the friendly support assistant of Example Corp. Use your tools.",
-                    "defaultTemperature": 0.5,
-                    "defaultMaxTokens": 1024,
-                    "appName": "Example Corp Support",
-                    "appAssistant": "Sam",
-                    "appWelcomeMessage": "Hi! Ask me about our products.",
-                    "appExamplePrompts": ["What does the Everlasting Gobstopper cost?", "What is 17% of 2350?"],
-                    "appPlaceholder": "Ask me anything...",
-                    "appInfoUrl": "https://example.com/support",
-                    "deployed": False,
-                },
-                "plugins": [],
-                "functions": ["calculator", "date_calculator"],
-                "apiKey": None,
-            },
+            "config": self.section_from(ChatbotConfig, row),
+            "plugins": [plugin.name for plugin in selectors.attached_plugins(row)],
+            "functions": row.functions,
+            "api_key": plain(row.api_key),
         }
+
+    def status_of(self, row: Chatbot) -> dict[str, Any]:
+        claim = selectors.domain_of(row)
+        toolset = build_toolset(selectors.attached_plugins(row), functions=row.functions)
+        return {
+            "accountNumber": row.account.account_number,
+            "deployed": row.deployed,
+            "defaultHost": hosts.default_host(row),
+            "defaultUrl": hosts.default_url(row),
+            "customUrl": hosts.custom_url(row),
+            "sandboxUrl": hosts.sandbox_url(row),
+            "dnsVerificationStatus": claim.get_status_display() if claim is not None else "Not applicable",
+            "dnsVerificationRecord": (
+                {"name": claim.challenge_name, "type": "TXT", "value": claim.token} if claim is not None else None
+            ),
+            "dnsVerificationDeadline": _deadline(claim),
+            "tools": [schema["function"]["name"] for schema in toolset.schemas],
+            "configurationVersion": row.versions.aggregate(last=Max("number"))["last"],
+        }
+
+    def authorize_delete(self, caller: Caller, row: Chatbot) -> None:
+        if row.deployed and not caller.is_admin:
+            raise PermissionDenied("Only an account admin may delete a deployed chatbot.", context={"kind": self.kind})
 
 
 class ProviderConnection(CamelModel):
@@ -362,132 +266,38 @@ class ProviderConnection(CamelModel):
         return server_url(value).rstrip("/")
 
 
-class ProviderSpec(CamelModel):
-    provider: ProviderConnection
+ProviderManifest = section_manifest("Provider", "provider", ProviderConnection)
 
 
-class ProviderManifest(Manifest):
-    kind: Literal["Provider"] = "Provider"
-    spec: ProviderSpec
-
-
-# The rule of every kind that sends a Secret to a target (writes of Providers are for admins
-# anyway: a provider receives every conversation of the chatbots that use it).
-PROVIDER_BINDING = BindingFields(
-    secrets={"api_key": "spec.provider.apiKey"}, target={"base_url": "spec.provider.baseUrl"}
-)
-
-
-class ProviderBroker(Broker):
+class ProviderBroker(SecretBindingRule, ModelBroker[Provider]):
     kind = "Provider"
     manifest_model = ProviderManifest
+    section = "provider"
     columns = (Column("name"), Column("baseUrl"), Column("defaultModel"), Column("apiKey"))
+    writes = RowServices(services, "provider")
+    # The rule of every kind that sends a Secret to a target (writes of Providers are for admins
+    # anyway: a provider receives every conversation of the chatbots that use it).
+    binding = BindingFields.of("spec.provider", secrets=["api_key"], target=["base_url"])
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
-        connection = manifest.spec.provider
-        secret = None
-        if connection.api_key:
-            secret = account_selectors.secret_get(account=caller.account, name=connection.api_key)
-            if secret is None:
-                raise ValidationFailed(
-                    f"Unknown secret {connection.api_key!r}.",
-                    context={"kind": self.kind, "name": manifest.metadata.name},
-                    errors=[
-                        FieldError("spec.provider.apiKey", f"no Secret named {connection.api_key!r} in your account")
-                    ],
-                )
-        fields = {
-            "description": manifest.metadata.description,
-            "version": manifest.metadata.version,
-            "base_url": connection.base_url,
-            "api_key": secret,
-            "default_model": connection.default_model,
-            "timeout": connection.timeout,
-        }
-        provider = selectors.provider_get(account=caller.account, name=manifest.metadata.name)
-        secret_binding_authorize(
-            caller=caller,
-            kind=self.kind,
-            name=manifest.metadata.name,
-            before=PROVIDER_BINDING.read(provider),
-            after=PROVIDER_BINDING.read(fields),
-        )
-        action: ApplyAction
-        if provider is None:
-            provider = services.provider_create(account=caller.account, name=manifest.metadata.name, **fields)
-            action = "created"
-        else:
-            action = "updated" if services.provider_update(provider=provider, **fields) else "unchanged"
-        return ApplyOutcome(action, self._describe(provider))
+    def rows(self, caller: Caller) -> QuerySet[Provider]:
+        return selectors.providers_of(caller.account)
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": provider.name,
-                "baseUrl": provider.base_url,
-                "defaultModel": provider.default_model,
-                "apiKey": provider.api_key.name if provider.api_key else None,
-            }
-            for provider in selectors.providers_of(caller.account)
-        ]
+    def fields_of(self, caller: Caller, manifest: Any, row: Provider | None) -> dict[str, Any]:
+        name = manifest.spec.provider.api_key
+        secret = account_selectors.secret_get(account=caller.account, name=name) if name else None
+        if name and secret is None:
+            raise ValidationFailed(
+                f"Unknown secret {name!r}.",
+                context={"kind": self.kind, "name": manifest.metadata.name},
+                errors=[FieldError("spec.provider.apiKey", f"no Secret named {name!r} in your account")],
+            )
+        return {**super().fields_of(caller, manifest, row), "api_key": secret}
 
-    def _get(self, caller: Caller, name: str) -> Provider:
-        provider = selectors.provider_get(account=caller.account, name=name)
-        if provider is None:
-            raise self.not_found(name)
-        return provider
-
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, provider: Provider) -> dict[str, Any]:
-        return self.envelope(
-            {
-                "name": provider.name,
-                "description": provider.description,
-                "version": provider.version,
-                "tags": [],
-                "annotations": [],
-            },
-            {
-                "provider": {
-                    "baseUrl": provider.base_url,
-                    "apiKey": provider.api_key.name if provider.api_key else None,
-                    "defaultModel": provider.default_model,
-                    "timeout": provider.timeout,
-                }
-            },
-            {
-                "usedBy": sorted(
-                    Chatbot.objects.filter(account=provider.account, provider=provider.name).values_list(
-                        "name", flat=True
-                    )
-                )
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        provider = self._get(caller, name)
-        self.check_can_write(caller)
-        secret_binding_authorize(
-            caller=caller, kind=self.kind, name=name, before=PROVIDER_BINDING.read(provider), after=None
-        )
-        services.provider_delete(provider=provider)
-
-    def example(self) -> dict[str, Any]:
+    def status_of(self, row: Provider) -> dict[str, Any]:
         return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "Provider",
-            "metadata": {"name": "groq", "description": "Groq's OpenAI-compatible endpoint", "version": "0.1.0"},
-            "spec": {
-                "provider": {
-                    "baseUrl": "https://api.groq.com/openai/v1",
-                    "apiKey": "crm_api_token",
-                    "defaultModel": "llama-3.1-8b-instant",
-                    "timeout": 60,
-                }
-            },
+            "usedBy": sorted(
+                selectors.chatbots_of(row.account).filter(provider=row.name).values_list("name", flat=True)
+            )
         }
 
 

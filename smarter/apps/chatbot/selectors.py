@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 
-from smarter.apps.account import features
 from smarter.apps.account import selectors as account_selectors
 from smarter.apps.account.caller import Caller
+from smarter.apps.account.features.selectors import feature_on_params, feature_on_sql
 from smarter.apps.account.models import Account
 from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, ChatbotPlugin, Provider
 from smarter.apps.plugin.models import Plugin
@@ -46,7 +46,7 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
     prefix = crypto.api_key_prefix(api_key)
     if prefix is None:
         return None
-    params = [*(features.switch_join_params(feature) if feature is not None else []), chatbot_name, prefix]
+    params = [*(feature_on_params(feature) if feature is not None else []), chatbot_name, prefix]
     with connection.cursor() as cursor:
         cursor.execute(_door_lookup_sql(feature is not None), params)
         rows = cursor.fetchall()
@@ -59,10 +59,8 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
     offset = account_selectors.key_lookup_width()
     feature_on = True
     if feature is not None:
-        feature_on = features.feature_decision(
-            account_switch=features.switch_state(first[offset]), global_switch=features.switch_state(first[offset + 1])
-        )
-        offset += 2
+        feature_on = bool(first[offset])
+        offset += 1
     chatbot_width = prepared.width(Chatbot)
     if first[offset] is None:
         return DoorLookup(caller, feature_on, None)
@@ -89,9 +87,7 @@ def _door_lookup_sql(with_feature: bool) -> str:
     selected = [account_selectors.key_lookup_columns()]
     joins = [account_selectors.key_lookup_from()]
     if with_feature:
-        switch_columns, switch_joins = features.switch_joins()
-        selected.append(switch_columns)
-        joins.append(switch_joins)
+        selected.append(feature_on_sql(f"a.{quote('id')}"))
     selected += [prepared.columns(Chatbot, "c"), prepared.columns(Plugin, "p")]
     # One row per attached plugin (one with NULL plugin columns when there is none), in the
     # manifest's order; the key, caller and chatbot columns repeat on each.

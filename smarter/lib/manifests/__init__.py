@@ -7,11 +7,13 @@ from smarter.lib.manifests.broker import (
     Column,
     apply_rank,
     broker_for,
+    iso,
     register,
     registered_brokers,
 )
-from smarter.lib.manifests.envelope import API_VERSION, CamelModel, Manifest, Metadata, field_errors
+from smarter.lib.manifests.envelope import API_VERSION, CamelModel, Manifest, Metadata, field_errors, section_manifest
 from smarter.lib.manifests.loader import MAX_MANIFEST_BYTES, load_manifest
+from smarter.lib.manifests.model_broker import ModelBroker, RowServices, Written
 
 __all__ = [
     "API_VERSION",
@@ -23,10 +25,15 @@ __all__ = [
     "Column",
     "Manifest",
     "Metadata",
+    "ModelBroker",
+    "RowServices",
+    "Written",
     "apply_rank",
     "broker_for",
     "field_errors",
+    "iso",
     "load_manifest",
     "register",
     "registered_brokers",
+    "section_manifest",
 ]

@@ -2,16 +2,25 @@
 
 A broker turns a validated manifest into calls on its app's services and selectors. It knows
 no HTTP: the door authenticates, parses and journals; the broker decides and raises
-`smarter.lib.errors` exceptions that the door renders.
+`smarter.lib.errors` exceptions that the door renders. A kind stored as one row per name in the
+caller's account is a `smarter.lib.manifests.model_broker.ModelBroker`.
 """
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
+import yaml
+from django.apps import apps
+from django.db import models
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
 from smarter.lib.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from smarter.lib.manifests.envelope import API_VERSION, Manifest, field_errors
@@ -35,10 +44,40 @@ class Caller(Protocol):
 
 @dataclass(frozen=True)
 class Column:
-    """One column of `get`'s table: `titles` lists them, each item has a value per name."""
+    """One column of `get`'s table: `titles` lists them, each item has a value per name.
+
+    The value is read from the row at `source`: a dotted attribute path (default: the column's
+    name in snake_case) or a function of the row. A date is given in ISO 8601, a row another
+    resource by its name. `listed=False`: a value each item carries that the table does not show.
+    """
 
     name: str
     type: str = "string"
+    source: str | Callable[[Any], Any] | None = field(default=None, compare=False)
+    listed: bool = True
+
+    def value(self, row: Any) -> Any:
+        if callable(self.source):
+            value = self.source(row)
+        else:
+            value = row
+            for attribute in (self.source or to_snake(self.name)).split("."):
+                value = getattr(value, attribute)
+        return plain(value)
+
+
+def iso(value: date | None) -> str | None:
+    """A date or a datetime in ISO 8601 (None stays None)."""
+    return value.isoformat() if value is not None else None
+
+
+def plain(value: Any) -> Any:
+    """A value as a manifest shows it: dates in ISO 8601, another resource by its name."""
+    if isinstance(value, date):  # datetimes too
+        return iso(value)
+    if isinstance(value, models.Model):
+        return value.name  # type: ignore[attr-defined]
+    return value
 
 
 @dataclass
@@ -71,15 +110,20 @@ class Broker(ABC):
     def list_items(self, caller: Caller) -> list[dict[str, Any]]:
         """One flat dict per resource the caller may see, with a value for every column."""
 
+    def item(self, row: Any) -> dict[str, Any]:
+        """One resource as `get` lists it: a value for every column."""
+        return {column.name: column.value(row) for column in self.columns}
+
     @abstractmethod
     def describe(self, caller: Caller, name: str) -> dict[str, Any]: ...
 
     @abstractmethod
     def delete(self, caller: Caller, name: str) -> None: ...
 
-    @abstractmethod
     def example(self) -> dict[str, Any]:
-        """A manifest that applies as is to a fresh account."""
+        """A manifest that applies as is to an account holding the examples of the kinds it names:
+        `examples/<Kind>.yaml` in the broker's app."""
+        return dict(yaml.safe_load(_example_text(type(self).__module__, self.kind)))
 
     # --- shared behaviour -------------------------------------------------------------------
     def check_can_write(self, caller: Caller) -> None:
@@ -93,12 +137,22 @@ class Broker(ABC):
         try:
             return self.manifest_model.model_validate({**document, "kind": self.kind})
         except ValidationError as error:
-            name = document.get("metadata", {}).get("name") if isinstance(document.get("metadata"), dict) else None
-            raise ValidationFailed(
-                f"The {self.kind} manifest is invalid; fix the fields listed in errors.",
-                context={"kind": self.kind, "name": name},
-                errors=field_errors(error),
+            metadata = document.get("metadata")
+            raise self.invalid(
+                metadata.get("name") if isinstance(metadata, dict) else None, self.problems(error)
             ) from None
+
+    def problems(self, error: ValidationError) -> list[FieldError]:
+        """Pydantic's errors at their field paths, in the words this kind's errors use."""
+        return field_errors(error)
+
+    def invalid(self, name: str | None, problems: list[FieldError]) -> ValidationFailed:
+        """The 400 of a manifest whose fields are wrong, each at its field path."""
+        return ValidationFailed(
+            f"The {self.kind} manifest is invalid; fix the fields listed in errors.",
+            context={"kind": self.kind, "name": name},
+            errors=problems,
+        )
 
     def get(self, caller: Caller, name: str | None = None) -> dict[str, Any]:
         items = self.list_items(caller)
@@ -106,10 +160,10 @@ class Broker(ABC):
             items = [item for item in items if item.get("name") == name]
             if not items:
                 raise self.not_found(name)
-        return {
-            "titles": [{"name": column.name, "type": column.type} for column in self.columns],
-            "items": items,
-        }
+        return {"titles": self.titles(), "items": items}
+
+    def titles(self) -> list[dict[str, str]]:
+        return [{"name": column.name, "type": column.type} for column in self.columns if column.listed]
 
     def schema(self) -> dict[str, Any]:
         schema = self.manifest_model.model_json_schema(by_alias=True)
@@ -130,6 +184,14 @@ class Broker(ABC):
             "spec": spec,
             "status": status,
         }
+
+
+@functools.cache
+def _example_text(module: str, kind: str) -> str:
+    app = apps.get_containing_app_config(module)
+    if app is None:
+        raise LookupError(f"{module} is in no installed app")
+    return (Path(app.path) / "examples" / f"{kind}.yaml").read_text(encoding="utf-8")
 
 
 _REGISTRY: dict[str, Broker] = {}

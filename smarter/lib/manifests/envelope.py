@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
 from pydantic.alias_generators import to_camel
 
 from smarter.lib.errors import FieldError
@@ -43,6 +43,22 @@ class Manifest(CamelModel):
     spec: Any
     # Read-only: filled by describe, accepted and ignored on apply so describe output re-applies.
     status: dict[str, Any] | None = None
+
+
+def section_manifest(kind: str, section: str, model: type[CamelModel], *, optional: bool = False) -> type[Manifest]:
+    """The manifest of a kind whose spec is one section, `spec.<section>` of `model`: the models
+    `<kind>Spec` and `<kind>Manifest`, as the JSON Schema names them. `optional`: the section and
+    the spec may be left out (every field of `model` has a default)."""
+    section_field: Any = (model, Field(default_factory=model)) if optional else (model, ...)
+    spec = create_model(f"{kind}Spec", __base__=CamelModel, __module__=model.__module__, **{section: section_field})
+    spec_field: Any = (spec, Field(default_factory=spec)) if optional else (spec, ...)
+    return create_model(
+        f"{kind}Manifest",
+        __base__=Manifest,
+        __module__=model.__module__,
+        kind=(Literal[kind], kind),  # type: ignore[arg-type]
+        spec=spec_field,
+    )
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:

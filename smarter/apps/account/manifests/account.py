@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
+from django.db.models import QuerySet
 from pydantic import Field
 
 from smarter.apps.account import selectors, services
-from smarter.apps.account.manifests.common import iso
 from smarter.apps.account.models import Account
 from smarter.lib.errors import Conflict, PermissionDenied
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
-from smarter.lib.manifests.broker import ApplyAction, Caller
+from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices, iso, section_manifest
+from smarter.lib.manifests.broker import Caller
 
 
 class AccountConfig(CamelModel):
@@ -28,16 +28,10 @@ class AccountConfig(CamelModel):
     currency: str = Field("USD", min_length=3, max_length=3)
 
 
-class AccountSpec(CamelModel):
-    config: AccountConfig
+AccountManifest = section_manifest("Account", "config", AccountConfig)
 
 
-class AccountManifest(Manifest):
-    kind: Literal["Account"] = "Account"
-    spec: AccountSpec
-
-
-class AccountBroker(Broker):
+class AccountBroker(ModelBroker[Account]):
     kind = "Account"
     manifest_model = AccountManifest
     columns = (
@@ -47,6 +41,7 @@ class AccountBroker(Broker):
         Column("isActive", "boolean"),
         Column("createdAt", "datetime"),
     )
+    writes = RowServices(services, "account")
 
     def check_can_write(self, caller: Caller) -> None:
         if not caller.is_superuser:
@@ -55,80 +50,24 @@ class AccountBroker(Broker):
                 context={"kind": self.kind},
             )
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
-        profile = manifest.spec.config.model_dump()
-        account = Account.objects.filter(name=manifest.metadata.name).first()
-        action: ApplyAction
-        if account is None:
-            account = services.account_create(name=manifest.metadata.name, **profile)
-            action = "created"
-        else:
-            action = "updated" if services.account_update(account=account, **profile) else "unchanged"
-        return ApplyOutcome(action, self._describe(account))
+    def rows(self, caller: Caller) -> QuerySet[Account]:
+        return selectors.accounts_visible_to(caller)
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": account.name,
-                "accountNumber": account.account_number,
-                "companyName": account.company_name,
-                "isActive": account.is_active,
-                "createdAt": iso(account.created_at),
-            }
-            for account in selectors.accounts_visible_to(caller)
-        ]
+    def create(self, caller: Caller, name: str, fields: dict[str, Any]) -> Account:
+        return services.account_create(name=name, **fields)
 
-    def _get(self, caller: Caller, name: str) -> Account:
-        account = selectors.accounts_visible_to(caller).filter(name=name).first()
-        if account is None:
-            raise self.not_found(name)
-        return account
+    def status_of(self, row: Account) -> dict[str, Any]:
+        return {
+            "accountNumber": row.account_number,
+            "isActive": row.is_active,
+            "members": row.memberships.count(),
+            "createdAt": iso(row.created_at),
+            "updatedAt": iso(row.updated_at),
+        }
 
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, account: Account) -> dict[str, Any]:
-        config = AccountConfig.model_validate({field: getattr(account, field) for field in services.PROFILE_FIELDS})
-        return self.envelope(
-            {"name": account.name, "description": "", "version": "0.1.0", "tags": [], "annotations": []},
-            {"config": config.model_dump(by_alias=True)},
-            {
-                "accountNumber": account.account_number,
-                "isActive": account.is_active,
-                "members": account.memberships.count(),
-                "createdAt": iso(account.created_at),
-                "updatedAt": iso(account.updated_at),
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        account = self._get(caller, name)
-        self.check_can_write(caller)
-        if account.pk == caller.account.pk:
+    def authorize_delete(self, caller: Caller, row: Account) -> None:
+        if row.pk == caller.account.pk:
             raise Conflict(
                 "You cannot delete the account you are calling from.",
-                context={"kind": self.kind, "name": name},
+                context={"kind": self.kind, "name": row.name},
             )
-        services.account_delete(account=account)
-
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "Account",
-            "metadata": {"name": "example_corp", "description": "Example Corp's tenant", "version": "0.1.0"},
-            "spec": {
-                "config": {
-                    "companyName": "Example Corp",
-                    "phoneNumber": "+1 555 0100",
-                    "address1": "1 Main Street",
-                    "city": "Springfield",
-                    "state": "IL",
-                    "postalCode": "62701",
-                    "country": "US",
-                    "language": "en-US",
-                    "timezone": "America/Chicago",
-                    "currency": "USD",
-                }
-            },
-        }

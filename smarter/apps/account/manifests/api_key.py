@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
-from pydantic import Field, field_validator
+from pydantic import Field, field_serializer, field_validator
 
 from smarter.apps.account import selectors, services
-from smarter.apps.account.manifests.common import iso, metadata_of
 from smarter.apps.account.models import ApiKey
 from smarter.lib.errors import Conflict, FieldError, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
+from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices, Written, iso, section_manifest
 from smarter.lib.manifests.broker import Caller
 
 
@@ -28,69 +28,67 @@ class ApiKeyConfig(CamelModel):
             return timezone.make_aware(value, UTC)
         return value
 
-
-class ApiKeySpec(CamelModel):
-    config: ApiKeyConfig = Field(default_factory=ApiKeyConfig)
-
-
-class ApiKeyManifest(Manifest):
-    kind: Literal["ApiKey"] = "ApiKey"
-    spec: ApiKeySpec = Field(default_factory=ApiKeySpec)
+    @field_serializer("expires_at")
+    def _iso(self, value: datetime | None) -> str | None:
+        return iso(value)  # as Python writes it ("+00:00"), like every other date of the API
 
 
-class ApiKeyBroker(Broker):
+ApiKeyManifest = section_manifest("ApiKey", "config", ApiKeyConfig, optional=True)
+
+
+class ApiKeyBroker(ModelBroker[ApiKey]):
     kind = "ApiKey"
     aliases = ("SmarterAuthToken", "AuthToken")
     manifest_model = ApiKeyManifest
     columns = (
         Column("name"),
-        Column("keyPrefix"),
-        Column("username"),
-        Column("isActive", "boolean"),
+        Column("keyPrefix", source="display_prefix"),
+        Column("username", source=lambda key: key.user.get_username()),
+        Column("isActive", "boolean", source=lambda key: key.is_usable()),
         Column("expiresAt", "datetime"),
         Column("lastUsedAt", "datetime"),
     )
+    writes = RowServices(services, "api_key")
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
+    def rows(self, caller: Caller) -> QuerySet[ApiKey]:
+        return selectors.api_keys_visible_to(caller)
+
+    def spec_values(self, row: ApiKey) -> dict[str, Any]:
+        config = ApiKeyConfig.model_construct(
+            username=row.user.get_username(), expires_at=row.expires_at, is_active=row.revoked_at is None
+        )
+        return {"config": config}
+
+    def status_of(self, row: ApiKey) -> dict[str, Any]:
+        return {
+            "keyPrefix": row.display_prefix,
+            "usable": row.is_usable(),
+            "expired": row.expires_at is not None and row.expires_at <= timezone.now(),
+            "revokedAt": iso(row.revoked_at),
+            "lastUsedAt": iso(row.last_used_at),
+            "createdAt": iso(row.created_at),
+        }
+
+    def fields_of(self, caller: Caller, manifest: Any, row: ApiKey | None) -> dict[str, Any]:
         config = manifest.spec.config
-        name = manifest.metadata.name
-        key = selectors.api_key_get(account=caller.account, name=name)
-        if key is None:
-            if not config.is_active:
-                raise ValidationFailed(
-                    "A new API key cannot be created revoked; set isActive to true.",
-                    errors=[FieldError("spec.config.isActive", "must be true for a new key")],
-                )
-            owner = self._owner(caller, config.username)
-            issued = services.api_key_create(
-                account=caller.account,
-                user=owner,
-                name=name,
-                description=manifest.metadata.description,
-                expires_at=config.expires_at,
+        if row is None and not config.is_active:
+            raise ValidationFailed(
+                "A new API key cannot be created revoked; set isActive to true.",
+                errors=[FieldError("spec.config.isActive", "must be true for a new key")],
             )
-            return ApplyOutcome(
-                "created",
-                self._describe(issued.api_key),
-                extra={"apiKey": issued.plaintext, "note": "Store this key now: it is not shown again."},
-            )
-        if config.username is not None and config.username != key.user.get_username():
+        if row is None:
+            return {**super().fields_of(caller, manifest, row), "user": self._owner(caller, config.username)}
+        if config.username is not None and config.username != row.user.get_username():
             raise ValidationFailed(
                 "The owner of an existing key cannot change; create a new key for that user.",
                 errors=[FieldError("spec.config.username", "cannot change the owner of an existing key")],
             )
-        if config.is_active and key.revoked_at is not None:
+        if config.is_active and row.revoked_at is not None:
             raise Conflict(
-                f"API key {name!r} is revoked and cannot be re-activated; create a new key.",
-                context={"kind": self.kind, "name": name},
+                f"API key {row.name!r} is revoked and cannot be re-activated; create a new key.",
+                context={"kind": self.kind, "name": row.name},
             )
-        changed = services.api_key_update(
-            api_key=key, description=manifest.metadata.description, expires_at=config.expires_at
-        )
-        if not config.is_active:
-            changed = services.api_key_revoke(api_key=key) or changed
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(key))
+        return super().fields_of(caller, manifest, row)
 
     def _owner(self, caller: Caller, username: str | None) -> Any:
         if username is None:
@@ -103,57 +101,20 @@ class ApiKeyBroker(Broker):
             )
         return membership.user
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": key.name,
-                "keyPrefix": key.display_prefix,
-                "username": key.user.get_username(),
-                "isActive": key.is_usable(),
-                "expiresAt": iso(key.expires_at),
-                "lastUsedAt": iso(key.last_used_at),
-            }
-            for key in selectors.api_keys_visible_to(caller)
-        ]
-
-    def _get(self, caller: Caller, name: str) -> ApiKey:
-        key = selectors.api_keys_visible_to(caller).filter(name=name).first()
-        if key is None:
-            raise self.not_found(name)
-        return key
-
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, key: ApiKey) -> dict[str, Any]:
-        return self.envelope(
-            metadata_of(key.name, key.description),
-            {
-                "config": {
-                    "username": key.user.get_username(),
-                    "expiresAt": iso(key.expires_at),
-                    "isActive": key.revoked_at is None,
-                }
-            },
-            {
-                "keyPrefix": key.display_prefix,
-                "usable": key.is_usable(),
-                "expired": key.expires_at is not None and key.expires_at <= timezone.now(),
-                "revokedAt": iso(key.revoked_at),
-                "lastUsedAt": iso(key.last_used_at),
-                "createdAt": iso(key.created_at),
-            },
+    def write(self, caller: Caller, name: str, row: ApiKey | None, fields: dict[str, Any]) -> Written[ApiKey]:
+        if row is None:
+            issued = services.api_key_create(
+                account=caller.account,
+                user=fields["user"],
+                name=name,
+                description=fields["description"],
+                expires_at=fields["expires_at"],
+            )
+            note = {"apiKey": issued.plaintext, "note": "Store this key now: it is not shown again."}
+            return Written("created", issued.api_key, extra=note)
+        changed = services.api_key_update(
+            api_key=row, description=fields["description"], expires_at=fields["expires_at"]
         )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        key = self._get(caller, name)
-        self.check_can_write(caller)
-        services.api_key_delete(api_key=key)
-
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "ApiKey",
-            "metadata": {"name": "ci_pipeline", "description": "Used by the CI pipeline", "version": "0.1.0"},
-            "spec": {"config": {"expiresAt": None, "isActive": True}},
-        }
+        if not fields["is_active"]:
+            changed = services.api_key_revoke(api_key=row) or changed
+        return Written("updated" if changed else "unchanged", row)

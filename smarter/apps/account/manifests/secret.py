@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
+from django.db.models import QuerySet
 from pydantic import Field
 
 from smarter.apps.account import selectors, services
-from smarter.apps.account.manifests.common import iso, metadata_of
 from smarter.apps.account.models import Secret
 from smarter.lib.errors import FieldError, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
+from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices, iso, section_manifest
 from smarter.lib.manifests.broker import Caller
 
 
@@ -20,114 +20,56 @@ class SecretConfig(CamelModel):
         None,
         min_length=1,
         max_length=8192,
+        exclude=True,  # write-only: never in what describe or get show
         description="Write-only. Required to create; omit it to keep the stored value.",
     )
     description: str = Field("", max_length=2000)
     expiration_date: date | None = None
 
 
-class SecretSpec(CamelModel):
-    config: SecretConfig
+SecretManifest = section_manifest("Secret", "config", SecretConfig)
 
 
-class SecretManifest(Manifest):
-    kind: Literal["Secret"] = "Secret"
-    spec: SecretSpec
-
-
-class SecretBroker(Broker):
+class SecretBroker(ModelBroker[Secret]):
     kind = "Secret"
     manifest_model = SecretManifest
     columns = (
         Column("name"),
         Column("description"),
-        Column("expirationDate", "date"),
+        Column("expirationDate", "date", source="expires_at"),
         Column("lastAccessedAt", "datetime"),
         Column("updatedAt", "datetime"),
     )
+    writes = RowServices(services, "secret")
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
-        config = manifest.spec.config
-        description = config.description or manifest.metadata.description
-        secret = selectors.secret_get(account=caller.account, name=manifest.metadata.name)
-        if secret is None:
-            if config.value is None:
-                raise ValidationFailed(
-                    "A new secret needs a value.",
-                    context={"kind": self.kind, "name": manifest.metadata.name},
-                    errors=[FieldError("spec.config.value", "required when creating a secret")],
-                )
-            secret = services.secret_create(
-                account=caller.account,
-                name=manifest.metadata.name,
-                value=config.value,
-                description=description,
-                version=manifest.metadata.version,
-                expires_at=config.expiration_date,
-            )
-            return ApplyOutcome("created", self._describe(secret))
-        changed = services.secret_update(
-            secret=secret,
-            value=config.value,
-            description=description,
-            version=manifest.metadata.version,
-            expires_at=config.expiration_date,
-        )
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(secret))
+    def rows(self, caller: Caller) -> QuerySet[Secret]:
+        return selectors.secrets_of(caller.account).defer("encrypted_value")
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": secret.name,
-                "description": secret.description,
-                "expirationDate": iso(secret.expires_at),
-                "lastAccessedAt": iso(secret.last_accessed_at),
-                "updatedAt": iso(secret.updated_at),
-            }
-            for secret in selectors.secrets_of(caller.account).defer("encrypted_value")
-        ]
+    def find(self, caller: Caller, name: str) -> Secret | None:
+        return selectors.secret_get(account=caller.account, name=name)
 
-    def _get(self, caller: Caller, name: str) -> Secret:
-        secret = selectors.secret_get(account=caller.account, name=name)
-        if secret is None:
-            raise self.not_found(name)
-        return secret
+    def spec_values(self, row: Secret) -> dict[str, Any]:
+        return {"config": SecretConfig.model_construct(description=row.description, expiration_date=row.expires_at)}
 
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, secret: Secret) -> dict[str, Any]:
-        return self.envelope(
-            metadata_of(secret.name, secret.description, secret.version),
-            {"config": {"description": secret.description, "expirationDate": iso(secret.expires_at)}},
-            {
-                "expired": selectors.secret_is_expired(secret),
-                "lastAccessedAt": iso(secret.last_accessed_at),
-                "createdAt": iso(secret.created_at),
-                "updatedAt": iso(secret.updated_at),
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        secret = self._get(caller, name)
-        self.check_can_write(caller)
-        services.secret_delete(secret=secret)
-
-    def example(self) -> dict[str, Any]:
+    def status_of(self, row: Secret) -> dict[str, Any]:
         return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": "crm_api_token",
-                "description": "Token of the CRM's REST API",
-                "version": "0.1.0",
-            },
-            "spec": {
-                "config": {
-                    "value": "replace-me-with-the-real-token",
-                    "description": "Token of the CRM's REST API",
-                    "expirationDate": None,
-                }
-            },
+            "expired": selectors.secret_is_expired(row),
+            "lastAccessedAt": iso(row.last_accessed_at),
+            "createdAt": iso(row.created_at),
+            "updatedAt": iso(row.updated_at),
+        }
+
+    def fields_of(self, caller: Caller, manifest: Any, row: Secret | None) -> dict[str, Any]:
+        config = manifest.spec.config
+        if row is None and config.value is None:
+            raise ValidationFailed(
+                "A new secret needs a value.",
+                context={"kind": self.kind, "name": manifest.metadata.name},
+                errors=[FieldError("spec.config.value", "required when creating a secret")],
+            )
+        return {
+            "value": config.value,
+            "description": config.description or manifest.metadata.description,
+            "version": manifest.metadata.version,
+            "expires_at": config.expiration_date,
         }

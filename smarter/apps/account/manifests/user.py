@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db.models import QuerySet
 from pydantic import AfterValidator, Field
 
 from smarter.apps.account import selectors, services
-from smarter.apps.account.manifests.common import iso, metadata_of
-from smarter.apps.account.models import Membership, Role
+from smarter.apps.account.models import Membership
 from smarter.lib.errors import Conflict
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
+from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices, iso, section_manifest
 from smarter.lib.manifests.broker import Caller
 
 
@@ -28,6 +28,7 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 
 
 class UserConfig(CamelModel):
+    # The user's fields, and the member's role in the account (a class docstring would be in the schema).
     email: Email
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
@@ -35,105 +36,49 @@ class UserConfig(CamelModel):
     is_active: bool = True
 
 
-class UserSpec(CamelModel):
-    config: UserConfig
+UserManifest = section_manifest("User", "config", UserConfig)
 
 
-class UserManifest(Manifest):
-    kind: Literal["User"] = "User"
-    spec: UserSpec
-
-
-class UserBroker(Broker):
+class UserBroker(ModelBroker[Membership]):
     kind = "User"
     manifest_model = UserManifest
     columns = (
-        Column("name"),
-        Column("email"),
+        Column("name", source="user.username"),
+        Column("email", source="user.email"),
         Column("role"),
-        Column("isActive", "boolean"),
-        Column("lastLogin", "datetime"),
+        Column("isActive", "boolean", source="user.is_active"),
+        Column("lastLogin", "datetime", source="user.last_login"),
     )
+    writes = RowServices(services, "member", row="membership", verbs=("add", "update", "remove"))
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
-        config = manifest.spec.config
-        username = manifest.metadata.name
-        membership = selectors.membership_get(account=caller.account, username=username)
-        user_fields = {
-            "email": str(config.email),
-            "first_name": config.first_name,
-            "last_name": config.last_name,
-            "is_active": config.is_active,
-        }
-        if membership is None:
-            membership = services.member_add(account=caller.account, username=username, role=config.role, **user_fields)
-            return ApplyOutcome("created", self._describe(membership))
-        if membership.user_id == caller.user.pk and config.role != membership.role:
-            raise Conflict("You cannot change your own role.", context={"kind": self.kind, "name": username})
-        changed = services.member_update(membership=membership, role=config.role, **user_fields)
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(membership))
+    def rows(self, caller: Caller) -> QuerySet[Membership]:
+        return selectors.memberships_of(caller.account)
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": membership.user.username,
-                "email": membership.user.email,
-                "role": membership.role,
-                "isActive": membership.user.is_active,
-                "lastLogin": iso(membership.user.last_login),
-            }
-            for membership in selectors.memberships_of(caller.account)
-        ]
+    def find(self, caller: Caller, name: str) -> Membership | None:
+        return selectors.membership_get(account=caller.account, username=name)
 
-    def _get(self, caller: Caller, name: str) -> Membership:
-        membership = selectors.membership_get(account=caller.account, username=name)
-        if membership is None:
-            raise self.not_found(name)
-        return membership
+    def name_of(self, row: Membership) -> str:
+        return row.user.get_username()
 
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
+    def spec_values(self, row: Membership) -> dict[str, Any]:
+        return {"config": self.section_from(UserConfig, row, row.user)}  # the role is the membership's
 
-    def _describe(self, membership: Membership) -> dict[str, Any]:
-        user = membership.user
-        return self.envelope(
-            metadata_of(user.username),
-            {
-                "config": {
-                    "email": user.email,
-                    "firstName": user.first_name,
-                    "lastName": user.last_name,
-                    "role": membership.role,
-                    "isActive": user.is_active,
-                }
-            },
-            {
-                "accountNumber": membership.account.account_number,
-                "dateJoined": iso(user.date_joined),
-                "lastLogin": iso(user.last_login),
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        membership = self._get(caller, name)
-        self.check_can_write(caller)
-        if membership.user_id == caller.user.pk:
-            raise Conflict("You cannot remove yourself from the account.", context={"kind": self.kind, "name": name})
-        services.member_remove(membership=membership)
-
-    def example(self) -> dict[str, Any]:
+    def status_of(self, row: Membership) -> dict[str, Any]:
         return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "User",
-            "metadata": {"name": "example_user", "description": "A prompt engineer", "version": "0.1.0"},
-            "spec": {
-                "config": {
-                    "email": "example_user@example.com",
-                    "firstName": "Ada",
-                    "lastName": "Lovelace",
-                    "role": Role.MEMBER.value,
-                    "isActive": True,
-                }
-            },
+            "accountNumber": row.account.account_number,
+            "dateJoined": iso(row.user.date_joined),
+            "lastLogin": iso(row.user.last_login),
         }
+
+    def create(self, caller: Caller, name: str, fields: dict[str, Any]) -> Membership:
+        return services.member_add(account=caller.account, username=name, **fields)
+
+    def authorize_write(self, caller: Caller, name: str, row: Membership | None, fields: dict[str, Any]) -> None:
+        if row is not None and row.user_id == caller.user.pk and fields["role"] != row.role:
+            raise Conflict("You cannot change your own role.", context={"kind": self.kind, "name": name})
+
+    def authorize_delete(self, caller: Caller, row: Membership) -> None:
+        if row.user_id == caller.user.pk:
+            raise Conflict(
+                "You cannot remove yourself from the account.", context={"kind": self.kind, "name": self.name_of(row)}
+            )

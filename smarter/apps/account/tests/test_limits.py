@@ -14,10 +14,10 @@ import httpx
 import pytest
 import redis
 from django.db.models import Sum
-from waffle.models import Switch
 
 from smarter.apps.account.billing import limits
 from smarter.apps.account.billing.models import AccountLimits, BudgetAlert
+from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.billing_support import celery_mode, make_chatbot
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
@@ -293,35 +293,13 @@ def test_the_openai_endpoint_can_be_switched_off_for_one_account(
 ) -> None:
     acme = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     globex = make_persona(make_account("Globex"), "other", Role.ADMIN)
-    Switch.objects.create(name=f"openai_compatible_endpoint:{acme.account.account_number}", active=False)
+    feature_switch_set(feature="openai_compatible_endpoint", account=acme.account, active=False)
 
     with _client(acme, asgi_server) as client:
         refused = client.get("/api/v1/openai/models")
     with _client(globex, asgi_server) as client:
         allowed = client.get("/api/v1/openai/models")
-    for switch in Switch.objects.all():
-        switch.delete()  # committed at once: later tests see no switch
 
     assert refused.status_code == 403
     assert refused.json()["errorClass"] == "PermissionDenied"
     assert allowed.status_code == 200
-
-
-def test_features_are_on_by_default_and_a_global_switch_turns_them_off(
-    owner: Persona, django_capture_on_commit_callbacks: Any
-) -> None:
-    from smarter.apps.account.features import feature_enabled
-
-    assert feature_enabled(account=owner.account, feature="custom_domains")
-    with django_capture_on_commit_callbacks(execute=True):  # as committed: waffle's own cache is flushed
-        Switch.objects.create(name="custom_domains", active=False)
-        Switch.objects.create(name=f"custom_domains:{owner.account.account_number}", active=True)
-    other = make_account("Initech")
-    try:
-        assert feature_enabled(account=owner.account, feature="custom_domains")
-        assert not feature_enabled(account=other, feature="custom_domains")
-    finally:
-        # The rows roll back with the test; waffle's own cache (Redis in CI) must forget them too.
-        with django_capture_on_commit_callbacks(execute=True):
-            for switch in Switch.objects.filter(name__startswith="custom_domains"):
-                switch.delete()

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from smarter.apps.account import services as account_services
+from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.api.tests.helpers import APPLY, database_snapshot
 from smarter.apps.chatbot.models import Chatbot
@@ -148,18 +149,12 @@ def test_a_provider_may_not_point_at_internal_addresses(owner: Persona, url: str
     assert response.json()["errors"][0]["loc"] == "spec.provider.baseUrl"
 
 
-def test_custom_domains_follow_the_accounts_feature_switch(
-    owner: Persona, django_capture_on_commit_callbacks: Any
-) -> None:
-    from waffle.models import Switch
-
-    switch = Switch.objects.create(name=f"custom_domains:{owner.account.account_number}", active=False)
+def test_custom_domains_follow_the_accounts_feature_switch(owner: Persona) -> None:
+    feature_switch_set(feature="custom_domains", account=owner.account, active=False)
     refused = apply(owner, bot(config={"customDomain": "chat.example.com"}))
     assert refused.status_code == 403
     assert refused.json()["description"] == "Custom domains are not enabled for your account."
     assert not Chatbot.objects.exists()
-    switch.active = True
-    with django_capture_on_commit_callbacks(execute=True):
-        switch.save()  # as the admin site does: waffle's cache is flushed once this commits
+    feature_switch_set(feature="custom_domains", account=owner.account, active=True)  # as the admin site does
     allowed = apply(owner, bot(config={"customDomain": "chat.example.com"}))
     assert allowed.status_code == 200, allowed.json()

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from waffle.models import Switch
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
+from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.models import Membership
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.api.async_door import resolve_caller
@@ -105,25 +105,17 @@ def test_a_revoked_key_a_wrong_secret_and_a_removed_member_find_nobody(
     assert door_lookup(api_key=teammate.key, chatbot_name="support", feature=FEATURE) is None
 
 
-def test_the_accounts_own_switch_decides_before_the_global_one(
-    owner: Persona, outsider: Persona, support: Any, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_the_accounts_own_switch_decides_before_the_global_one(owner: Persona, outsider: Persona, support: Any) -> None:
     services.chatbot_create(account=outsider.account, name="support", plugins=[])
-    with django_capture_on_commit_callbacks(execute=True):  # as committed: waffle's own cache is flushed
-        Switch.objects.create(name=FEATURE, active=False)
-        Switch.objects.create(name=f"{FEATURE}:{owner.account.account_number}", active=True)
-    try:
-        mine = door_lookup(api_key=owner.key, chatbot_name="support", feature=FEATURE)
-        theirs = door_lookup(api_key=outsider.key, chatbot_name="support", feature=FEATURE)
-        assert mine is not None and mine.feature_on is True
-        assert theirs is not None and theirs.feature_on is False
-        with pytest.raises(PermissionDenied):
-            resolve_caller(f"Token {outsider.key}", "support", FEATURE)
-        assert resolve_caller(f"Token {owner.key}", "support", FEATURE)[1].pk == support.pk
-        # Another feature's switches do not apply.
-        other = door_lookup(api_key=outsider.key, chatbot_name="support", feature="custom_domains")
-        assert other is not None and other.feature_on is True
-    finally:
-        with django_capture_on_commit_callbacks(execute=True):
-            for switch in Switch.objects.filter(name__startswith=FEATURE):
-                switch.delete()
+    feature_switch_set(feature=FEATURE, active=False)
+    feature_switch_set(feature=FEATURE, account=owner.account, active=True)
+    mine = door_lookup(api_key=owner.key, chatbot_name="support", feature=FEATURE)
+    theirs = door_lookup(api_key=outsider.key, chatbot_name="support", feature=FEATURE)
+    assert mine is not None and mine.feature_on is True
+    assert theirs is not None and theirs.feature_on is False
+    with pytest.raises(PermissionDenied):
+        resolve_caller(f"Token {outsider.key}", "support", FEATURE)
+    assert resolve_caller(f"Token {owner.key}", "support", FEATURE)[1].pk == support.pk
+    # Another feature's switches do not apply.
+    other = door_lookup(api_key=outsider.key, chatbot_name="support", feature="custom_domains")
+    assert other is not None and other.feature_on is True

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from smarter.lib.errors import FieldError, ValidationFailed
+from smarter.lib.errors import FieldError
 from smarter.lib.manifests import CamelModel, Metadata, field_errors
 
 Directive = Literal["always", "search_terms", "llm"]
@@ -109,14 +109,6 @@ def parameter_problems(parameters: list[Parameter], test_values: list[TestValue]
     return problems
 
 
-def validation_failed(kind: str, name: str | None, problems: list[FieldError]) -> ValidationFailed:
-    return ValidationFailed(
-        f"The {kind} manifest is invalid; fix the fields listed in errors.",
-        context={"kind": kind, "name": name},
-        errors=problems,
-    )
-
-
 def pydantic_problems(error: ValidationError) -> list[FieldError]:
     """Pydantic's errors, with enum-like messages in the contract's words ("must be one of ...")."""
     problems = []
@@ -128,3 +120,10 @@ def pydantic_problems(error: ValidationError) -> list[FieldError]:
             problem = FieldError(problem.loc, f"must be one of {', '.join(words)}")
         problems.append(problem)
     return problems
+
+
+class PluginKindErrors:
+    """Mixed into the plugin app's brokers: their errors say "must be one of ..." for a choice."""
+
+    def problems(self, error: ValidationError) -> list[FieldError]:
+        return pydantic_problems(error)

@@ -6,35 +6,26 @@ Credentials are never in the manifest: `password` / `apiKey` name a Secret of th
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from django.db.models import QuerySet
+from pydantic import Field, ValidationInfo, field_validator
 
 from smarter.apps.account import selectors as account_selectors
 from smarter.apps.account.models import Secret
-from smarter.apps.account.secret_policy import BindingFields, secret_binding_authorize
+from smarter.apps.account.secret_policy import BindingFields, SecretBindingRule
 from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
-from smarter.apps.plugin.manifests.common import pydantic_problems, validation_failed
+from smarter.apps.plugin.manifests.common import PluginKindErrors
 from smarter.apps.plugin.models import ApiConnection, SqlConnection
 from smarter.apps.plugin.sqlite_files import DatabaseFileRefused, database_file
 from smarter.lib.errors import FieldError
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest, Metadata
+from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices
 from smarter.lib.manifests.broker import Caller
-from smarter.lib.manifests.envelope import ResourceName
+from smarter.lib.manifests.envelope import ResourceName, section_manifest
 from smarter.lib.outbound import server_host, server_url
 
 HEADER_NAME = r"^[A-Za-z0-9-]{1,128}$"
-
-
-def _metadata(instance: Any) -> dict[str, Any]:
-    return {
-        "name": instance.name,
-        "description": instance.description,
-        "version": instance.version,
-        "tags": [],
-        "annotations": [],
-    }
 
 
 def secret_for(caller: Caller, name: str | None, loc: str, problems: list[FieldError]) -> Secret | None:
@@ -47,16 +38,20 @@ def secret_for(caller: Caller, name: str | None, loc: str, problems: list[FieldE
     return secret
 
 
-class _ValidatingBroker(Broker):
-    write_role = "member"
+Connection = TypeVar("Connection", SqlConnection, ApiConnection)
 
-    def validate(self, document: dict[str, Any]) -> Manifest:
-        try:
-            return self.manifest_model.model_validate({**document, "kind": self.kind})
-        except ValidationError as error:
-            metadata = document.get("metadata")
-            name = metadata.get("name") if isinstance(metadata, dict) else None
-            raise validation_failed(self.kind, name, pydantic_problems(error)) from None
+
+class _ConnectionBroker(PluginKindErrors, SecretBindingRule, ModelBroker[Connection]):
+    """Members may write connections, within the rule of the Secrets they name."""
+
+    write_role = "member"
+    section = "connection"
+
+    def status_of(self, row: Connection) -> dict[str, Any]:
+        return {"health": self.health(row), "usedBy": sorted(row.plugins.values_list("name", flat=True))}
+
+    def health(self, row: Connection) -> dict[str, Any]:
+        raise NotImplementedError
 
 
 # --- SqlConnection ----------------------------------------------------------------------------
@@ -79,35 +74,7 @@ class SqlConnectionConfig(CamelModel):
         return server_host(value)
 
 
-class SqlConnectionSpec(CamelModel):
-    connection: SqlConnectionConfig
-
-
-class SqlConnectionManifest(Manifest):
-    kind: Literal["SqlConnection"] = "SqlConnection"
-    spec: SqlConnectionSpec
-
-
-# A member may not name a Secret in a connection, nor change its target fields while one is named.
-SQL_BINDING = BindingFields(
-    secrets={"password": "spec.connection.password"},
-    target={
-        "db_engine": "spec.connection.dbEngine",
-        "hostname": "spec.connection.hostname",
-        "port": "spec.connection.port",
-        "database": "spec.connection.database",
-        "username": "spec.connection.username",
-    },
-)
-API_BINDING = BindingFields(
-    secrets={"api_key": "spec.connection.apiKey"},
-    target={
-        "base_url": "spec.connection.baseUrl",
-        "auth_method": "spec.connection.authMethod",
-        "username": "spec.connection.username",
-        "header_name": "spec.connection.headerName",
-    },
-)
+SqlConnectionManifest = section_manifest("SqlConnection", "connection", SqlConnectionConfig)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -126,125 +93,37 @@ def _control_characters(config: SqlConnectionConfig) -> list[FieldError]:
     ]
 
 
-class SqlConnectionBroker(_ValidatingBroker):
+class SqlConnectionBroker(_ConnectionBroker[SqlConnection]):
     kind = "SqlConnection"
     manifest_model = SqlConnectionManifest
-    columns = (
-        Column("name"),
-        Column("description"),
-        Column("dbEngine"),
-        Column("hostname"),
-        Column("database"),
+    columns = (Column("name"), Column("description"), Column("dbEngine"), Column("hostname"), Column("database"))
+    writes = RowServices(services, "sql_connection", row="connection")
+    # A member may not name a Secret in a connection, nor change its target fields while one is named.
+    binding = BindingFields.of(
+        "spec.connection", secrets=["password"], target=["db_engine", "hostname", "port", "database", "username"]
     )
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
+    def rows(self, caller: Caller) -> QuerySet[SqlConnection]:
+        return selectors.sql_connections_of(caller.account)
+
+    def health(self, row: SqlConnection) -> dict[str, Any]:
+        return sql_connection_health(row)
+
+    def fields_of(self, caller: Caller, manifest: Any, row: SqlConnection | None) -> dict[str, Any]:
         config = manifest.spec.connection
-        name = manifest.metadata.name
         problems: list[FieldError] = []
         if config.db_engine == "sqlite":
             try:
                 database_file(config.database, account_number=caller.account.account_number)
             except DatabaseFileRefused as refused:
                 problems.append(FieldError("spec.connection.database", str(refused)))
-        else:
-            if not config.hostname:
-                problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
+        elif not config.hostname:
+            problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
         problems += _control_characters(config)
         secret = secret_for(caller, config.password, "spec.connection.password", problems)
         if problems:
-            raise validation_failed(self.kind, name, problems)
-        fields = {
-            "description": manifest.metadata.description,
-            "version": manifest.metadata.version,
-            "db_engine": config.db_engine,
-            "hostname": config.hostname,
-            "port": config.port,
-            "database": config.database,
-            "username": config.username,
-            "password": secret,
-            "timeout": config.timeout,
-        }
-        connection = selectors.sql_connection_get(account=caller.account, name=name)
-        secret_binding_authorize(
-            caller=caller,
-            kind=self.kind,
-            name=name,
-            before=SQL_BINDING.read(connection),
-            after=SQL_BINDING.read(fields),
-        )
-        if connection is None:
-            connection = services.sql_connection_create(account=caller.account, name=name, **fields)
-            return ApplyOutcome("created", self._describe(connection))
-        changed = services.sql_connection_update(connection=connection, **fields)
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(connection))
-
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": connection.name,
-                "description": connection.description,
-                "dbEngine": connection.db_engine,
-                "hostname": connection.hostname,
-                "database": connection.database,
-            }
-            for connection in selectors.sql_connections_of(caller.account)
-        ]
-
-    def _get(self, caller: Caller, name: str) -> SqlConnection:
-        connection = selectors.sql_connection_get(account=caller.account, name=name)
-        if connection is None:
-            raise self.not_found(name)
-        return connection
-
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, connection: SqlConnection) -> dict[str, Any]:
-        return self.envelope(
-            _metadata(connection),
-            {
-                "connection": {
-                    "dbEngine": connection.db_engine,
-                    "hostname": connection.hostname,
-                    "port": connection.port,
-                    "database": connection.database,
-                    "username": connection.username,
-                    "password": connection.password.name if connection.password else None,
-                    "timeout": connection.timeout,
-                }
-            },
-            {
-                "health": sql_connection_health(connection),
-                "usedBy": sorted(connection.plugins.values_list("name", flat=True)),
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        connection = self._get(caller, name)
-        self.check_can_write(caller)
-        secret_binding_authorize(
-            caller=caller, kind=self.kind, name=name, before=SQL_BINDING.read(connection), after=None
-        )
-        services.sql_connection_delete(connection=connection)
-
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "SqlConnection",
-            "metadata": {
-                "name": "course_catalogue_db",
-                "description": "The course catalogue, a SQLite file in the plugin data folder",
-                "version": "0.1.0",
-            },
-            "spec": {
-                "connection": {
-                    "dbEngine": "sqlite",
-                    "database": "course_catalogue.sqlite3",
-                    "timeout": 5,
-                }
-            },
-        }
+            raise self.invalid(manifest.metadata.name, problems)
+        return {**super().fields_of(caller, manifest, row), "password": secret}
 
 
 # --- ApiConnection ----------------------------------------------------------------------------
@@ -263,24 +142,26 @@ class ApiConnectionConfig(CamelModel):
         return server_url(value)
 
 
-class ApiConnectionSpec(CamelModel):
-    connection: ApiConnectionConfig
+ApiConnectionManifest = section_manifest("ApiConnection", "connection", ApiConnectionConfig)
 
 
-class ApiConnectionManifest(Manifest):
-    kind: Literal["ApiConnection"] = "ApiConnection"
-    spec: ApiConnectionSpec
-
-
-class ApiConnectionBroker(_ValidatingBroker):
+class ApiConnectionBroker(_ConnectionBroker[ApiConnection]):
     kind = "ApiConnection"
     manifest_model = ApiConnectionManifest
     columns = (Column("name"), Column("description"), Column("baseUrl"), Column("authMethod"))
+    writes = RowServices(services, "api_connection", row="connection")
+    binding = BindingFields.of(
+        "spec.connection", secrets=["api_key"], target=["base_url", "auth_method", "username", "header_name"]
+    )
 
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
+    def rows(self, caller: Caller) -> QuerySet[ApiConnection]:
+        return selectors.api_connections_of(caller.account)
+
+    def health(self, row: ApiConnection) -> dict[str, Any]:
+        return api_connection_health(row)
+
+    def fields_of(self, caller: Caller, manifest: Any, row: ApiConnection | None) -> dict[str, Any]:
         config = manifest.spec.connection
-        name = manifest.metadata.name
         problems: list[FieldError] = []
         if config.auth_method != "none" and not config.api_key:
             problems.append(FieldError("spec.connection.apiKey", f"required when authMethod is {config.auth_method}"))
@@ -288,89 +169,6 @@ class ApiConnectionBroker(_ValidatingBroker):
             problems.append(FieldError("spec.connection.username", "required when authMethod is basic"))
         secret = secret_for(caller, config.api_key, "spec.connection.apiKey", problems)
         if problems:
-            raise validation_failed(self.kind, name, problems)
-        fields = {
-            "description": manifest.metadata.description,
-            "version": manifest.metadata.version,
-            "base_url": config.base_url,
-            "auth_method": config.auth_method,
-            "api_key": secret,
-            "username": config.username,
-            "header_name": config.header_name or ("X-API-Key" if config.auth_method == "header" else ""),
-            "timeout": config.timeout,
-        }
-        connection = selectors.api_connection_get(account=caller.account, name=name)
-        secret_binding_authorize(
-            caller=caller,
-            kind=self.kind,
-            name=name,
-            before=API_BINDING.read(connection),
-            after=API_BINDING.read(fields),
-        )
-        if connection is None:
-            connection = services.api_connection_create(account=caller.account, name=name, **fields)
-            return ApplyOutcome("created", self._describe(connection))
-        changed = services.api_connection_update(connection=connection, **fields)
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(connection))
-
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": connection.name,
-                "description": connection.description,
-                "baseUrl": connection.base_url,
-                "authMethod": connection.auth_method,
-            }
-            for connection in selectors.api_connections_of(caller.account)
-        ]
-
-    def _get(self, caller: Caller, name: str) -> ApiConnection:
-        connection = selectors.api_connection_get(account=caller.account, name=name)
-        if connection is None:
-            raise self.not_found(name)
-        return connection
-
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
-
-    def _describe(self, connection: ApiConnection) -> dict[str, Any]:
-        return self.envelope(
-            _metadata(connection),
-            {
-                "connection": {
-                    "baseUrl": connection.base_url,
-                    "authMethod": connection.auth_method,
-                    "apiKey": connection.api_key.name if connection.api_key else None,
-                    "username": connection.username,
-                    "headerName": connection.header_name,
-                    "timeout": connection.timeout,
-                }
-            },
-            {
-                "health": api_connection_health(connection),
-                "usedBy": sorted(connection.plugins.values_list("name", flat=True)),
-            },
-        )
-
-    def delete(self, caller: Caller, name: str) -> None:
-        connection = self._get(caller, name)
-        self.check_can_write(caller)
-        secret_binding_authorize(
-            caller=caller, kind=self.kind, name=name, before=API_BINDING.read(connection), after=None
-        )
-        services.api_connection_delete(connection=connection)
-
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "ApiConnection",
-            "metadata": {
-                "name": "weather_api",
-                "description": "Open-Meteo's public forecast API (no key needed)",
-                "version": "0.1.0",
-            },
-            "spec": {"connection": {"baseUrl": "https://api.open-meteo.com", "authMethod": "none", "timeout": 10}},
-        }
-
-
-__all__ = ["ApiConnectionBroker", "Metadata", "SqlConnectionBroker"]
+            raise self.invalid(manifest.metadata.name, problems)
+        header_name = config.header_name or ("X-API-Key" if config.auth_method == "header" else "")
+        return {**super().fields_of(caller, manifest, row), "api_key": secret, "header_name": header_name}

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from django.db.models import QuerySet
 from pydantic import Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
 
 from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
 from smarter.apps.plugin.manifests.common import (
     Parameter,
+    PluginKindErrors,
     PluginMetadata,
     PluginSpecBase,
     TestValue,
     parameter_problems,
-    pydantic_problems,
     selector_problems,
-    validation_failed,
 )
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.sql_guard import UnsafeQuery, check_query
 from smarter.apps.plugin.tools import tool_schema
 from smarter.lib.errors import FieldError
-from smarter.lib.manifests import ApplyOutcome, Broker, CamelModel, Column, Manifest
+from smarter.lib.manifests import CamelModel, Column, Manifest, ModelBroker, RowServices
 from smarter.lib.manifests.broker import Caller
 from smarter.lib.manifests.envelope import ResourceName
 from smarter.lib.outbound import check_url_characters
@@ -136,10 +137,18 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-class _PluginBroker(Broker):
+# Where each class keeps its class-specific part in the spec; the model keeps it as `data`.
+DATA_OF_CLASS = {"static": "data", "sql": "sql_data", "api": "api_data"}
+
+
+class _PluginBroker(PluginKindErrors, ModelBroker[Plugin]):
+    """The plugin kinds. A plugin keeps its selector, prompt overlay and class-specific part as
+    the spec's own JSON (validated on apply), so describe shows them as they were applied."""
+
     plugin_class: ClassVar[str]
     write_role = "member"
     columns = (Column("name"), Column("description"), Column("pluginClass"), Column("directive"))
+    writes = RowServices(services, "plugin")
 
     # --- validation -----------------------------------------------------------------------
     def _class_of(self, document: dict[str, Any]) -> str:
@@ -154,7 +163,7 @@ class _PluginBroker(Broker):
         try:
             manifest = model.model_validate({**document, "kind": self.kind})
         except ValidationError as error:
-            raise validation_failed(self.kind, name, pydantic_problems(error)) from None
+            raise self.invalid(name, self.problems(error)) from None
         problems = []
         if declared is not None and declared != plugin_class:
             problems.append(FieldError("metadata.pluginClass", f"must be {plugin_class} for kind {self.kind}"))
@@ -164,136 +173,88 @@ class _PluginBroker(Broker):
             prefix = "spec.sqlData" if plugin_class == "sql" else "spec.apiData"
             problems += parameter_problems(data.parameters, data.test_values, prefix)
         if problems:
-            raise validation_failed(self.kind, name, problems)
+            raise self.invalid(name, problems)
         manifest.metadata.plugin_class = plugin_class  # type: ignore[attr-defined]
         return manifest
 
     # --- apply ----------------------------------------------------------------------------
-    def apply(self, caller: Caller, manifest: Any) -> ApplyOutcome:
-        self.check_can_write(caller)
-        metadata = manifest.metadata
-        plugin_class = metadata.plugin_class
-        spec = manifest.spec
-        problems: list[FieldError] = []
+    def find(self, caller: Caller, name: str) -> Plugin | None:
+        return selectors.plugin_get(account=caller.account, name=name)  # of any class: a class is not changed
+
+    def fields_of(self, caller: Caller, manifest: Any, row: Plugin | None) -> dict[str, Any]:
+        spec, plugin_class = manifest.spec, manifest.metadata.plugin_class
         fields: dict[str, Any] = {
-            "description": metadata.description,
-            "version": metadata.version,
-            "tags": list(metadata.tags),
-            "annotations": [dict(item) for item in metadata.annotations],
+            **self.metadata_fields(manifest),
+            "plugin_class": plugin_class,
             "selector": _clean(spec.selector.model_dump(by_alias=True, mode="json")),
             "prompt": _clean(spec.prompt.model_dump(by_alias=True, mode="json")),
+            "data": getattr(spec, DATA_OF_CLASS[plugin_class]).model_dump(by_alias=True, mode="json"),
             "sql_connection": None,
             "api_connection": None,
         }
-        if plugin_class == "static":
-            fields["data"] = spec.data.model_dump(by_alias=True, mode="json")
-        elif plugin_class == "sql":
-            fields["data"] = spec.sql_data.model_dump(by_alias=True, mode="json")
-            connection = selectors.sql_connection_get(account=caller.account, name=spec.connection)
+        problems: list[FieldError] = []
+        if plugin_class == "sql":
+            fields["sql_connection"] = connection = selectors.sql_connection_get(
+                account=caller.account, name=spec.connection
+            )
             if connection is None:
-                problems.append(
-                    FieldError("spec.connection", f"no SqlConnection named {spec.connection!r} in your account")
-                )
+                problems.append(_no_connection("SqlConnection", spec.connection))
             else:
-                fields["sql_connection"] = connection
                 names = {parameter.name for parameter in spec.sql_data.parameters}
                 try:
                     check_query(spec.sql_data.sql_query, engine=connection.db_engine, parameter_names=names)
                 except UnsafeQuery as error:
                     problems.append(FieldError("spec.sqlData.sqlQuery", str(error)))
-        else:
-            fields["data"] = spec.api_data.model_dump(by_alias=True, mode="json")
-            api_connection = selectors.api_connection_get(account=caller.account, name=spec.connection)
-            if api_connection is None:
-                problems.append(
-                    FieldError("spec.connection", f"no ApiConnection named {spec.connection!r} in your account")
-                )
-            else:
-                fields["api_connection"] = api_connection
+        elif plugin_class == "api":
+            fields["api_connection"] = selectors.api_connection_get(account=caller.account, name=spec.connection)
+            if fields["api_connection"] is None:
+                problems.append(_no_connection("ApiConnection", spec.connection))
         if problems:
-            raise validation_failed(self.kind, metadata.name, problems)
-        plugin = selectors.plugin_get(account=caller.account, name=metadata.name)
-        if plugin is None:
-            plugin = services.plugin_create(
-                account=caller.account, name=metadata.name, plugin_class=plugin_class, **fields
-            )
-            return ApplyOutcome("created", self._describe(plugin))
-        if plugin.plugin_class != plugin_class:
-            raise validation_failed(
-                self.kind,
-                metadata.name,
-                [
-                    FieldError(
-                        "metadata.pluginClass",
-                        f"plugin {metadata.name!r} exists as {plugin.plugin_class}; "
-                        "delete it first to change its class",
-                    )
-                ],
-            )
-        changed = services.plugin_update(plugin=plugin, **fields)
-        return ApplyOutcome("updated" if changed else "unchanged", self._describe(plugin))
+            raise self.invalid(manifest.metadata.name, problems)
+        if row is not None and row.plugin_class != plugin_class:
+            reason = f"plugin {row.name!r} exists as {row.plugin_class}; delete it first to change its class"
+            raise self.invalid(row.name, [FieldError("metadata.pluginClass", reason)])
+        return fields
 
     # --- reads ----------------------------------------------------------------------------
     def _listed_class(self) -> str | None:
         return self.plugin_class
 
-    def list_items(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": plugin.name,
-                "description": plugin.description,
-                "pluginClass": plugin.plugin_class,
-                "directive": plugin.directive,
-            }
-            for plugin in selectors.plugins_of(caller.account, plugin_class=self._listed_class())
-        ]
+    def rows(self, caller: Caller) -> QuerySet[Plugin]:
+        return selectors.plugins_of(caller.account, plugin_class=self._listed_class())
 
-    def _get(self, caller: Caller, name: str) -> Plugin:
+    def row(self, caller: Caller, name: str) -> Plugin:
         plugin = selectors.plugin_get(account=caller.account, name=name, plugin_class=self._listed_class())
         if plugin is None:
             raise self.not_found(name)
         return plugin
 
-    def describe(self, caller: Caller, name: str) -> dict[str, Any]:
-        return self._describe(self._get(caller, name))
+    def manifest_of(self, row: Plugin) -> dict[str, Any]:
+        return {**super().manifest_of(row), "kind": row.kind}  # `describe plugin x` of a SQL plugin
 
-    def _describe(self, plugin: Plugin) -> dict[str, Any]:
-        spec: dict[str, Any] = {"selector": plugin.selector, "prompt": plugin.prompt}
-        status: dict[str, Any] = {"toolSchema": tool_schema(plugin)}
-        if plugin.plugin_class == "static":
-            spec["data"] = plugin.data
-        elif plugin.plugin_class == "sql":
-            assert plugin.sql_connection is not None
-            spec["connection"] = plugin.sql_connection.name
-            spec["sqlData"] = plugin.data
-            status["connection"] = {
-                "name": plugin.sql_connection.name,
-                **sql_connection_health(plugin.sql_connection),
-            }
-        else:
-            assert plugin.api_connection is not None
-            spec["connection"] = plugin.api_connection.name
-            spec["apiData"] = plugin.data
-            status["connection"] = {
-                "name": plugin.api_connection.name,
-                **api_connection_health(plugin.api_connection),
-            }
-        metadata = {
-            "name": plugin.name,
-            "pluginClass": plugin.plugin_class,
-            "description": plugin.description,
-            "version": plugin.version,
-            "tags": plugin.tags,
-            "annotations": plugin.annotations,
-        }
-        body = self.envelope(metadata, spec, status)
-        body["kind"] = plugin.kind
-        return body
+    def metadata_of(self, row: Plugin) -> dict[str, Any]:
+        name, *rest = super().metadata_of(row).items()
+        return dict([name, ("pluginClass", row.plugin_class), *rest])
 
-    def delete(self, caller: Caller, name: str) -> None:
-        plugin = self._get(caller, name)
-        self.check_can_write(caller)
-        services.plugin_delete(plugin=plugin)
+    def spec_of(self, row: Plugin) -> dict[str, Any]:
+        spec: dict[str, Any] = {"selector": row.selector, "prompt": row.prompt}
+        connection = row.sql_connection or row.api_connection
+        if connection is not None:
+            spec["connection"] = connection.name
+        spec[to_camel(DATA_OF_CLASS[row.plugin_class])] = row.data
+        return spec
+
+    def status_of(self, row: Plugin) -> dict[str, Any]:
+        status: dict[str, Any] = {"toolSchema": tool_schema(row)}
+        if row.sql_connection is not None:
+            status["connection"] = {"name": row.sql_connection.name, **sql_connection_health(row.sql_connection)}
+        elif row.api_connection is not None:
+            status["connection"] = {"name": row.api_connection.name, **api_connection_health(row.api_connection)}
+        return status
+
+
+def _no_connection(kind: str, name: str) -> FieldError:
+    return FieldError("spec.connection", f"no {kind} named {name!r} in your account")
 
 
 class StaticPluginBroker(_PluginBroker):
@@ -309,130 +270,14 @@ class StaticPluginBroker(_PluginBroker):
     def _listed_class(self) -> str | None:
         return None  # `get plugins` lists every class
 
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "Plugin",
-            "metadata": {
-                "name": "everlasting_gobstopper",
-                "pluginClass": "static",
-                "description": "Facts about the Everlasting Gobstopper: contacts, promotions, coupons.",
-                "version": "0.2.0",
-                "tags": ["candy", "treats"],
-                "annotations": [{"smarter.sh/plugin-category": "Candy Plugins"}],
-            },
-            "spec": {
-                "selector": {
-                    "directive": "search_terms",
-                    "searchTerms": ["gobstopper", "everlasting", "candy"],
-                },
-                "prompt": {
-                    "systemRole": "You are a helpful marketing agent for the Willy Wonka Chocolate Factory. "
-                    "Use the everlasting_gobstopper tool for facts about the product.",
-                    "temperature": 0.7,
-                    "maxTokens": 256,
-                },
-                "data": {
-                    "description": "Get information about the Everlasting Gobstopper: who to contact, "
-                    "the biography of its inventor, current promotions and coupon codes.",
-                    "staticData": {
-                        "contact": [
-                            {"name": "Willy Wonka"},
-                            {"title": "Founder and CEO"},
-                            {"email": "ww@wwcf.com"},
-                        ],
-                        "biographical": "Willy Wonka is the reclusive chocolatier who invented the "
-                        "Everlasting Gobstopper, a candy that never gets smaller.",
-                        "salesPromotions": [{"name": "Everlasting Gobstopper", "price": "$1.00"}],
-                        "couponCodes": [{"name": "10% off", "code": "10OFF"}],
-                    },
-                },
-            },
-        }
-
 
 class SqlPluginBroker(_PluginBroker):
     kind = "SqlPlugin"
     plugin_class = "sql"
     manifest_model = SqlPluginManifest
 
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "SqlPlugin",
-            "metadata": {
-                "name": "course_catalogue",
-                "pluginClass": "sql",
-                "description": "Finds courses by topic and price in the course catalogue.",
-                "version": "0.1.0",
-            },
-            "spec": {
-                "selector": {"directive": "search_terms", "searchTerms": ["course", "class", "training"]},
-                "prompt": {"systemRole": "You are a helpful student advisor. Recommend courses from the catalogue."},
-                "connection": "course_catalogue_db",
-                "sqlData": {
-                    "description": "Returns courses whose description mentions a topic, up to a cost.",
-                    "sqlQuery": "SELECT title, description, cost FROM courses "
-                    "WHERE (description LIKE '%' || {topic} || '%' OR {topic} IS NULL) "
-                    "AND (cost <= {max_cost} OR {max_cost} IS NULL) ORDER BY cost",
-                    "parameters": [
-                        {
-                            "name": "topic",
-                            "type": "string",
-                            "description": "a topic such as AI, web or databases",
-                            "required": False,
-                        },
-                        {
-                            "name": "max_cost",
-                            "type": "number",
-                            "description": "highest price in USD",
-                            "required": False,
-                        },
-                    ],
-                    "testValues": [{"name": "topic", "value": "AI"}, {"name": "max_cost", "value": 500}],
-                    "limit": 10,
-                },
-            },
-        }
-
 
 class ApiPluginBroker(_PluginBroker):
     kind = "ApiPlugin"
     plugin_class = "api"
     manifest_model = ApiPluginManifest
-
-    def example(self) -> dict[str, Any]:
-        return {
-            "apiVersion": "smarter.sh/v1",
-            "kind": "ApiPlugin",
-            "metadata": {
-                "name": "weather_forecast",
-                "pluginClass": "api",
-                "description": "Today's weather forecast for a place given by its coordinates.",
-                "version": "0.1.0",
-            },
-            "spec": {
-                "selector": {
-                    "directive": "search_terms",
-                    "searchTerms": ["weather", "forecast", "temperature"],
-                },
-                "prompt": {"systemRole": "Use the weather_forecast tool when asked about the weather."},
-                "connection": "weather_api",
-                "apiData": {
-                    "description": "Current weather at a latitude and longitude.",
-                    "endpoint": "/v1/forecast",
-                    "method": "GET",
-                    "urlParams": [{"key": "current", "value": "temperature_2m,wind_speed_10m"}],
-                    "headers": [{"name": "Accept", "value": "application/json"}],
-                    "parameters": [
-                        {"name": "latitude", "type": "number", "description": "latitude", "required": True},
-                        {"name": "longitude", "type": "number", "description": "longitude", "required": True},
-                    ],
-                    "testValues": [
-                        {"name": "latitude", "value": 52.52},
-                        {"name": "longitude", "value": 13.41},
-                    ],
-                    "limit": 10,
-                },
-            },
-        }
