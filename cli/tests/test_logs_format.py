@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smarter.cli.output import excerpt, log_row
+from smarter_cli.output import excerpt, log_row
 
 
 def test_a_failed_turn_shows_its_error_and_failed_tools() -> None:

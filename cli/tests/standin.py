@@ -8,13 +8,21 @@ Its replies are deterministic so tests can assert exact output:
 - chat answers `You said: <prompt> (turn <n> of <session>)`, n counting the session's turns;
 - the prompt `weather` makes a tool call first; `fail` ends with an `error` event; `slow` sends
   `Hel` then waits for `release` before the rest, so a test can see tokens arrive one by one;
-  `drop` sends one token of a chunked body, then closes the connection without ending it.
+  `drop` sends one token of a chunked body, then closes the connection without ending it;
+  `unterminated` ends the body in the middle of its last event (before the blank line).
+
+How the event stream is written can be changed for a test: `line_ending` (LF, CRLF or CR),
+`split_size` (the stream is sent in pieces of that many bytes, each flushed on its own, so they
+split lines, line endings and UTF-8 characters), and `chatter` (comments, `id:` and `retry:`
+fields, events of unknown types and `data` split over several lines between the real events).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +41,9 @@ class StandInServer:
         self.requests: list[dict[str, Any]] = []
         self.release = threading.Event()
         self.stream_supported = True
+        self.line_ending = "\n"
+        self.split_size: int | None = None
+        self.chatter = False
         # Deployment: the chatbot settles after `settle_after` describes (None: never settles).
         self.deployed = False
         self.dns_status = "Not started"
@@ -41,7 +52,8 @@ class StandInServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: `stop` waits for the serving loop to notice, once per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -194,6 +206,9 @@ class StandInServer:
                 self.send_header("Content-Type", "text/event-stream; charset=utf-8")
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
+                if stand_in.split_size or stand_in.chatter or stand_in.line_ending != "\n":
+                    self.send_in_pieces(self.whole_stream(prompt, text, tool_calls, done))
+                    return
                 self.send_raw(": the stream starts\n\n")
                 if prompt == "fail":
                     self.send_event("token", {"text": "Let me "})
@@ -218,8 +233,52 @@ class StandInServer:
                     words = text.split(" ")
                     for index, word in enumerate(words):
                         self.send_event("token", {"text": word if index == 0 else " " + word})
+                if prompt == "unterminated":
+                    self.send_raw("event: done\ndata: " + json.dumps(done) + "\n")
+                    return
                 # CRLF line endings for the last event: the format allows both.
                 self.send_raw("event: done\r\ndata: " + json.dumps(done) + "\r\n\r\n")
+
+            def whole_stream(
+                self, prompt: str, text: str, tool_calls: list[dict[str, Any]], done: dict[str, Any]
+            ) -> str:
+                """The reply's events as one text, written as `line_ending` and `chatter` say."""
+                chatter = stand_in.chatter
+                lines: list[str] = [": the stream starts", ""]
+                if chatter:
+                    lines += ["retry: 3000", "id: 1", "event: ping", "data: {}", ""]
+
+                def event(name: str, data: Any) -> None:
+                    encoded = json.dumps(data, ensure_ascii=False)
+                    if chatter:
+                        # The format joins the data lines of one event with a newline: between
+                        # the brace and the first key, JSON reads it as a space.
+                        lines.extend([f"event: {name}", f"data: {encoded[:1]}", f"data:{encoded[1:]}"])
+                    else:
+                        lines.extend([f"event: {name}", f"data: {encoded}"])
+                    if chatter:
+                        lines.append(": a comment inside an event")
+                    lines.append("")
+
+                for call in tool_calls:
+                    event("tool_call", {"plugin": call["plugin"], "arguments": call["arguments"]})
+                    event("tool_result", {"plugin": call["plugin"], "result": call["result"], "ms": call["ms"]})
+                for index, word in enumerate(text.split(" ")):
+                    event("token", {"text": word if index == 0 else " " + word})
+                    if chatter:
+                        lines += [f"id: {index + 2}", "event: progress", "data: not json at all", ""]
+                event("done", done)
+                return stand_in.line_ending.join(lines) + stand_in.line_ending
+
+            def send_in_pieces(self, stream: str) -> None:
+                payload = stream.encode("utf-8")
+                size = stand_in.split_size or len(payload)
+                # Each piece its own TCP segment, as far as the sender decides.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for start in range(0, len(payload), size):
+                    self.wfile.write(payload[start : start + size])
+                    self.wfile.flush()
+                    time.sleep(0.0001)
 
             def drop_mid_reply(self) -> None:
                 """HTTP/1.1 chunked, one chunk, then the connection closes without the last chunk."""

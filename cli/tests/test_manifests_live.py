@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from smarter.cli.tests.conftest import MANIFESTS, LiveServer, RunCli
+from tests.conftest import MANIFESTS, LiveServer, RunCli
 
 ACCOUNT_KINDS = MANIFESTS / "account_kinds"
 # Secret, SqlConnection (a SQLite file of the `plugin_data` fixture), SqlPlugin, Plugin, Chatbot.

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smarter.cli.tests.conftest import RunCli, cli_command, cli_environment
-from smarter.cli.tests.standin import API_KEY, StandInServer
+from tests.conftest import RunCli, cli_command, cli_environment
+from tests.standin import API_KEY, StandInServer
 
 FAST = {"SMARTER_CLI_POLL_SECONDS": "0.05"}
 

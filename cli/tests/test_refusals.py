@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from smarter.cli.client import _refusal
-from smarter.cli.errors import FieldProblem
+from smarter_cli.client import _refusal
+from smarter_cli.errors import FieldProblem
 
 
 def test_the_error_envelope_gives_description_and_field_errors() -> None:

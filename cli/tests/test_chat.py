@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from smarter.cli.tests.conftest import RunCli, cli_command, cli_environment
-from smarter.cli.tests.standin import API_KEY, StandInServer
+from tests.conftest import RunCli, cli_command, cli_environment
+from tests.standin import API_KEY, StandInServer
 
 PROMPT = "you> "
 DIM = "\x1b[2m"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smarter.cli.tests.conftest import LiveServer, RunCli
+from tests.conftest import LiveServer, RunCli
 
 SECRET_WITHOUT_VALUE = """\
 apiVersion: smarter.sh/v1

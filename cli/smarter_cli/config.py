@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from smarter.cli.errors import UsageFailure
+from smarter_cli.errors import UsageFailure
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 OUTPUT_FORMATS = ("table", "json", "yaml")

@@ -3,8 +3,9 @@
 The server answers `POST /api/v1/chatbots/<name>/chat/` with `"stream": true` as server-sent
 events: `token` (`{"text"}`) as the model writes, `tool_call` and `tool_result` around each
 plugin call, then `done` (the whole non-streaming body, with the `session_key`) or `error` (the
-error envelope). The session key is kept per server and chatbot in `~/.smarter/sessions.yaml`,
-so the next run continues the same conversation until `/new` or `--new`.
+error envelope), read with httpx-sse. The session key is kept per server and chatbot in
+`~/.smarter/sessions.yaml`, so the next run continues the same conversation until `/new` or
+`--new`.
 """
 
 from __future__ import annotations
@@ -12,117 +13,22 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from smarter.cli import config, output
-from smarter.cli.client import SmarterClient
-from smarter.cli.errors import ServerRefused, Unreachable, refusal_from_body
+from httpx_sse import EventSource
 
-# --- server-sent events ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServerEvent:
-    event: str
-    data: str
-    id: str | None = None
-
-    def json(self) -> Any:
-        try:
-            return json.loads(self.data) if self.data else {}
-        except ValueError:
-            return {"text": self.data}
+from smarter_cli import config, output
+from smarter_cli.client import SmarterClient
+from smarter_cli.errors import ServerRefused, Unreachable, refusal_from_body
 
 
-class EventStreamParser:
-    """The text/event-stream format: fed chunks as they arrive, gives back complete events.
-
-    Chunks split anywhere, even between the CR and LF of one line ending; lines starting with
-    a colon are comments (servers send them to keep a connection open); several `data:` lines
-    make one value joined by newlines.
-    """
-
-    def __init__(self) -> None:
-        self._pending = ""
-        self._skip_leading_lf = False
-        self._event = ""
-        self._data: list[str] = []
-        self._id: str | None = None
-        self._has_data = False
-
-    def feed(self, chunk: str) -> list[ServerEvent]:
-        if self._skip_leading_lf and chunk.startswith("\n"):
-            chunk = chunk[1:]
-        self._skip_leading_lf = False
-        text = self._pending + chunk
-        events: list[ServerEvent] = []
-        start = 0
-        index = 0
-        while index < len(text):
-            character = text[index]
-            if character in "\r\n":
-                line = text[start:index]
-                if character == "\r":
-                    if index + 1 < len(text):
-                        if text[index + 1] == "\n":
-                            index += 1
-                    else:
-                        # The LF of this CRLF may be the first character of the next chunk.
-                        self._skip_leading_lf = True
-                event = self._line(line)
-                if event is not None:
-                    events.append(event)
-                start = index + 1
-            index += 1
-        self._pending = text[start:]
-        return events
-
-    def close(self) -> list[ServerEvent]:
-        """End of stream: an unterminated last line and event still count (lenient to servers)."""
-        events = []
-        if self._pending:
-            event = self._line(self._pending)
-            self._pending = ""
-            if event is not None:
-                events.append(event)
-        event = self._dispatch()
-        if event is not None:
-            events.append(event)
-        return events
-
-    def _line(self, line: str) -> ServerEvent | None:
-        if line == "":
-            return self._dispatch()
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            self._event = value
-        elif field == "data":
-            self._data.append(value)
-            self._has_data = True
-        elif field == "id" and "\0" not in value:
-            self._id = value
-        return None
-
-    def _dispatch(self) -> ServerEvent | None:
-        event = None
-        if self._has_data:
-            event = ServerEvent(self._event or "message", "\n".join(self._data), self._id)
-        self._event = ""
-        self._data = []
-        self._has_data = False
-        return event
-
-
-def parse_events(chunks: Iterable[str]) -> Iterator[ServerEvent]:
-    parser = EventStreamParser()
-    for chunk in chunks:
-        yield from parser.feed(chunk)
-    yield from parser.close()
+def event_payload(data: str) -> Any:
+    """An event's data: JSON as the server sends it; an empty one is `{}`, plain text `{"text"}`."""
+    try:
+        return json.loads(data) if data else {}
+    except ValueError:
+        return {"text": data}
 
 
 # --- one turn --------------------------------------------------------------------------------
@@ -145,7 +51,7 @@ class ReplyPrinter:
 
     def dim_line(self, line: str) -> None:
         self.end_line()
-        output.stdout.print(line, style="dim", markup=False, highlight=False)
+        output.console().print(line, style="dim", markup=False, highlight=False)
 
     def end_line(self) -> None:
         if not self.at_line_start:
@@ -217,8 +123,8 @@ def _stream_turn(client: SmarterClient, chatbot: str, prompt: str, session_key: 
                 body = json.loads(response.content or b"{}")
                 return _finish(printer, body if isinstance(body, dict) else {}, streamed_tools=False)
             streamed_tools = False
-            for event in parse_events(response.iter_text()):
-                data = event.json()
+            for event in EventSource(response).iter_sse():
+                data = event_payload(event.data)
                 if event.event == "token":
                     printer.text(str(data.get("text", "")) if isinstance(data, dict) else str(data))
                 elif event.event == "tool_call":
@@ -270,7 +176,7 @@ def one_turn(client: SmarterClient, chatbot: str, prompt: str, *, new_session: b
     session_key = None if new_session else config.load_session(client.base_url, chatbot)
     result = run_turn(client, chatbot, prompt, session_key)
     if result.session_was_reset:
-        output.stderr.print(SESSION_RESET_NOTE, style="dim", markup=False)
+        output.error_console().print(SESSION_RESET_NOTE, style="dim", markup=False)
     config.store_session(client.base_url, chatbot, result.session_key)
 
 
@@ -285,11 +191,11 @@ def conversation(client: SmarterClient, chatbot: str, *, new_session: bool) -> i
     interactive = sys.stdin.isatty()
     if interactive:
         if session_key:
-            output.stdout.print(
+            output.console().print(
                 f"Chatting with {chatbot}, continuing session {session_key[:12]}. {HELP_TEXT}", markup=False
             )
         else:
-            output.stdout.print(f"Chatting with {chatbot}, new session. {HELP_TEXT}", markup=False)
+            output.console().print(f"Chatting with {chatbot}, new session. {HELP_TEXT}", markup=False)
     while True:
         try:
             line = input("you> " if interactive else "")
@@ -308,13 +214,13 @@ def conversation(client: SmarterClient, chatbot: str, *, new_session: bool) -> i
         if prompt == "/new":
             session_key = None
             config.store_session(client.base_url, chatbot, None)
-            output.stdout.print("Started a new session.", style="dim", markup=False)
+            output.console().print("Started a new session.", style="dim", markup=False)
             continue
         if prompt == "/help":
-            output.stdout.print(HELP_TEXT, markup=False)
+            output.console().print(HELP_TEXT, markup=False)
             continue
         if prompt.startswith("/"):
-            output.stdout.print(f"Unknown command {prompt}. {HELP_TEXT}", markup=False)
+            output.console().print(f"Unknown command {prompt}. {HELP_TEXT}", markup=False)
             continue
         try:
             result = run_turn(client, chatbot, prompt, session_key)
@@ -322,9 +228,9 @@ def conversation(client: SmarterClient, chatbot: str, *, new_session: bool) -> i
             print_refusal(refusal)
             continue
         except KeyboardInterrupt:
-            output.stdout.print("(reply interrupted)", style="dim", markup=False)
+            output.console().print("(reply interrupted)", style="dim", markup=False)
             continue
         if result.session_was_reset:
-            output.stdout.print(SESSION_RESET_NOTE, style="dim", markup=False)
+            output.console().print(SESSION_RESET_NOTE, style="dim", markup=False)
         session_key = result.session_key
         config.store_session(client.base_url, chatbot, session_key)

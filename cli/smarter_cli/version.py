@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from importlib import metadata
 
+DISTRIBUTION = "smarter-cli"
+
 
 def client_version() -> str:
     try:
-        return metadata.version("smarter")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown"

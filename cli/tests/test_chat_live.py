@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from smarter.apps.chat.providers.offline import FOOTNOTE
-from smarter.cli.tests.conftest import MANIFESTS, LiveServer, RunCli, cli_command, cli_environment
+from tests.conftest import MANIFESTS, LiveServer, RunCli, cli_command, cli_environment
 
 CHATBOT_KINDS = MANIFESTS / "chatbot_kinds"
 PROMPT = "you> "

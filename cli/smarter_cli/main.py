@@ -17,13 +17,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from smarter.cli import chat as chat_module
-from smarter.cli import config, output
-from smarter.cli.client import SmarterClient
-from smarter.cli.deploy import wait_for_deployment
-from smarter.cli.errors import EXIT_REFUSED, CliFailure, ServerRefused, UsageFailure, field_lines
-from smarter.cli.manifests import Document, in_dependency_order, load_documents
-from smarter.cli.version import client_version
+from smarter_cli import chat as chat_module
+from smarter_cli import config, output
+from smarter_cli.client import SmarterClient
+from smarter_cli.deploy import wait_for_deployment
+from smarter_cli.errors import EXIT_REFUSED, CliFailure, ServerRefused, UsageFailure, field_lines
+from smarter_cli.manifests import Document, in_dependency_order, load_documents
+from smarter_cli.version import client_version
 
 KNOWN_KINDS = (
     "account",
@@ -396,7 +396,7 @@ def _deployment(ctx: typer.Context, kind: str, name: str, *, deploy: bool, wait:
             return
         interval = _poll_interval()
         status = wait_for_deployment(
-            client, name, want_deployed=deploy, timeout=timeout, interval=interval, console=output.stderr
+            client, name, want_deployed=deploy, timeout=timeout, interval=interval, console=output.error_console()
         )
     if not deploy:
         output.write(f"Chatbot/{name} undeployed")

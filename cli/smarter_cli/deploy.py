@@ -12,8 +12,8 @@ from typing import Any
 
 from rich.console import Console
 
-from smarter.cli.client import SmarterClient
-from smarter.cli.errors import EXIT_REFUSED, CliFailure
+from smarter_cli.client import SmarterClient
+from smarter_cli.errors import EXIT_REFUSED, CliFailure
 
 # Words of a verification that has not finished yet; anything else is an outcome.
 PENDING_WORDS = {"pending", "verifying", "requested", "in_progress", "in progress", "deploying", "waiting"}

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from smarter.cli.errors import UsageFailure
+from smarter_cli.errors import UsageFailure
 
 # Prerequisites first. Kinds of one group keep the order in which they were read.
 KIND_ORDER: tuple[tuple[str, ...], ...] = (

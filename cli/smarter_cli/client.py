@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from smarter.cli.errors import Envelope, ServerRefused, Unreachable, UsageFailure, refusal_from_body
+from smarter_cli.errors import Envelope, ServerRefused, Unreachable, UsageFailure, refusal_from_body
 
 CONNECT_TIMEOUT = 10.0
 # A verb answers quickly; a chat turn may wait on a slow model between two tokens.
@@ -39,7 +39,7 @@ def read_timeout(default: float) -> float:
 
 
 def user_agent() -> str:
-    from smarter.cli.version import client_version
+    from smarter_cli.version import client_version
 
     return f"smarter-cli/{client_version()}"
 

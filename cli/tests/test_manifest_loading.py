@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from smarter.cli.errors import UsageFailure
-from smarter.cli.manifests import Document, in_dependency_order, load_documents
+from smarter_cli.errors import UsageFailure
+from smarter_cli.manifests import Document, in_dependency_order, load_documents
 
 
 def manifest(kind: str, name: str) -> str:

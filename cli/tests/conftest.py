@@ -1,8 +1,15 @@
-"""Fixtures for the command-line client's tests: the real program in a subprocess.
+"""Fixtures for the command-line client's tests: the program run in-process, and the servers.
 
-The CLI always runs as a separate process (`smarter …`), with its own temporary HOME and only
-the environment a user would have, against either the live Django server (pytest-django's
-`live_server`) or a stand-in server that speaks the documented protocol.
+Most tests run the client in the test process with Typer's `CliRunner`: the same program a
+user runs (the `smarter` command and its options, standard input, output and error, the exit
+code), with its own temporary HOME and only the environment a user would have, without starting
+a Python process per command. Tests that need a real terminal (prompts, Ctrl-C, a spinner,
+colours) drive the installed `smarter` script over a pseudo-terminal with pexpect instead.
+
+The servers are shared by every test of the session: the real server under WSGI (pytest-django's
+`live_server`) and under ASGI (uvicorn, as production runs the async chat doors), each test on
+a database emptied after it (`transactional_db`), and a stand-in server for what the real one
+cannot be made to do on demand.
 """
 
 from __future__ import annotations
@@ -11,20 +18,36 @@ import os
 import shutil
 import socket
 import sqlite3
-import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
-from smarter.cli.tests.standin import StandInServer
+from smarter_cli.main import app, hoist_global_options
+from tests.standin import StandInServer
 
 MANIFESTS = Path(__file__).parent / "manifests"
+
+# What the client reads from the environment: unset in each run unless the test sets it, so
+# nothing of the test run's own environment reaches the client.
+CLIENT_VARIABLES = (
+    "SMARTER_BASE_URL",
+    "SMARTER_API_KEY",
+    "SMARTER_CLI_TIMEOUT",
+    "SMARTER_CLI_POLL_SECONDS",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TTY_COMPATIBLE",
+    "TERM",
+)
 
 
 def cli_command() -> list[str]:
@@ -33,7 +56,7 @@ def cli_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("smarter")
-    return [found] if found else [sys.executable, "-m", "smarter.cli"]
+    return [found] if found else [sys.executable, "-m", "smarter_cli"]
 
 
 @dataclass
@@ -55,7 +78,7 @@ RunCli = Callable[..., Result]
 
 
 def cli_environment(home: Path, **extra: str | None) -> dict[str, str]:
-    """What a user's shell would hold: no SMARTER_* of the test run leaks into the client."""
+    """A whole environment for the `smarter` process of a terminal test: what a user's shell holds."""
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home),
@@ -78,21 +101,20 @@ def cli_home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_cli(cli_home: Path) -> RunCli:
-    """Run `smarter ARGS…`; keyword arguments are environment variables (None: unset)."""
+    """Run `smarter ARGS…` in-process; keyword arguments are environment variables (None: unset)."""
+    runner = CliRunner()
 
-    def run(*args: str, input: str | None = None, timeout: float = 60, **env: str | None) -> Result:
-        completed = subprocess.run(
-            [*cli_command(), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            env=cli_environment(cli_home, **env),
-            timeout=timeout,
-            check=False,
-        )
-        # Whatever the outcome, the user never sees a Python traceback.
-        assert "Traceback" not in completed.stderr, completed.stderr
-        return Result(completed.returncode, completed.stdout, completed.stderr)
+    def run(*args: str, input: str | None = None, **env: str | None) -> Result:
+        environment: dict[str, str | None] = dict.fromkeys(CLIENT_VARIABLES)
+        environment.update(HOME=str(cli_home), LANG="C.UTF-8", COLUMNS="200")
+        environment.update(env)
+        # As the console script does: `--base-url`/`--api-key` may come after the verb.
+        result = runner.invoke(app, hoist_global_options(list(args)), input=input, env=environment, prog_name="smarter")
+        # Whatever the outcome, the user never sees a Python traceback: every failure is a
+        # message and an exit code (typer.Exit), never an exception out of the program.
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"smarter {' '.join(args)} raised {result.exception!r}") from result.exception
+        return Result(result.exit_code, result.stdout, result.stderr)
 
     return run
 
@@ -144,10 +166,54 @@ def server(live_server: Any, transactional_db: Any, plugin_data: Path) -> LiveSe
     return personas(live_server.url, plugin_data)
 
 
+class SharedAsgiServer:
+    """The platform served by uvicorn in a thread of the test process, for the whole session.
+
+    In the test process, it shares the test database: what a test commits (`transactional_db`)
+    is what the server reads. As in production, it reads no proxy header.
+    """
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import uvicorn
+
+        from smarter.asgi import application
+
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="cli-tests-asgi", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the ASGI server of the cli tests did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def shared_asgi_server(django_db_setup: Any) -> Iterator[SharedAsgiServer]:
+    # Started once the test database exists, so that its threads connect to that one.
+    shared = SharedAsgiServer()
+    shared.start()
+    yield shared
+    shared.stop()
+
+
 @pytest.fixture
-def chat_server(asgi_server: Any, plugin_data: Path) -> LiveServer:
+def chat_server(shared_asgi_server: SharedAsgiServer, transactional_db: Any, plugin_data: Path) -> LiveServer:
     """The real server under ASGI (uvicorn), as production runs the async chat doors."""
-    return personas(asgi_server.url, plugin_data)
+    return personas(shared_asgi_server.url, plugin_data)
 
 
 @pytest.fixture

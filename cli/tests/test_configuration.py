@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from smarter.cli.main import hoist_global_options
-from smarter.cli.tests.conftest import LiveServer, RunCli, cli_command, cli_environment
+from smarter_cli.main import hoist_global_options
+from tests.conftest import LiveServer, RunCli, cli_command, cli_environment
 
 
 def test_configure_writes_a_private_config_file(run_cli: RunCli, cli_home: Path, server: LiveServer) -> None:

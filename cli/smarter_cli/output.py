@@ -17,10 +17,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smarter.cli.manifests import dump_yaml
+from smarter_cli.manifests import dump_yaml
 
-stdout = Console(highlight=False, soft_wrap=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=False)
+
+def console() -> Console:
+    """Standard output through rich. Made for each use, so that the width, the colours and the
+    stream are those of this moment (`COLUMNS`, `NO_COLOR`, a redirected `sys.stdout`)."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def error_console() -> Console:
+    """Standard error through rich; see `console`."""
+    return Console(stderr=True, highlight=False, soft_wrap=False)
 
 
 def write(text: str) -> None:
@@ -67,7 +75,7 @@ def cell(value: Any, column_type: str) -> str:
 
 def print_table(titles: list[dict[str, Any]], items: list[dict[str, Any]], *, thing: str = "") -> None:
     if not items:
-        stderr.print(f"No {thing or 'resources'} found.", markup=False)
+        error_console().print(f"No {thing or 'resources'} found.", markup=False)
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold", expand=False)
     columns = [(str(title.get("name", "")), str(title.get("type", "string"))) for title in titles]
@@ -81,8 +89,9 @@ def print_table(titles: list[dict[str, Any]], items: list[dict[str, Any]], *, th
         table.add_row(*(Text(cell(item.get(name), column_type)) for name, column_type in columns))
     # Rendered first, then written without the padding rich adds up to the table's width, so
     # lines end where their text does (and diff and copy-paste stay clean).
-    with stdout.capture() as captured:
-        stdout.print(table)
+    out = console()
+    with out.capture() as captured:
+        out.print(table)
     write("\n".join(line.rstrip() for line in captured.get().rstrip("\n").split("\n")))
 
 
@@ -150,7 +159,7 @@ def print_turns(turns: list[dict[str, Any]], *, with_session: bool) -> None:
     excerpt share what is left of the terminal's width (`COLUMNS` when not a terminal).
     """
     if not turns:
-        stderr.print("No turns found.", markup=False)
+        error_console().print("No turns found.", markup=False)
         return
     headings = ["TIME", *(["SESSION"] if with_session else []), "TURN", "PROMPT", "ANSWER", "TOOLS", "TOKENS", "COST"]
     ordered = sorted(turns, key=lambda turn: (str(turn.get("at") or ""), turn.get("turn") or 0))
@@ -158,7 +167,7 @@ def print_turns(turns: list[dict[str, Any]], *, with_session: bool) -> None:
     widths = [max(len(heading), *(len(row[index]) for row in rows)) for index, heading in enumerate(headings)]
     prompt, answer = headings.index("PROMPT"), headings.index("ANSWER")
     fixed = sum(width for index, width in enumerate(widths) if index not in (prompt, answer))
-    available = stdout.width - fixed - len(LOG_GAP) * (len(headings) - 1)
+    available = console().width - fixed - len(LOG_GAP) * (len(headings) - 1)
     if widths[prompt] + widths[answer] > available:
         widths[prompt] = max(MIN_SHARED, min(widths[prompt], available // 3))
         widths[answer] = max(MIN_SHARED, min(widths[answer], available - widths[prompt]))
