@@ -60,11 +60,7 @@ def test_every_file_named_alone_exists_at_the_root_or_in_the_code() -> None:
 
 
 def test_every_function_and_class_the_guide_names_is_defined() -> None:
-    functions = {
-        name.rsplit(".", 1)[-1]
-        for span in code_spans()
-        for name in re.findall(r"^([A-Za-z_][\w.]*)\(", span)
-    }
+    functions = {name.rsplit(".", 1)[-1] for span in code_spans() for name in re.findall(r"^([A-Za-z_][\w.]*)\(", span)}
     classes = {span for span in code_spans() if re.fullmatch(r"[A-Z][a-z]+[A-Z]\w*", span)}
     assert len(functions) > 8 and len(classes) > 8
     undefined = [
@@ -95,7 +91,10 @@ def test_every_make_target_the_guide_names_exists() -> None:
 
 def test_every_setting_the_guide_names_is_a_variable_of_the_configuration() -> None:
     listed = (REPO / ".env.example").read_text(encoding="utf-8")
-    named = set(re.findall(r"\bSMARTER_[A-Z_]+[A-Z]\b", guide())) - {"SMARTER_REQUIRE_SERVICES", "SMARTER_TEST_REDIS_URL"}
+    named = set(re.findall(r"\bSMARTER_[A-Z_]+[A-Z]\b", guide())) - {
+        "SMARTER_REQUIRE_SERVICES",
+        "SMARTER_TEST_REDIS_URL",
+    }
     assert named
     assert sorted(name for name in named if name not in listed) == []
 
