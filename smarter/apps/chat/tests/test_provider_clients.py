@@ -159,7 +159,17 @@ def run_with_async_to_sync(work: Callable[[], Awaitable[Any]]) -> Any:
     return async_to_sync(work)()
 
 
-@pytest.mark.parametrize("runner", [run_with_asyncio, run_with_async_to_sync], ids=["asyncio.run", "async_to_sync"])
+def run_with_uvloop(work: Callable[[], Awaitable[Any]]) -> Any:
+    # The event loop uvicorn runs the platform on in production.
+    uvloop = pytest.importorskip("uvloop")
+    return uvloop.run(work())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "runner",
+    [run_with_asyncio, run_with_async_to_sync, run_with_uvloop],
+    ids=["asyncio.run", "async_to_sync", "uvloop"],
+)
 @pytest.mark.parametrize("mode", ["complete", "stream"])
 def test_the_sessions_of_a_loop_that_ends_are_closed_and_nothing_warns(
     stub: OpenAIStub, caplog: pytest.LogCaptureFixture, runner: Callable[..., Any], mode: str
