@@ -21,8 +21,9 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres]"
+# The command-line client is a distribution of its own (cli/); its tests run with the platform's.
+$(VENV)/.test-installed: pyproject.toml cli/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres]" -e ./cli
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with demo data
@@ -37,7 +38,7 @@ test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks
 lint: $(VENV)/.test-installed  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy smarter
+	$(BIN)/mypy smarter cli/smarter_cli
 
 format: $(VENV)/.test-installed  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

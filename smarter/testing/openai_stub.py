@@ -1,9 +1,9 @@
 """A scriptable OpenAI Chat Completions server on loopback, for tests and benchmarks.
 
-It is a real HTTP/1.1 server on asyncio streams, so the code under test drives the real
-clients (the platform's provider, the `openai` SDK) over a real socket: headers, SSE framing, timeouts and
-disconnects behave as they do against a production endpoint. One event loop holds thousands of
-idle connections, so hundreds of concurrent slow streams cost almost no CPU.
+It is a real HTTP/1.1 server (aiohttp's web server), so the code under test drives the real
+clients (the platform's provider, the `openai` SDK) over a real socket: headers, SSE framing,
+timeouts and disconnects behave as they do against a production endpoint. One event loop holds
+thousands of idle connections, so hundreds of concurrent slow streams cost almost no CPU.
 
 In a test (the server runs in a background thread with its own event loop):
 
@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import re
 import signal
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from aiohttp import web
 
 DEFAULT_TEXT = "Hello from the Smarter stub model."
 CHAT_PATH = "/v1/chat/completions"
@@ -172,18 +173,25 @@ def estimate_tokens(text: str) -> int:
 
 # --- the server ---------------------------------------------------------------------------------
 
-
-class _Disconnected(Exception):
-    """The client closed the connection while the stub was answering."""
+# Request bodies the stub reads whole; aiohttp's default (1 MiB) is below a long conversation.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+# Connections numbered at once; the oldest numbers are forgotten beyond it (a long benchmark).
+MAX_NUMBERED_CONNECTIONS = 65_536
+# At stop, a handler still answering (a hang, a slow stream) is cancelled after this long.
+STOP_GRACE_SECONDS = 0.1
 
 
 class _Cut(Exception):
-    """The scripted reply broke its answer off (`cut_after`); `clean`: the HTTP message itself
-    ended properly, so the connection may be kept."""
+    """The scripted reply breaks its answer off (`cut_after`) by dropping the connection."""
 
-    def __init__(self, *, clean: bool) -> None:
-        super().__init__("cut")
-        self.clean = clean
+
+@dataclass
+class _Exchange:
+    """One request being answered: its record, and the response once its head is sent."""
+
+    request: web.Request
+    record: RecordedRequest
+    response: web.StreamResponse | None = None
 
 
 class OpenAIStub:
@@ -207,10 +215,11 @@ class OpenAIStub:
         # The loop thread writes the record while the test thread reads it and waits on it.
         self._changed = threading.Condition()
         self._served = 0
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connection_numbers: OrderedDict[Any, int] = OrderedDict()
         self._connection_count = 0
         self._errors: list[str] = []
 
@@ -277,22 +286,25 @@ class OpenAIStub:
 
     async def start_async(self) -> OpenAIStub:
         """Listen on the current event loop; `port=0` picks a free port (read it from `url`)."""
+        application = web.Application(client_max_size=MAX_BODY_BYTES)
+        application.router.add_route("*", "/{path:.*}", self._handle)
+        # `handler_cancellation`: a client that hangs up cancels the handler at once, even in the
+        # middle of a delay, which is how a disconnect is recorded.
+        self._runner = web.AppRunner(
+            application, access_log=None, handler_cancellation=True, shutdown_timeout=STOP_GRACE_SECONDS
+        )
+        await self._runner.setup()
         # A deep backlog: benchmarks open hundreds of connections at once.
-        self._server = await asyncio.start_server(self._handle_connection, self.host, self.port, backlog=4096)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await web.TCPSite(self._runner, self.host, self.port, backlog=4096).start()
+        self.port = int(self._runner.addresses[0][1])
+        self._stopping = False
         return self
 
     async def aclose(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        while self._connections:
-            tasks = list(self._connections)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        if self._runner is not None:
+            self._stopping = True
+            await self._runner.cleanup()
+            self._runner = None
 
     def start(self) -> OpenAIStub:
         """Run the server in a daemon thread with its own event loop; returns once listening."""
@@ -337,79 +349,61 @@ class OpenAIStub:
 
     # --- HTTP ---
 
-    async def _handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        self._connection_count += 1
-        connection = self._connection_count
+    def _connection_number(self, request: web.Request) -> int:
+        """The TCP connection a request came on, numbered from 1 in order of first request.
+
+        A connection is known by the client's address and port, which no other open connection
+        shares (aiohttp's per-connection objects cannot be weakly referenced, so this is the
+        key that needs no bookkeeping when a connection closes).
+        """
+        transport = request.transport
+        key = transport.get_extra_info("peername") if transport is not None else None
+        number = self._connection_numbers.get(key)
+        if number is None:
+            self._connection_count += 1
+            number = self._connection_numbers[key] = self._connection_count
+            if len(self._connection_numbers) > MAX_NUMBERED_CONNECTIONS:
+                self._connection_numbers.popitem(last=False)
+        return number
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        path = request.raw_path.split("?", 1)[0].rstrip("/")
         try:
-            while await self._serve_one(reader, writer, connection):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            pass
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        record = RecordedRequest(
+            request.method, path, headers, body, self._connection_number(request), received_at=time.monotonic()
+        )
+        self._touch(lambda: self._records.append(record))
+        exchange = _Exchange(request, record)
+        try:
+            outcome = await self._answer(exchange)
+        except _Cut:
+            self._finish(record, "cut")
+            if request.transport is not None:
+                # Dropped mid-body, as a crashed upstream or proxy would: what was written is
+                # flushed, then the connection closes without the end of the message.
+                request.transport.close()
+        except ConnectionError:
+            # The client went away while the answer was being written.
+            self._finish(record, "disconnected")
         except asyncio.CancelledError:
-            # Only `aclose` cancels these tasks; ending quietly keeps asyncio's stream machinery
-            # from logging a cancelled handler as an error.
-            pass
+            # The client went away while the stub waited (a delay, a hang); or the stub stops.
+            if not self._stopping:
+                self._finish(record, "disconnected")
+            raise
         except Exception as error:
             # A bug of the stub itself: kept for `errors`, so a test can fail on it.
             failure = f"{type(error).__name__}: {error}"
             self._touch(lambda: self._errors.append(failure))
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
-            # Last, so that `aclose` waits for connections that are still closing.
-            self._connections.discard(task)
-
-    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, connection: int) -> bool:
-        """Read and answer one request; True to keep the connection for the next one."""
-        request_line = await reader.readline()
-        if not request_line:
-            return False
-        method, target, _version = request_line.decode("latin-1").split(" ", 2)
-        headers: dict[str, str] = {}
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        raw = await reader.readexactly(int(headers.get("content-length") or 0))
-        path = target.split("?", 1)[0].rstrip("/")
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            body = raw.decode("utf-8", "replace")
-        record = RecordedRequest(method, path, headers, body, connection, received_at=time.monotonic())
-        self._touch(lambda: self._records.append(record))
-
-        # While answering, a pending read tells at once when the client hangs up, even in the
-        # middle of a delay. HTTP/1.1 clients send nothing more before the answer is complete.
-        hangup = asyncio.ensure_future(reader.read(1))
-        hangup.add_done_callback(lambda future: future.cancelled() or future.exception())
-        keep_alive = headers.get("connection", "").lower() != "close"
-        outcome = "completed"
-        try:
-            await self._answer(record, writer, hangup, keep_alive)
-        except (_Disconnected, ConnectionError):
-            self._finish(record, "disconnected")
-            return False
-        except _Cut as cut:
-            if not cut.clean:
-                self._finish(record, "cut")
-                return False
-            outcome = "cut"
-        finally:
-            if not hangup.done():
-                hangup.cancel()
-                # The reader accepts one waiter at a time: let the watcher finish leaving before
-                # the next request is read from the same connection.
-                await asyncio.wait({hangup})
-        self._finish(record, outcome)
-        # A byte read by the watcher would be the start of a pipelined request: close instead.
-        return keep_alive and hangup.cancelled()
+            raise
+        else:
+            self._finish(record, outcome)
+        # Whatever was sent is what the client gets: aiohttp only ends what is still open.
+        return exchange.response or web.Response(status=499)
 
     def _finish(self, record: RecordedRequest, outcome: str) -> None:
         def mutate() -> None:
@@ -418,33 +412,23 @@ class OpenAIStub:
 
         self._touch(mutate)
 
-    async def _answer(
-        self,
-        record: RecordedRequest,
-        writer: asyncio.StreamWriter,
-        hangup: asyncio.Future[bytes],
-        keep_alive: bool,
-    ) -> None:
+    async def _answer(self, exchange: _Exchange) -> str:
+        """Send the whole answer; its outcome, `completed` or (`cut_cleanly`) `cut`."""
+        record = exchange.record
         if record.path == MODELS_PATH:
             if record.method != "GET":
-                return await self._send_error(writer, 405, "Use GET.", "invalid_request_error", keep_alive)
+                return await self._send_error(exchange, 405, "Use GET.", "invalid_request_error")
             models = [
                 {"id": model, "object": "model", "created": 0, "owned_by": "smarter-stub"} for model in self.models
             ]
-            return await self._send_json(writer, 200, {"object": "list", "data": models}, keep_alive)
+            return await self._send_json(exchange, 200, {"object": "list", "data": models})
         if record.path != CHAT_PATH:
-            return await self._send_error(
-                writer, 404, f"Unknown path {record.path}.", "invalid_request_error", keep_alive
-            )
+            return await self._send_error(exchange, 404, f"Unknown path {record.path}.", "invalid_request_error")
         if record.method != "POST":
-            return await self._send_error(writer, 405, "Use POST.", "invalid_request_error", keep_alive)
+            return await self._send_error(exchange, 405, "Use POST.", "invalid_request_error")
         if not isinstance(record.body, dict) or not isinstance(record.body.get("messages"), list):
             return await self._send_error(
-                writer,
-                400,
-                "The body must be JSON with a messages list.",
-                "invalid_request_error",
-                keep_alive,
+                exchange, 400, "The body must be JSON with a messages list.", "invalid_request_error"
             )
 
         with self._changed:
@@ -453,27 +437,17 @@ class OpenAIStub:
             number = self._served
 
         if reply.hang:
-            await self._pause(None, hangup)
-        if reply.delay and await self._pause(reply.delay, hangup):
-            raise _Disconnected
+            await _forever()
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         if reply.status != 200:
-            return await self._send_error(
-                writer, reply.status, reply.error_message, reply.error_type, keep_alive, reply.headers
-            )
+            return await self._send_error(exchange, reply.status, reply.error_message, reply.error_type, reply.headers)
         if record.stream:
-            return await self._stream(record, reply, number, writer, hangup, keep_alive)
+            return await self._stream(exchange, reply, number)
         completion = self._completion(record, reply, number)
         if reply.cut_after is not None:
-            return await self._send_cut_json(writer, completion, reply)
-        return await self._send_json(writer, 200, completion, keep_alive, reply.headers)
-
-    async def _pause(self, seconds: float | None, hangup: asyncio.Future[bytes]) -> bool:
-        """Wait `seconds` (forever when None); True, at once, if the client hangs up meanwhile."""
-        if not hangup.done():
-            await asyncio.wait({hangup}, timeout=seconds)
-        if hangup.done() and seconds is None:
-            raise _Disconnected
-        return hangup.done()
+            return await self._send_cut_json(exchange, completion, reply)
+        return await self._send_json(exchange, 200, completion, reply.headers)
 
     # --- bodies ---
 
@@ -561,91 +535,89 @@ class OpenAIStub:
         if include_usage:
             yield {**base, "choices": [], "usage": self._usage(record, reply)}
 
-    async def _stream(
-        self,
-        record: RecordedRequest,
-        reply: ScriptedReply,
-        number: int,
-        writer: asyncio.StreamWriter,
-        hangup: asyncio.Future[bytes],
-        keep_alive: bool,
-    ) -> None:
-        head = [
-            "HTTP/1.1 200 OK",
-            "Content-Type: text/event-stream; charset=utf-8",
-            "Cache-Control: no-cache",
-            "Transfer-Encoding: chunked",
-            f"Connection: {'keep-alive' if keep_alive else 'close'}",
-            *(f"{name}: {value}" for name, value in reply.headers),
-        ]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        await writer.drain()
+    async def _open(self, exchange: _Exchange, response: web.StreamResponse) -> None:
+        """Send the status line and headers; from here on the response belongs to this exchange."""
+        exchange.response = response
+        await response.prepare(exchange.request)
+
+    async def _stream(self, exchange: _Exchange, reply: ScriptedReply, number: int) -> str:
+        record = exchange.record
+        response = web.StreamResponse(status=200)
+        response.content_type = "text/event-stream"
+        response.charset = "utf-8"
+        response.headers["Cache-Control"] = "no-cache"
+        _add_headers(response, reply.headers)
+        response.enable_chunked_encoding()
+        await self._open(exchange, response)
         payloads = [f"data: {json.dumps(payload)}\n\n" for payload in self._chunks(record, reply, number)]
         payloads.append("data: [DONE]\n\n")
         for index, payload in enumerate(payloads):
             if reply.cut_after is not None and index == reply.cut_after:
-                if reply.cut_cleanly:
-                    writer.write(b"0\r\n\r\n")
-                    await writer.drain()
-                raise _Cut(clean=reply.cut_cleanly)
+                if not reply.cut_cleanly:
+                    raise _Cut
+                await response.write_eof()  # the last chunk: the body ends properly
+                return "cut"
             if reply.hang_after_chunks is not None and index == reply.hang_after_chunks:
-                await self._pause(None, hangup)
-            if index and reply.chunk_delay and await self._pause(reply.chunk_delay, hangup):
-                raise _Disconnected
-            if hangup.done():
-                raise _Disconnected
-            data = payload.encode()
-            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            await writer.drain()
+                await _forever()
+            if index and reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            # One SSE event per HTTP chunk, written at once.
+            await response.write(payload.encode())
             record.events_sent += 1
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+        await response.write_eof()
+        return "completed"
 
     async def _send_json(
         self,
-        writer: asyncio.StreamWriter,
+        exchange: _Exchange,
         status: int,
         payload: Any,
-        keep_alive: bool,
         extra_headers: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        data = json.dumps(payload).encode()
-        head = [
-            f"HTTP/1.1 {status} {_reason(status)}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(data)}",
-            f"Connection: {'keep-alive' if keep_alive else 'close'}",
-            *(f"{name}: {value}" for name, value in extra_headers),
-        ]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
-        await writer.drain()
+    ) -> str:
+        response = web.Response(
+            status=status, reason=_reason(status), body=json.dumps(payload).encode(), content_type="application/json"
+        )
+        _add_headers(response, extra_headers)
+        await self._open(exchange, response)
+        await response.write_eof()
+        return "completed"
 
-    async def _send_cut_json(self, writer: asyncio.StreamWriter, payload: Any, reply: ScriptedReply) -> None:
+    async def _send_cut_json(self, exchange: _Exchange, payload: Any, reply: ScriptedReply) -> str:
         """The first `cut_after` bytes of the JSON answer, announced whole (then dropped) or, with
         `cut_cleanly`, announced and sent as they are."""
         assert reply.cut_after is not None
         data = json.dumps(payload).encode()
         sent = data[: reply.cut_after]
-        head = [
-            "HTTP/1.1 200 OK",
-            "Content-Type: application/json",
-            f"Content-Length: {len(sent) if reply.cut_cleanly else len(data)}",
-        ]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + sent)
-        await writer.drain()
-        raise _Cut(clean=reply.cut_cleanly)
+        response = web.StreamResponse(status=200)
+        response.content_type = "application/json"
+        response.content_length = len(sent) if reply.cut_cleanly else len(data)
+        await self._open(exchange, response)
+        await response.write(sent)
+        if not reply.cut_cleanly:
+            raise _Cut
+        await response.write_eof()
+        return "cut"
 
     async def _send_error(
         self,
-        writer: asyncio.StreamWriter,
+        exchange: _Exchange,
         status: int,
         message: str,
         error_type: str,
-        keep_alive: bool,
         extra_headers: Sequence[tuple[str, str]] = (),
-    ) -> None:
+    ) -> str:
         body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
-        await self._send_json(writer, status, body, keep_alive, extra_headers)
+        return await self._send_json(exchange, status, body, extra_headers)
+
+
+def _add_headers(response: web.StreamResponse, headers: Sequence[tuple[str, str]]) -> None:
+    for name, value in headers:
+        response.headers.add(name, value)
+
+
+async def _forever() -> None:
+    """Wait until cancelled: the client hangs up, or the stub stops."""
+    await asyncio.get_running_loop().create_future()
 
 
 def _reason(status: int) -> str:

@@ -74,7 +74,7 @@ def test_build_pushes_a_multi_arch_image_to_ecr_on_tags_with_oidc_and_a_cache() 
     build = workflow("build.yml")
     assert build["on"]["push"]["tags"] == ["v*"]
     assert build["permissions"]["id-token"] == "write"
-    (job,) = build["jobs"].values()
+    job = build["jobs"]["image"]
     (credentials,) = steps_using(job, "aws-actions/configure-aws-credentials")
     assert "role-to-assume" in credentials["with"]
     assert steps_using(job, "aws-actions/amazon-ecr-login")

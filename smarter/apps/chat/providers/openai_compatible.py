@@ -11,7 +11,8 @@ client, no environment variables (no OPENAI_API_KEY, OPENAI_ORG_ID or proxy sett
 concurrent turns of different accounts can never send each other's credentials.
 
 The HTTP session behind a provider is kept between turns, one per (base URL, key) and event loop
-(`clients.py`). A session that `http_session` hands in is used instead and left open.
+(`clients.py`), and leased for each request so that it is never closed under one. A session that
+`http_session` hands in is used instead and left open.
 Cancelling the consuming task (a client that disconnected) closes the upstream connection at
 once: a response that was not read to the end closes its connection instead of returning it to
 the pool, so the upstream stops generating tokens nobody reads.
@@ -101,11 +102,12 @@ class OpenAICompatibleProvider:
         try:
             async with asyncio.timeout(request.timeout):
                 self._check_destination()
-                async with self._session().post(
-                    self._url, data=body, headers=self._headers, allow_redirects=False
-                ) as response:
-                    status = response.status
-                    payload = await response.read()
+                with self._lease() as session:
+                    async with session.post(
+                        self._url, data=body, headers=self._headers, allow_redirects=False
+                    ) as response:
+                        status = response.status
+                        payload = await response.read()
         except Exception as error:
             failure = self._translate(error, request)
             if 200 <= status < 300:
@@ -123,15 +125,19 @@ class OpenAICompatibleProvider:
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
         body = self._body(request, stream=True)
+        # Held until the answer is read or dropped: the kept session is not closed under it.
+        lease = self._lease()
         try:
             # A bound per event, not for the whole answer: see ProviderRequest.timeout.
             async with asyncio.timeout(request.timeout):
                 self._check_destination()
-                response = await self._session().post(
-                    self._url, data=body, headers=self._headers, allow_redirects=False
-                )
+                response = await lease.session.post(self._url, data=body, headers=self._headers, allow_redirects=False)
         except Exception as error:
+            lease.release()
             raise self._translate(error, request) from error
+        except BaseException:
+            lease.release()
+            raise
         progress = _Progress()
         try:
             if response.status >= 400:
@@ -155,6 +161,7 @@ class OpenAICompatibleProvider:
                 # Failed, or the consumer was cancelled mid-stream: the connection is closed, and
                 # the upstream stops generating tokens nobody reads.
                 response.close()
+            lease.release()
 
     async def _events(
         self, request: ProviderRequest, response: aiohttp.ClientResponse, progress: _Progress
@@ -229,10 +236,10 @@ class OpenAICompatibleProvider:
 
     # --- building ---
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _lease(self) -> clients.Lease:
         if self._http_session is not None:  # the caller's own session
-            return self._http_session
-        return clients.upstream_session(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
+            return clients.Lease.of(self._http_session)
+        return clients.lease(base_url=self.base_url, api_key=self._api_key, guarded=self.guarded)
 
     def _check_destination(self) -> None:
         # A guarded session checks every name it resolves; a host written as an address is never
