@@ -32,8 +32,11 @@ run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} SMARTER_DEBUG=$${SMARTER_DEBUG:-true} \
 		$(BIN)/uvicorn smarter.asgi:application --host $(HOST) --port $(PORT) --log-level warning --no-proxy-headers
 
+# One process per core (TEST_PROCESSES=0 runs in this process, e.g. to use a debugger).
+TEST_PROCESSES ?= auto
+
 test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks the database)
-	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q $(PYTEST_ARGS)
+	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed  ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check .

@@ -64,21 +64,6 @@ def outsider(db: Any) -> Persona:
     return make_persona(make_account("Globex"), "outsider", Role.ADMIN)
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """A real Redis on loopback (database 15, flushed before the test), or a skip naming it."""
-    import redis
-
-    url = os.environ.get("SMARTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-        client.flushdb()
-    except redis.RedisError as error:
-        pytest.skip(f"needs Redis at {url}: {error}")
-    return url
-
-
 class AsgiServer:
     """The platform served by uvicorn in a thread of the test process (so it shares the test
     database), on a free loopback port: the async doors run exactly as in production. `app`
@@ -124,13 +109,31 @@ class AsgiServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until no request is being answered: what a test started ends within that test, and
+        writes nothing into the next one's database."""
+        import time
 
-@pytest.fixture
-def asgi_server(transactional_db: Any) -> Any:
+        deadline = time.monotonic() + timeout
+        while self.server.server_state.tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def served_platform(django_db_setup: Any) -> Iterator[AsgiServer]:
+    """The platform served once per test process: starting uvicorn for every test cost more
+    than most tests. Started once the test database exists, so that its threads use that one."""
     server = AsgiServer()
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def asgi_server(transactional_db: Any, served_platform: AsgiServer) -> Iterator[AsgiServer]:
+    """The served platform, for a test whose commits (`transactional_db`) it reads."""
+    yield served_platform
+    served_platform.wait_idle()
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,6 @@ import shutil
 import socket
 import sqlite3
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,54 +164,10 @@ def server(live_server: Any, transactional_db: Any, plugin_data: Path) -> LiveSe
     return personas(live_server.url, plugin_data)
 
 
-class SharedAsgiServer:
-    """The platform served by uvicorn in a thread of the test process, for the whole session.
-
-    In the test process, it shares the test database: what a test commits (`transactional_db`)
-    is what the server reads. As in production, it reads no proxy header.
-    """
-
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import uvicorn
-
-        from smarter.asgi import application
-
-        config = uvicorn.Config(
-            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="cli-tests-asgi", daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the ASGI server of the cli tests did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def shared_asgi_server(django_db_setup: Any) -> Iterator[SharedAsgiServer]:
-    # Started once the test database exists, so that its threads connect to that one.
-    shared = SharedAsgiServer()
-    shared.start()
-    yield shared
-    shared.stop()
-
-
 @pytest.fixture
-def chat_server(shared_asgi_server: SharedAsgiServer, transactional_db: Any, plugin_data: Path) -> LiveServer:
+def chat_server(asgi_server: Any, plugin_data: Path) -> LiveServer:
     """The real server under ASGI (uvicorn), as production runs the async chat doors."""
-    return personas(shared_asgi_server.url, plugin_data)
+    return personas(asgi_server.url, plugin_data)
 
 
 @pytest.fixture

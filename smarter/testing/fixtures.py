@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,3 +46,32 @@ class SmarterSettingsOverride:
 def smarter_settings(settings: Any) -> SmarterSettingsOverride:
     """Override fields of `settings.SMARTER` for this test (see `SmarterSettingsOverride`)."""
     return SmarterSettingsOverride(settings)
+
+
+def worker_redis_url() -> str:
+    """The Redis database of this test process: `SMARTER_TEST_REDIS_URL` (database 15 by default)
+    for a run in one process, the next lower number for each further pytest-xdist worker, so
+    that workers running side by side never flush or read each other's keys."""
+    base = os.environ.get("SMARTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    prefix, _, number = base.rpartition("/")
+    return f"{prefix}/{int(number or 0) - int(worker.removeprefix('gw'))}"
+
+
+def flushed_redis_or_skip(url: str) -> str:
+    """`url`'s database emptied (never the whole server), or a skip naming what is missing."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        client.ping()
+        client.flushdb()
+    except redis.RedisError as error:
+        pytest.skip(f"needs Redis at {url}: {error}")
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real Redis on loopback (this process's database, flushed before the test), or a skip naming it."""
+    return flushed_redis_or_skip(worker_redis_url())

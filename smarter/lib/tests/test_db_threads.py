@@ -41,13 +41,19 @@ def test_waiting_work_runs_on_the_larger_worker_pool() -> None:
 
 def test_a_plugin_waiting_on_a_remote_system_does_not_hold_up_database_trips() -> None:
     release = threading.Event()
+    plugins = settings.SMARTER.database_threads + 2
+    under_way = threading.Semaphore(0)
+
+    def plugin_call() -> None:
+        under_way.release()
+        release.wait(10)
 
     async def trip_while_plugins_wait() -> tuple[str, float]:
-        waiting = [
-            asyncio.ensure_future(in_worker_thread(release.wait, 10))
-            for _ in range(settings.SMARTER.database_threads + 2)
-        ]
-        await asyncio.sleep(0.1)  # every waiting call has started
+        waiting = [asyncio.ensure_future(in_worker_thread(plugin_call)) for _ in range(plugins)]
+        # The plugin calls are under way before the trip is asked for (on SQLite, which queues
+        # them behind one another, the first one).
+        for _ in range(1 if connection.vendor == "sqlite" else plugins):
+            assert await asyncio.to_thread(under_way.acquire, True, 5)
         started = time.monotonic()
         try:
             name = await asyncio.wait_for(in_db_thread(_thread_name), timeout=5)

@@ -260,7 +260,7 @@ def test_an_optional_section_and_spec_take_their_defaults() -> None:
 # --- the example files ------------------------------------------------------------------------------
 def test_the_example_files_of_the_plugin_app_apply_together_as_the_cli_applies_a_folder(owner: Persona) -> None:
     """docs/manifests.md: `smarter apply -f smarter/apps/plugin/examples/` on a fresh account."""
-    from smarter.cli.manifests import in_dependency_order, load_documents
+    from smarter_cli.manifests import in_dependency_order, load_documents
 
     folder = Path(apps.get_app_config("plugin").path) / "examples"
     documents = in_dependency_order(load_documents([str(folder)]))

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from smarter.celery import app
+from smarter.testing.fixtures import worker_redis_url
 
 STATIC_PLUGIN = {
     "apiVersion": "smarter.sh/v1",
@@ -65,7 +66,8 @@ def make_chatbot(client: httpx.Client, name: str = "support", plugins: list[str]
 
 
 # --- real services: a Celery worker process, and a Redis of our own --------------------------------
-WORKER_BROKER_URL = "redis://127.0.0.1:6379/4"
+# The broker of the worker processes: this test process's Redis database.
+WORKER_BROKER_URL = worker_redis_url()
 
 
 def mariadb_url_or_skip() -> str:
@@ -82,18 +84,6 @@ def mariadb_url_or_skip() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"mysql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-
-
-def redis_or_skip(url: str) -> None:
-    import pytest
-    import redis
-
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=1)
-        client.ping()
-        client.flushdb()  # our own database number only; never FLUSHALL
-    except redis.RedisError as error:
-        pytest.skip(f"needs Redis at {url}: {error}")
 
 
 class Worker:

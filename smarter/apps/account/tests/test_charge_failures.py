@@ -23,11 +23,11 @@ from smarter.apps.account.tests.billing_support import (
     make_chatbot,
     mariadb_url_or_skip,
     record_usage_event,
-    redis_or_skip,
     wait_until,
 )
 from smarter.apps.account.tests.factories import make_account, make_persona
 from smarter.apps.chat.models import Turn
+from smarter.testing.fixtures import flushed_redis_or_skip
 
 pytestmark = pytest.mark.services
 
@@ -41,7 +41,7 @@ def _charges_per_key_are_unique() -> bool:
 
 def test_a_worker_killed_while_recording_charges_loses_none_and_duplicates_none(transactional_db: Any) -> None:
     database_url = mariadb_url_or_skip()
-    redis_or_skip(WORKER_BROKER_URL)
+    flushed_redis_or_skip(WORKER_BROKER_URL)
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     with celery_mode(eager=False, broker_url=WORKER_BROKER_URL):
         for turn_id in range(1, EVENTS + 1):

@@ -15,12 +15,13 @@ from django.db import transaction
 from smarter.apps.account.billing import services
 from smarter.apps.account.billing.models import UsageEvent
 from smarter.apps.account.models import Role
-from smarter.apps.account.tests.billing_support import celery_mode, record_usage_event, redis_or_skip
+from smarter.apps.account.tests.billing_support import celery_mode, record_usage_event
 from smarter.apps.account.tests.factories import make_account, make_persona
+from smarter.testing.fixtures import flushed_redis_or_skip, worker_redis_url
 
 pytestmark = pytest.mark.services
 
-BROKER_URL = "redis://127.0.0.1:6379/5"  # no worker consumes it: the test reads what was published
+BROKER_URL = worker_redis_url()  # no worker consumes it: the test reads what was published
 
 
 def _published() -> list[tuple[str, list[int]]]:
@@ -36,7 +37,7 @@ def _published() -> list[tuple[str, list[int]]]:
 def test_every_committed_event_is_published_exactly_once_and_a_rolled_back_one_never(
     transactional_db: None,
 ) -> None:
-    redis_or_skip(BROKER_URL)
+    flushed_redis_or_skip(BROKER_URL)
     owner = make_persona(make_account("Acme"), "owner", Role.ADMIN)
     with celery_mode(eager=False, broker_url=BROKER_URL):
         committed = []

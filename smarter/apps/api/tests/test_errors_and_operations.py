@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from smarter.apps.account.tests.factories import Persona
 from smarter.lib.manifests import broker_for
 from smarter.lib.observability import JsonFormatter
+from smarter.testing.fixtures import SmarterSettingsOverride
 
 pytestmark = pytest.mark.django_db
 
@@ -67,8 +68,8 @@ def test_healthz_says_the_process_is_up(db: None) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_readyz_reports_each_backing_service(db: None, settings: pytest.FixtureRequest) -> None:
-    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": None})  # the embedded default
+def test_readyz_reports_each_backing_service(db: None, smarter_settings: SmarterSettingsOverride) -> None:
+    smarter_settings.redis_url = None  # the embedded default
     response = APIClient().get("/readyz")
     assert response.status_code == 200
     assert response.json() == {
@@ -77,8 +78,8 @@ def test_readyz_reports_each_backing_service(db: None, settings: pytest.FixtureR
     }
 
 
-def test_readyz_is_503_naming_an_unreachable_broker(db: None, settings: pytest.FixtureRequest) -> None:
-    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+def test_readyz_is_503_naming_an_unreachable_broker(db: None, smarter_settings: SmarterSettingsOverride) -> None:
+    smarter_settings.redis_url = "redis://127.0.0.1:1/0"
     response = APIClient().get("/readyz")
     assert response.status_code == 503
     body = response.json()
@@ -88,13 +89,15 @@ def test_readyz_is_503_naming_an_unreachable_broker(db: None, settings: pytest.F
     assert body["services"]["database"] == "ok"
 
 
-def test_readyz_with_a_real_redis_broker_is_ready(db: None, settings: pytest.FixtureRequest, redis_url: str) -> None:
-    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": redis_url})
+def test_readyz_with_a_real_redis_broker_is_ready(
+    db: None, smarter_settings: SmarterSettingsOverride, redis_url: str
+) -> None:
+    smarter_settings.redis_url = redis_url
     assert APIClient().get("/readyz").json()["services"]["broker"] == "ok"
 
 
-def test_cli_status_and_version(owner: Persona, settings: pytest.FixtureRequest) -> None:
-    settings.SMARTER = settings.SMARTER.model_copy(update={"redis_url": None})  # the embedded default
+def test_cli_status_and_version(owner: Persona, smarter_settings: SmarterSettingsOverride) -> None:
+    smarter_settings.redis_url = None  # the embedded default
     status = owner.client.post("/api/v1/cli/status/").json()["data"]
     assert status == {"healthy": True, "services": {"database": "ok", "cache": "ok", "broker": "eager"}}
     version = owner.client.post("/api/v1/cli/version/").json()

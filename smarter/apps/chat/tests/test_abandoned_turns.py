@@ -28,7 +28,6 @@ from smarter.apps.account.tests.billing_support import (
     Worker,
     celery_mode,
     mariadb_url_or_skip,
-    redis_or_skip,
     wait_until,
 )
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
@@ -40,6 +39,7 @@ from smarter.apps.chat.tests.test_turn_pipeline import STATIC_PLUGIN, apply, cha
 from smarter.apps.chat.turns import TokenEvent, TurnInput
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.plugin.tests.servers import LoopbackServer, loopback_server
+from smarter.testing.fixtures import flushed_redis_or_skip
 from smarter.testing.openai_stub import OpenAIStub, RecordedRequest, text_reply, tool_calls_reply
 
 upstream = test_turn_pipeline.upstream  # the platform's provider is the stub, with the platform's key
@@ -337,7 +337,7 @@ def test_a_cancelled_turn_is_charged_by_a_real_worker(
     upstream: OpenAIStub, owner: Persona, asgi_server: Any, redis_url: str
 ) -> None:
     database_url = mariadb_url_or_skip()
-    redis_or_skip(redis_url)
+    flushed_redis_or_skip(redis_url)
     setup_chatbot(owner, asgi_server)
     upstream.enqueue(text_reply(ANSWER, chunk_delay=0.3))
     worker = Worker(database_url=database_url, broker_url=redis_url, concurrency=1)

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def demo(settings: Any, smarter_settings: Any, tmp_path: Path) -> APIClient:
+def demo(smarter_settings: Any, tmp_path: Path) -> APIClient:
     smarter_settings.llm_provider = "offline"
-    settings.SMARTER = settings.SMARTER.model_copy(update={"state_dir": tmp_path})
+    smarter_settings.state_dir = tmp_path
     smarter_settings.plugin_data_dir = str(tmp_path / "plugin-data")
     call_command("seed_demo", stdout=StringIO())
     credentials = json.loads((tmp_path / "demo-credentials.json").read_text())

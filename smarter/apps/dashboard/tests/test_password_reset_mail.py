@@ -186,13 +186,12 @@ def test_the_reset_link_names_the_configured_platform_host_whatever_the_request_
     owner: Persona,
     asgi_server: Any,
     mail_server: MailServer,
-    settings: Any,
     smarter_settings: Any,
     hosts: str,
     https: bool,
 ) -> None:
     smarter_settings.platform_host = "platform.example.com"
-    settings.SMARTER = settings.SMARTER.model_copy(update={"https": https})
+    smarter_settings.https = https
     with_password(owner)
     cookies = {"csrftoken": CSRF_SECRET}
     with httpx.Client(base_url=asgi_server.url, cookies=cookies, headers=HOSTS[hosts], timeout=30) as client:
@@ -223,10 +222,10 @@ def test_no_mail_leaves_for_an_unknown_address(owner: Persona, asgi_server: Any,
     assert mail_server.inbox.messages == []
 
 
-def test_the_deploy_check_warns_when_no_mail_server_is_configured(settings: Any) -> None:
+def test_the_deploy_check_warns_when_no_mail_server_is_configured(smarter_settings: Any) -> None:
     from smarter.apps.api.checks import mail_in_production
 
-    settings.SMARTER = settings.SMARTER.model_copy(update={"email_host": None})
+    smarter_settings.email_host = None
     assert [warning.id for warning in mail_in_production(None)] == ["smarter.W004"]
-    settings.SMARTER = settings.SMARTER.model_copy(update={"email_host": "email-smtp.us-east-1.amazonaws.com"})
+    smarter_settings.email_host = "email-smtp.us-east-1.amazonaws.com"
     assert mail_in_production(None) == []
