@@ -55,7 +55,10 @@ def worker_redis_url() -> str:
     base = os.environ.get("SMARTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     prefix, _, number = base.rpartition("/")
-    return f"{prefix}/{int(number or 0) - int(worker.removeprefix('gw'))}"
+    database = int(number or 0) - int(worker.removeprefix("gw"))
+    if database < 0:
+        raise RuntimeError(f"too many test processes for the Redis databases below {base}: run fewer")
+    return f"{prefix}/{database}"
 
 
 def flushed_redis_or_skip(url: str) -> str:

@@ -229,7 +229,7 @@ def test_a_stream_cut_cleanly_ends_its_body_without_finish_or_done_and_keeps_the
     assert [frame["choices"][0]["delta"].get("content", "") for frame in frames] == ["", "one "]
     assert "[DONE]" not in cut and all(frame["choices"][0]["finish_reason"] is None for frame in frames)
     assert following.endswith("data: [DONE]\n\n")
-    assert [request.outcome for request in stub.requests] == ["cut", "completed"]
+    assert stub.wait_for(lambda: [request.outcome for request in stub.requests] == ["cut", "completed"])
     assert {request.connection for request in stub.requests} == {1}
 
 

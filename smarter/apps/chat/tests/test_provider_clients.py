@@ -89,7 +89,7 @@ def test_a_session_dropped_from_the_cache_while_idle_is_closed_and_the_others_ke
         return [session.closed for session in sessions]
 
     assert asyncio.run(go()) == [True, False, False]
-    assert [request.outcome for request in stub.chat_requests] == ["completed"] * 3
+    assert stub.wait_for(lambda: [request.outcome for request in stub.chat_requests] == ["completed"] * 3)
 
 
 @pytest.mark.parametrize(
