@@ -34,10 +34,11 @@ run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with
 test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks the database)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q $(PYTEST_ARGS)
 
-lint: $(VENV)/.test-installed  ## ruff (lint and format check) and mypy
+lint: $(VENV)/.test-installed  ## ruff (lint and format check), mypy and the floors (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy smarter
+	$(BIN)/lint-imports
 
 format: $(VENV)/.test-installed  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

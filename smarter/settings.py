@@ -27,7 +27,7 @@ SECRET_KEY = conf.effective_secret_key
 DEBUG = conf.debug
 # Django's own host check lets every host through because the first middleware routes by host:
 # the platform's hosts below, a deployed chatbot's default host or verified custom domain; any
-# other host is refused there with 400 (smarter/apps/chatbot/public/routing.py).
+# other host is refused there with 400 (smarter/apps/chatbot/routing.py).
 ALLOWED_HOSTS = ["*"]
 SMARTER_PLATFORM_HOSTNAMES = [conf.platform_hostname, "localhost", "127.0.0.1", "[::1]", "testserver"]
 
@@ -195,13 +195,13 @@ else:
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "smarter.apps.api.authentication.ApiKeyAuthentication",
-        "smarter.apps.api.authentication.ConsoleSessionAuthentication",
+        "smarter.apps.account.api.authentication.ApiKeyAuthentication",
+        "smarter.apps.account.api.authentication.ConsoleSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["smarter.apps.api.permissions.IsAccountMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["smarter.apps.account.api.permissions.IsAccountMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["smarter.apps.api.parsers.BoundedJSONParser"],
-    "EXCEPTION_HANDLER": "smarter.apps.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "smarter.lib.http.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

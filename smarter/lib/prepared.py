@@ -68,6 +68,32 @@ def width(model: type[Model]) -> int:
     return len(model._meta.concrete_fields)
 
 
+@functools.cache
+def named_columns(model: type[Model], alias: str) -> str:
+    """The model's concrete columns qualified by `alias`, each named `<alias>.<column>` in the
+    result, so that a row of several models is read by name (`hydrate_named`), not by position."""
+    return ", ".join(
+        f"{alias}.{quote(field.column)} AS {quote(f'{alias}.{field.column}')}" for field in model._meta.concrete_fields
+    )
+
+
+@functools.cache
+def _named(model: type[Model], alias: str) -> tuple[str, ...]:
+    return tuple(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
+
+
+def hydrate_named(model: type[M], row: Mapping[str, Any], alias: str) -> M:
+    """An instance from the columns `named_columns(model, alias)` put in `row` (a column name to
+    value mapping). A missing column is a KeyError, never a value read from the wrong place."""
+    return hydrate(model, [row[name] for name in _named(model, alias)])
+
+
+def rows_by_name(cursor: Any) -> list[dict[str, Any]]:
+    """The fetched rows of an executed statement, each as a mapping from column name to value."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
 def hydrate(model: type[M], values: Sequence[Any], database: BaseDatabaseWrapper | None = None) -> M:
     """An instance from the columns of `columns(model, ...)`, as the ORM would build it."""
     database = database or _database()

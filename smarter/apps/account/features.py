@@ -10,9 +10,6 @@ switch edited a moment ago applies to the next request.
 
 from __future__ import annotations
 
-import functools
-
-from django.db import connection
 from waffle import get_waffle_switch_model
 
 from smarter.apps.account.models import Account
@@ -39,27 +36,3 @@ def feature_enabled(*, account: Account, feature: str) -> bool:
         for switch in prepared.fetch_by(get_waffle_switch_model(), name=(account_switch, feature))
     }
     return feature_decision(account_switch=states.get(account_switch), global_switch=states.get(feature))
-
-
-@functools.cache
-def switch_joins() -> tuple[str, str]:
-    """Columns and joins that read a feature's two switches in a statement that already joins the
-    account as `a`: `(columns, joins)`. The joins take two parameters, `switch_join_params`;
-    the columns are the account's switch, then the global one (NULL where there is none)."""
-    quote = connection.ops.quote_name
-    table = quote(get_waffle_switch_model()._meta.db_table)
-    name, number = quote("name"), f"a.{quote('account_number')}"
-    # The account's switch is named `<feature>:<account number>`: concatenated in SQL, so the
-    # switch is found in the same statement as the account.
-    account_name = f"CONCAT(%s, {number})" if connection.vendor == "mysql" else f"(%s || {number})"
-    joins = f"LEFT JOIN {table} sa ON sa.{name} = {account_name} LEFT JOIN {table} sg ON sg.{name} = %s"
-    return f"sa.{quote('active')}, sg.{quote('active')}", joins
-
-
-def switch_join_params(feature: str) -> list[str]:
-    return [f"{feature}:", feature]
-
-
-def switch_state(value: object) -> bool | None:
-    """A switch column of `switch_joins` as `feature_decision` takes it."""
-    return None if value is None else bool(value)

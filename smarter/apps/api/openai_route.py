@@ -31,12 +31,12 @@ from typing import Any
 
 from django.conf import settings
 
-from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES
-from smarter.apps.api.errors import internal_error
-from smarter.apps.api.openai_views import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
+from smarter.apps.chat.api.openai import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
 from smarter.apps.chat.providers.clients import close_sessions
-from smarter.apps.chatbot.public.routing import normalize_host, platform_hosts
+from smarter.apps.chatbot.routing import normalize_host, platform_hosts
 from smarter.lib.client_address import scope_client_ip
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES
+from smarter.lib.http.errors import internal_error
 from smarter.lib.observability import log_access, start_request
 
 logger = logging.getLogger(__name__)

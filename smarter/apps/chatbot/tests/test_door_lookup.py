@@ -14,9 +14,10 @@ from smarter.apps.account import services as account_services
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
 from smarter.apps.account.models import Membership
 from smarter.apps.account.tests.factories import Persona
-from smarter.apps.api.async_door import resolve_caller
+from smarter.apps.chat.api.callers import resolve_caller
 from smarter.apps.chatbot import services
-from smarter.apps.chatbot.selectors import attached_plugins, door_lookup
+from smarter.apps.chatbot.door_lookup import door_lookup
+from smarter.apps.chatbot.selectors import attached_plugins
 from smarter.apps.plugin import services as plugin_services
 from smarter.lib.errors import NotAuthenticated, NotFound, PermissionDenied
 

@@ -1,0 +1,139 @@
+"""The rows a chat door reads before every turn, in one statement: the API key with its account,
+user and role, the feature's switches for that account, and the named chatbot of the key's
+account with its attached plugins.
+
+Separately these are four reads (`caller_for_api_key`, `feature_enabled`, `chatbot_get`,
+`attached_plugins`); a turn pays for every database trip more than for the rows it reads, and
+compiling an ORM query costs more than running this one, so the statement below is written out
+once and its rows are read by column name (`<alias>.<column>`), never by position. Its tests
+compare it with those four reads for an owner, a teammate and an outsider.
+
+The chatbot is looked up in the key's own account only, so another tenant's chatbot of the same
+name is not found. Nothing is cached: a revoked key, a removed member or a changed chatbot is
+seen by the very next turn.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import connection
+
+from smarter.apps.account import features
+from smarter.apps.account.caller import Caller
+from smarter.apps.account.models import Account, ApiKey
+from smarter.apps.account.selectors import caller_of_key
+from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.plugin.models import Plugin
+from smarter.lib import crypto, prepared
+
+
+@dataclass(frozen=True)
+class DoorLookup:
+    """What a chat door needs before a turn: the caller, whether the feature is on for their
+    account, and their chatbot with its plugins (None: the account has no chatbot of that name)."""
+
+    caller: Caller
+    feature_on: bool
+    chatbot: Chatbot | None
+
+
+# One row per attached plugin (one row with NULL plugin columns when there is none), in the
+# manifest's order; the key, caller, switch and chatbot columns repeat on each.
+_STATEMENT = """
+    SELECT {key}, {account}, {user}, m.role AS {role},
+           {switch_columns}
+           {chatbot}, {plugin}
+      FROM account_apikey k
+      JOIN account_account a ON a.id = k.account_id
+      JOIN auth_user u ON u.id = k.user_id
+      LEFT JOIN account_membership m ON m.account_id = k.account_id AND m.user_id = k.user_id
+      {switch_joins}
+      LEFT JOIN chatbot_chatbot c ON c.account_id = k.account_id AND c.name = %(chatbot_name)s
+      LEFT JOIN chatbot_chatbotplugin cp ON cp.chatbot_id = c.id
+      LEFT JOIN plugin_plugin p ON p.id = cp.plugin_id
+     WHERE k.prefix = %(prefix)s
+     ORDER BY cp.position, cp.id
+"""
+
+
+def feature_switch_sql(feature: str) -> tuple[str, str, dict[str, str]]:
+    """How the statement reads `feature`'s switches for the key's account (joined as `a`):
+    `(columns, joins, parameters)`. The columns are named `switch.account` (the account's own
+    switch, `<feature>:<account number>`) and `switch.global` (the feature's), NULL where there is
+    none; `features.feature_decision` decides from them. The switches' storage is known here only."""
+    quote = connection.ops.quote_name
+    # The account's switch name is built in SQL, so it is found in the same statement as the account.
+    account_switch = (
+        "CONCAT(%(switch_prefix)s, a.account_number)"
+        if connection.vendor == "mysql"
+        else "(%(switch_prefix)s || a.account_number)"
+    )
+    columns = f"sa.active AS {quote('switch.account')}, sg.active AS {quote('switch.global')},"
+    joins = (
+        f"LEFT JOIN waffle_switch sa ON sa.name = {account_switch} LEFT JOIN waffle_switch sg ON sg.name = %(feature)s"
+    )
+    return columns, joins, {"switch_prefix": f"{feature}:", "feature": feature}
+
+
+@functools.cache
+def _statement(switch_columns: str, switch_joins: str) -> str:
+    return _STATEMENT.format(
+        key=prepared.named_columns(ApiKey, "k"),
+        account=prepared.named_columns(Account, "a"),
+        user=prepared.named_columns(User, "u"),
+        role=connection.ops.quote_name("member.role"),
+        chatbot=prepared.named_columns(Chatbot, "c"),
+        plugin=prepared.named_columns(Plugin, "p"),
+        switch_columns=switch_columns,
+        switch_joins=switch_joins,
+    )
+
+
+def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> DoorLookup | None:
+    """The API key's caller, `feature`'s state for their account (None: no feature to check) and
+    their chatbot named `chatbot_name` with its plugins. None when the key names no caller
+    (unknown, revoked, expired, or its user, account or membership is gone)."""
+    prefix = crypto.api_key_prefix(api_key)
+    if prefix is None:
+        return None
+    params: dict[str, Any] = {"prefix": prefix, "chatbot_name": chatbot_name}
+    switch_columns = switch_joins = ""
+    if feature is not None:
+        switch_columns, switch_joins, switch_params = feature_switch_sql(feature)
+        params.update(switch_params)
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(switch_columns, switch_joins), params)
+        rows = prepared.rows_by_name(cursor)
+    if not rows:
+        return None
+    first = rows[0]
+    caller = caller_of_key(
+        api_key,
+        key=prepared.hydrate_named(ApiKey, first, "k"),
+        account=prepared.hydrate_named(Account, first, "a"),
+        user=prepared.hydrate_named(User, first, "u"),
+        role=first["member.role"],
+    )
+    if caller is None:
+        return None
+    feature_on = feature is None or features.feature_decision(
+        account_switch=_switch(first["switch.account"]), global_switch=_switch(first["switch.global"])
+    )
+    if first["c.id"] is None:
+        return DoorLookup(caller, feature_on, None)
+    chatbot = prepared.hydrate_named(Chatbot, first, "c")
+    chatbot.account = caller.account
+    plugins = [prepared.hydrate_named(Plugin, row, "p") for row in rows if row["p.id"] is not None]
+    for plugin in plugins:
+        if plugin.account_id == caller.account.pk:
+            plugin.account = caller.account
+    chatbot._attached_plugins = plugins  # type: ignore[attr-defined]  # read by selectors.attached_plugins
+    return DoorLookup(caller, feature_on, chatbot)
+
+
+def _switch(value: object) -> bool | None:
+    return None if value is None else bool(value)
