@@ -233,7 +233,7 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         plan.api_key, plan.base_url = settings.SMARTER_OPENAI_API_KEY, settings.SMARTER_OPENAI_BASE_URL
         _require_price(turn, plan)
     else:
-        provider = provider_of_turn(account=turn.account, name=name)
+        provider = provider_of_turn(account=turn.account, name=name, chatbot=turn.chatbot)
         if provider is None:
             raise ValidationFailed(
                 f"The chatbot's provider {name!r} no longer exists.",

@@ -1,9 +1,11 @@
 """The rows a chat door reads before every turn, in one statement: the API key with its account,
 user and role, the feature's switches for that account, and the named chatbot of the key's
-account with its attached plugins.
+account with its attached plugins and, when it runs on the account's own Provider, that provider
+and its key's Secret.
 
-Separately these are four reads (`caller_for_api_key`, `feature_enabled`, `chatbot_get`,
-`attached_plugins`); a turn pays for every database trip more than for the rows it reads, and
+Separately these are five reads (`caller_for_api_key`, `feature_enabled`, `chatbot_get`,
+`attached_plugins`, `provider_of_turn`); a turn pays for every database trip more than for the
+rows it reads, and
 compiling an ORM query costs more than running this one, so the statement below is written out
 once and its rows are read by column name (`<alias>.<column>`), never by position. Its tests
 compare it with those four reads for an owner, a teammate and an outsider.
@@ -24,9 +26,9 @@ from django.db import connection
 
 from smarter.apps.account import features
 from smarter.apps.account.caller import Caller
-from smarter.apps.account.models import Account, ApiKey
+from smarter.apps.account.models import Account, ApiKey, Secret
 from smarter.apps.account.selectors import caller_of_key
-from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.chatbot.models import Chatbot, Provider
 from smarter.apps.plugin.models import Plugin
 from smarter.lib import crypto, prepared
 
@@ -46,13 +48,15 @@ class DoorLookup:
 _STATEMENT = """
     SELECT {key}, {account}, {user}, m.role AS {role},
            {switch_columns}
-           {chatbot}, {plugin}
+           {chatbot}, {provider}, {secret}, {plugin}
       FROM account_apikey k
       JOIN account_account a ON a.id = k.account_id
       JOIN auth_user u ON u.id = k.user_id
       LEFT JOIN account_membership m ON m.account_id = k.account_id AND m.user_id = k.user_id
       {switch_joins}
       LEFT JOIN chatbot_chatbot c ON c.account_id = k.account_id AND c.name = %(chatbot_name)s
+      LEFT JOIN chatbot_provider pr ON pr.account_id = c.account_id AND pr.name = c.provider
+      LEFT JOIN account_secret ps ON ps.id = pr.api_key_id
       LEFT JOIN chatbot_chatbotplugin cp ON cp.chatbot_id = c.id
       LEFT JOIN plugin_plugin p ON p.id = cp.plugin_id
      WHERE k.prefix = %(prefix)s
@@ -87,6 +91,8 @@ def _statement(switch_columns: str, switch_joins: str) -> str:
         user=prepared.named_columns(User, "u"),
         role=connection.ops.quote_name("member.role"),
         chatbot=prepared.named_columns(Chatbot, "c"),
+        provider=prepared.named_columns(Provider, "pr"),
+        secret=prepared.named_columns(Secret, "ps"),
         plugin=prepared.named_columns(Plugin, "p"),
         switch_columns=switch_columns,
         switch_joins=switch_joins,
@@ -127,6 +133,13 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
         return DoorLookup(caller, feature_on, None)
     chatbot = prepared.hydrate_named(Chatbot, first, "c")
     chatbot.account = caller.account
+    provider = None
+    if first["pr.id"] is not None:
+        provider = prepared.hydrate_named(Provider, first, "pr")
+        provider.account = caller.account
+        if first["ps.id"] is not None:
+            provider.api_key = prepared.hydrate_named(Secret, first, "ps")
+    chatbot._provider = (chatbot.provider, provider)  # type: ignore[attr-defined]  # read by provider_of_turn
     plugins = [prepared.hydrate_named(Plugin, row, "p") for row in rows if row["p.id"] is not None]
     for plugin in plugins:
         if plugin.account_id == caller.account.pk:

@@ -63,9 +63,13 @@ def provider_get(*, account: Account, name: str) -> Provider | None:
     return providers_of(account).filter(name=name).first()
 
 
-def provider_of_turn(*, account: Account, name: str) -> Provider | None:
-    """`provider_get` for a turn on an account's own provider, with its key's Secret: one
-    statement written once, since compiling the ORM query cost more than the turn's other reads."""
+def provider_of_turn(*, account: Account, name: str, chatbot: Chatbot | None = None) -> Provider | None:
+    """`provider_get` for a turn on an account's own provider, with its key's Secret: as
+    `door_lookup` read it with `chatbot` when it did, else in one statement written once, since
+    compiling the ORM query cost more than the turn's other reads."""
+    read = getattr(chatbot, "_provider", None)
+    if read is not None and read[0] == name:
+        return read[1]
     with connection.cursor() as cursor:
         cursor.execute(_provider_sql(), {"account_id": account.pk, "name": name})
         rows = prepared.rows_by_name(cursor)
