@@ -85,16 +85,34 @@ def _named(model: type[Model], alias: str) -> tuple[str, ...]:
     return tuple(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
 
 
-def hydrate_named(model: type[M], row: Mapping[str, Any], alias: str) -> M:
-    """An instance from the columns `named_columns(model, alias)` put in `row` (a column name to
-    value mapping). A missing column is a KeyError, never a value read from the wrong place."""
-    return hydrate(model, [row[name] for name in _named(model, alias)])
+class NamedRows:
+    """The fetched rows of an executed statement, read by column name: `hydrate_named` takes a
+    model's columns by their names, `value` one column. Where each name is in a row is worked out
+    once per statement shape (its column names, in order), not once per row."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.names = tuple(column[0] for column in cursor.description)
+        self.rows: list[Sequence[Any]] = list(cursor.fetchall())
+
+    def value(self, row: Sequence[Any], name: str) -> Any:
+        return row[_positions(self.names)[name]]
+
+    def hydrate_named(self, model: type[M], row: Sequence[Any], alias: str) -> M:
+        """An instance from the columns `named_columns(model, alias)` put in the statement. A
+        column missing from it is a KeyError, never a value read from the wrong place."""
+        return hydrate(model, _picker(self.names, model, alias)(row))
 
 
-def rows_by_name(cursor: Any) -> list[dict[str, Any]]:
-    """The fetched rows of an executed statement, each as a mapping from column name to value."""
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+@functools.cache
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: index for index, name in enumerate(names)}
+
+
+@functools.cache
+def _picker(names: tuple[str, ...], model: type[Model], alias: str) -> Callable[[Sequence[Any]], list[Any]]:
+    positions = _positions(names)
+    indices = [positions[name] for name in _named(model, alias)]
+    return lambda row: [row[index] for index in indices]
 
 
 def hydrate(model: type[M], values: Sequence[Any], database: BaseDatabaseWrapper | None = None) -> M:

@@ -26,16 +26,16 @@ def caller_for_api_key(plaintext: str) -> Caller | None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_key_lookup_sql(), {"prefix": prefix})
-        rows = prepared.rows_by_name(cursor)
-    if not rows:
+        found = prepared.NamedRows(cursor)
+    if not found.rows:
         return None
-    row = rows[0]
+    row = found.rows[0]
     return caller_of_key(
         plaintext,
-        key=prepared.hydrate_named(ApiKey, row, "k"),
-        account=prepared.hydrate_named(Account, row, "a"),
-        user=prepared.hydrate_named(User, row, "u"),
-        role=row["member.role"],
+        key=found.hydrate_named(ApiKey, row, "k"),
+        account=found.hydrate_named(Account, row, "a"),
+        user=found.hydrate_named(User, row, "u"),
+        role=found.value(row, "member.role"),
     )
 
 

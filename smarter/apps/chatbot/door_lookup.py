@@ -44,7 +44,7 @@ class DoorLookup:
 
 
 # One row per attached plugin (one row with NULL plugin columns when there is none), in the
-# manifest's order; the key, caller, switch and chatbot columns repeat on each.
+# manifest's order; the key, caller, switch, chatbot and provider columns repeat on each.
 _STATEMENT = """
     SELECT {key}, {account}, {user}, m.role AS {role},
            {switch_columns}
@@ -113,34 +113,34 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
         params.update(switch_params)
     with connection.cursor() as cursor:
         cursor.execute(_statement(switch_columns, switch_joins), params)
-        rows = prepared.rows_by_name(cursor)
-    if not rows:
+        found = prepared.NamedRows(cursor)
+    if not found.rows:
         return None
-    first = rows[0]
+    first, column = found.rows[0], found.value
     caller = caller_of_key(
         api_key,
-        key=prepared.hydrate_named(ApiKey, first, "k"),
-        account=prepared.hydrate_named(Account, first, "a"),
-        user=prepared.hydrate_named(User, first, "u"),
-        role=first["member.role"],
+        key=found.hydrate_named(ApiKey, first, "k"),
+        account=found.hydrate_named(Account, first, "a"),
+        user=found.hydrate_named(User, first, "u"),
+        role=column(first, "member.role"),
     )
     if caller is None:
         return None
     feature_on = feature is None or features.feature_decision(
-        account_switch=_switch(first["switch.account"]), global_switch=_switch(first["switch.global"])
+        account_switch=_switch(column(first, "switch.account")), global_switch=_switch(column(first, "switch.global"))
     )
-    if first["c.id"] is None:
+    if column(first, "c.id") is None:
         return DoorLookup(caller, feature_on, None)
-    chatbot = prepared.hydrate_named(Chatbot, first, "c")
+    chatbot = found.hydrate_named(Chatbot, first, "c")
     chatbot.account = caller.account
     provider = None
-    if first["pr.id"] is not None:
-        provider = prepared.hydrate_named(Provider, first, "pr")
+    if column(first, "pr.id") is not None:
+        provider = found.hydrate_named(Provider, first, "pr")
         provider.account = caller.account
-        if first["ps.id"] is not None:
-            provider.api_key = prepared.hydrate_named(Secret, first, "ps")
+        if column(first, "ps.id") is not None:
+            provider.api_key = found.hydrate_named(Secret, first, "ps")
     chatbot._provider = (chatbot.provider, provider)  # type: ignore[attr-defined]  # read by provider_of_turn
-    plugins = [prepared.hydrate_named(Plugin, row, "p") for row in rows if row["p.id"] is not None]
+    plugins = [found.hydrate_named(Plugin, row, "p") for row in found.rows if column(row, "p.id") is not None]
     for plugin in plugins:
         if plugin.account_id == caller.account.pk:
             plugin.account = caller.account

@@ -72,13 +72,14 @@ def provider_of_turn(*, account: Account, name: str, chatbot: Chatbot | None = N
         return read[1]
     with connection.cursor() as cursor:
         cursor.execute(_provider_sql(), {"account_id": account.pk, "name": name})
-        rows = prepared.rows_by_name(cursor)
-    if not rows:
+        found = prepared.NamedRows(cursor)
+    if not found.rows:
         return None
-    provider = prepared.hydrate_named(Provider, rows[0], "p")
+    row = found.rows[0]
+    provider = found.hydrate_named(Provider, row, "p")
     provider.account = account
-    if rows[0]["s.id"] is not None:
-        provider.api_key = prepared.hydrate_named(Secret, rows[0], "s")
+    if found.value(row, "s.id") is not None:
+        provider.api_key = found.hydrate_named(Secret, row, "s")
     return provider
 
 

@@ -3,6 +3,7 @@ and only for models whose `save()`, save signals and database defaults they may 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -190,3 +191,30 @@ def test_a_save_override_a_save_receiver_and_a_db_default_are_each_named_and_ref
     finally:
         signals.pre_save.disconnect(receiver, sender=Heard)
         signals.post_save.disconnect(receiver, sender=Listened)
+
+
+# --- rows read by column name -------------------------------------------------------------------
+
+
+def test_rows_are_read_by_column_name_whatever_the_order_of_the_columns(chat: Chat, db: Any) -> None:
+    columns = prepared.named_columns(Chat, "c").split(", ")
+    read = []
+    for ordered in (columns, columns[::-1], columns[1:] + columns[:1]):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 AS {prepared.quote('extra')}, {', '.join(ordered)} FROM chat_chat c")  # noqa: S608
+            found = prepared.NamedRows(cursor)
+        [row] = found.rows
+        assert found.value(row, "extra") == 1
+        read.append(found.hydrate_named(Chat, row, "c"))
+    fields = [field.attname for field in Chat._meta.concrete_fields]
+    expected = [getattr(chat, name) for name in fields]
+    assert [[getattr(each, name) for name in fields] for each in read] == [expected] * 3
+
+
+def test_a_column_the_statement_does_not_name_is_a_key_error_never_another_columns_value(chat: Chat) -> None:
+    columns = [column for column in prepared.named_columns(Chat, "c").split(", ") if "session_key" not in column]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM chat_chat c")  # noqa: S608
+        found = prepared.NamedRows(cursor)
+    with pytest.raises(KeyError, match=re.escape("c.session_key")):
+        found.hydrate_named(Chat, found.rows[0], "c")
