@@ -993,10 +993,13 @@ def main() -> None:
 
         ab: list[AbRow] = []
         with step(f"before and after, platform and own provider: {options.rounds} alternating rounds"):
-            variants: list[tuple[str, Server, str]] = [
-                ("after", smarter[0], "bench"),
-                ("after", smarter[0], "bench_own"),
-            ]
+            # A server of this tree started now, so that both sides have served the same load
+            # before the rounds (the matrix's server has held hundreds of streams).
+            after = start_smarter(stack, env, stubs[0], key, workdir)
+            after.worker = worker
+            warm(after)
+            warm(after, "bench_own")
+            variants: list[tuple[str, Server, str]] = [("after", after, "bench"), ("after", after, "bench_own")]
             if before is not None:
                 variants += [("before", before, "bench"), ("before", before, "bench_own")]
             for number in range(1, options.rounds + 1):
@@ -1004,7 +1007,8 @@ def main() -> None:
                 lite = None
                 if litellm is not None:
                     lite = run_load(litellm, stream=False, concurrency=32, total=high, procs=procs, model="bench")
-                for side, server, model in variants:
+                # Each side goes first in turn: neither always runs on a machine the other warmed.
+                for side, server, model in variants if number % 2 else variants[::-1]:
                     one = run_load(server, stream=False, concurrency=1, total=low, model=model)
                     many = run_load(server, stream=False, concurrency=32, total=high, procs=procs, model=model)
                     ab.append(AbRow(number, side, model, one, many, direct, lite))
@@ -1316,7 +1320,8 @@ The latency a gateway adds over the model, on one 2-core machine: the stub upstr
 (`smarter.testing.openai_stub`) called directly (baseline), through Smarter's OpenAI-compatible
 door (`POST /api/v1/openai/chat/completions`, one uvicorn process, a chatbot with no plugins,
 every turn written to {database_text}; the per-key rate limit is checked on every turn, set so
-high that it never refuses), and through a {litellm_text}. All three run in the
+high that it never refuses; access logging on, as in production: uvicorn's line and Smarter's JSON
+line per request), and through a {litellm_text}. All three run in the
 same run, configuration by configuration; {low} requests per path at c = 1, {high} at c = 32
 and 256, or {PATH_DEADLINE_S:.0f} s per path, whichever comes first. Load: {client_text}; its
 CPU use is in the last column ("client-bound" above 0.9 of a core: there the figure is the
