@@ -101,12 +101,12 @@ def test_no_turn_or_tool_call_can_be_added_changed_or_deleted_in_the_admin(
 
 
 @pytest.mark.parametrize("who", ["owner", "teammate", "outsider"])
-@pytest.mark.parametrize("page", ["/admin/chat/turn/", "/admin/chat/toolcall/"])
+@pytest.mark.parametrize("path", ["/admin/chat/turn/", "/admin/chat/toolcall/"])
 def test_the_accounts_own_people_cannot_open_the_pages(
-    who: str, page: str, request: pytest.FixtureRequest, turns: dict[str, Turn]
+    who: str, path: str, request: pytest.FixtureRequest, turns: dict[str, Turn]
 ) -> None:
     persona: Persona = request.getfixturevalue(who)
     client = Client()
     client.force_login(persona.user)
-    response = client.get(page)
+    response = client.get(path)
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
