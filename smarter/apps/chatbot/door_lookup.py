@@ -4,11 +4,11 @@ account with its attached plugins and, when it runs on the account's own Provide
 and its key's Secret.
 
 Separately these are five reads (`caller_for_api_key`, `feature_enabled`, `chatbot_get`,
-`attached_plugins`, `provider_of_turn`); a turn pays for every database trip more than for the
-rows it reads, and
-compiling an ORM query costs more than running this one, so the statement below is written out
-once and its rows are read by column name (`<alias>.<column>`), never by position. Its tests
-compare it with those four reads for an owner, a teammate and an outsider.
+`attached_plugins`, `provider_of_turn`), and they cost about four times the CPU of this one
+(`benchmarks/door_lookup.py`): a turn pays for every statement more than for the rows it reads,
+and compiling an ORM query costs more than running this one. So the statement below is written
+out once and its rows are read by column name (`<alias>.<column>`), never by position. Its tests
+check it against those reads for an owner, a teammate and an outsider.
 
 The chatbot is looked up in the key's own account only, so another tenant's chatbot of the same
 name is not found. Nothing is cached: a revoked key, a removed member or a changed chatbot is
@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
 
-from smarter.apps.account import features
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account, ApiKey, Secret
 from smarter.apps.account.selectors import caller_of_key
@@ -44,58 +42,53 @@ class DoorLookup:
 
 
 # One row per attached plugin (one row with NULL plugin columns when there is none), in the
-# manifest's order; the key, caller, switch, chatbot and provider columns repeat on each.
+# manifest's order; the key, caller, feature, chatbot and provider columns repeat on each. Its
+# parameters, in the order they stand: the feature column's (`feature_on_column`), the chatbot's
+# name, the key's prefix.
 _STATEMENT = """
     SELECT {key}, {account}, {user}, m.role AS {role},
-           {switch_columns}
+           {feature}
            {chatbot}, {provider}, {secret}, {plugin}
       FROM account_apikey k
       JOIN account_account a ON a.id = k.account_id
       JOIN auth_user u ON u.id = k.user_id
       LEFT JOIN account_membership m ON m.account_id = k.account_id AND m.user_id = k.user_id
-      {switch_joins}
-      LEFT JOIN chatbot_chatbot c ON c.account_id = k.account_id AND c.name = %(chatbot_name)s
+      LEFT JOIN chatbot_chatbot c ON c.account_id = k.account_id AND c.name = %s
       LEFT JOIN chatbot_provider pr ON pr.account_id = c.account_id AND pr.name = c.provider
       LEFT JOIN account_secret ps ON ps.id = pr.api_key_id
       LEFT JOIN chatbot_chatbotplugin cp ON cp.chatbot_id = c.id
       LEFT JOIN plugin_plugin p ON p.id = cp.plugin_id
-     WHERE k.prefix = %(prefix)s
+     WHERE k.prefix = %s
      ORDER BY cp.position, cp.id
 """
 
 
-def feature_switch_sql(feature: str) -> tuple[str, str, dict[str, str]]:
-    """How the statement reads `feature`'s switches for the key's account (joined as `a`):
-    `(columns, joins, parameters)`. The columns are named `switch.account` (the account's own
-    switch, `<feature>:<account number>`) and `switch.global` (the feature's), NULL where there is
-    none; `features.feature_decision` decides from them. The switches' storage is known here only."""
+def feature_on_column(feature: str) -> tuple[str, list[str]]:
+    """The statement's column `feature.on`, true when `feature` is on for the key's account
+    (read as `a`), and its parameters: the account's own switch (`<feature>:<account number>`),
+    else the feature's, else on, decided in SQL. The switches' storage is known here only."""
     quote = connection.ops.quote_name
     # The account's switch name is built in SQL, so it is found in the same statement as the account.
-    account_switch = (
-        "CONCAT(%(switch_prefix)s, a.account_number)"
-        if connection.vendor == "mysql"
-        else "(%(switch_prefix)s || a.account_number)"
+    own = "CONCAT(%s, a.account_number)" if connection.vendor == "mysql" else "(%s || a.account_number)"
+    expression = (
+        f"COALESCE((SELECT sa.active FROM waffle_switch sa WHERE sa.name = {own}), "  # noqa: S608  (no value)
+        "(SELECT sg.active FROM waffle_switch sg WHERE sg.name = %s), TRUE)"
     )
-    columns = f"sa.active AS {quote('switch.account')}, sg.active AS {quote('switch.global')},"
-    joins = (
-        f"LEFT JOIN waffle_switch sa ON sa.name = {account_switch} LEFT JOIN waffle_switch sg ON sg.name = %(feature)s"
-    )
-    return columns, joins, {"switch_prefix": f"{feature}:", "feature": feature}
+    return f"{expression} AS {quote('feature.on')},", [f"{feature}:", feature]
 
 
 @functools.cache
-def _statement(switch_columns: str, switch_joins: str) -> str:
+def _statement(feature_column: str) -> str:
     return _STATEMENT.format(
         key=prepared.named_columns(ApiKey, "k"),
         account=prepared.named_columns(Account, "a"),
         user=prepared.named_columns(User, "u"),
         role=connection.ops.quote_name("member.role"),
+        feature=feature_column,
         chatbot=prepared.named_columns(Chatbot, "c"),
         provider=prepared.named_columns(Provider, "pr"),
         secret=prepared.named_columns(Secret, "ps"),
         plugin=prepared.named_columns(Plugin, "p"),
-        switch_columns=switch_columns,
-        switch_joins=switch_joins,
     )
 
 
@@ -106,13 +99,10 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
     prefix = crypto.api_key_prefix(api_key)
     if prefix is None:
         return None
-    params: dict[str, Any] = {"prefix": prefix, "chatbot_name": chatbot_name}
-    switch_columns = switch_joins = ""
-    if feature is not None:
-        switch_columns, switch_joins, switch_params = feature_switch_sql(feature)
-        params.update(switch_params)
+    feature_column, params = feature_on_column(feature) if feature is not None else ("", [])
+    params = [*params, chatbot_name, prefix]
     with connection.cursor() as cursor:
-        cursor.execute(_statement(switch_columns, switch_joins), params)
+        cursor.execute(_statement(feature_column), params)
         found = prepared.NamedRows(cursor)
     if not found.rows:
         return None
@@ -126,9 +116,7 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
     )
     if caller is None:
         return None
-    feature_on = feature is None or features.feature_decision(
-        account_switch=_switch(column(first, "switch.account")), global_switch=_switch(column(first, "switch.global"))
-    )
+    feature_on = feature is None or bool(column(first, "feature.on"))
     if column(first, "c.id") is None:
         return DoorLookup(caller, feature_on, None)
     chatbot = found.hydrate_named(Chatbot, first, "c")
@@ -146,7 +134,3 @@ def door_lookup(*, api_key: str, chatbot_name: str, feature: str | None) -> Door
             plugin.account = caller.account
     chatbot._attached_plugins = plugins  # type: ignore[attr-defined]  # read by selectors.attached_plugins
     return DoorLookup(caller, feature_on, chatbot)
-
-
-def _switch(value: object) -> bool | None:
-    return None if value is None else bool(value)
