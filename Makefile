@@ -41,10 +41,11 @@ TEST_PROCESSES ?= $(shell n=$$(( $$(nproc) * 3 )); [ $$n -gt 12 ] && n=12; echo 
 test: $(VENV)/.test-installed  ## Run the test suite (SMARTER_DATABASE_URL picks the database)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/pytest -q -n $(TEST_PROCESSES) $(PYTEST_ARGS)
 
-lint: $(VENV)/.test-installed  ## ruff (lint and format check) and mypy
+lint: $(VENV)/.test-installed  ## ruff (lint and format check), mypy and the floors (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy smarter cli/smarter_cli
+	$(BIN)/lint-imports
 
 format: $(VENV)/.test-installed  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -8,7 +8,14 @@ One run, on loopback only:
   one database: MariaDB when it answers on 127.0.0.1:3306 (database `smarter_bench`, created,
   migrated and dropped here), else SQLite in a private state directory. Every turn is written
   to that database, as in production; Redis on 127.0.0.1:6379 (database 13, emptied at the end)
-  is the broker each turn hands its billing task to, as in production (no worker runs meanwhile);
+  is the broker each turn hands its billing task to, and a real Celery worker (prefork, two
+  processes) records the charges, as in production: its CPU is read from /proc like the
+  server's, after the billing tasks of each measurement are drained. Access logging is on, as in
+  production (uvicorn's access log and Smarter's JSON log line per request, at INFO);
+- next to the platform's provider, a chatbot on the account's own Provider (bring-your-own-key:
+  its Secret decrypted per turn, the guarded aiohttp client), against the same stub;
+- "before": the same, from another commit (`--before`, default `main`) checked out in a temporary
+  worktree, its own server and worker, measured in alternating rounds with "after" (this tree);
 - a LiteLLM proxy (one worker, no database) with a model per upstream, in its own virtual
   environment `.venv-litellm`, created here when absent;
 - an asyncio httpx load generator, one process by default (`--client-procs N` splits the
@@ -52,6 +59,9 @@ MARIADB = ("127.0.0.1", 3306)
 BENCH_DATABASE = "smarter_bench"
 REDIS = ("127.0.0.1", 6379)
 BENCH_REDIS_DB = 13  # the broker and cache of the run; emptied at the end
+BEFORE_REDIS_DB = 12  # the same for the "before" commit's server and worker
+WORKER_PROCESSES = 2  # the Celery worker's prefork pool (the chart's default is 4, on larger nodes)
+DRAIN_TIMEOUT_S = 180.0
 PROMPT = "Say hello in five words."
 PATH_DEADLINE_S = 45.0  # no path of a configuration runs longer than this: it stops sending then
 REQUEST_TIMEOUT_S = 60.0
@@ -60,6 +70,9 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Targets (docs/performance.md states each as pass or fail).
 TARGET_CPU_MS = 3.0
+TARGET_WEB_CPU_MS = 2.5  # web CPU per turn, with the access log on
+TARGET_TOTAL_SHARE = 0.35  # web + worker CPU per turn as a share of LiteLLM's in the same run
+TARGET_P50_GROWTH = 0.10  # added p50 at c=1 within 10 % of the "before" commit's
 TARGET_C1_P50_MS = 5.0
 TARGET_C32_P50_MS = 10.0
 TARGET_C32_P99_MS = 60.0
@@ -165,6 +178,7 @@ class Server:
     model: str
     headers: dict[str, str]
     process: subprocess.Popen[Any] | None = None
+    worker: subprocess.Popen[Any] | None = None  # the Celery worker recording its turns' charges
 
     @property
     def url(self) -> str:
@@ -201,13 +215,13 @@ def start_stub(stack: ExitStack, delay_ms: int) -> Server:
 # --- Smarter ------------------------------------------------------------------------------------
 
 
-def choose_redis(stack: ExitStack) -> tuple[str | None, str]:
-    """Redis as in production (the billing hand-off publishes a Celery task per turn; no worker
-    runs during the run, so the queued tasks cost the server nothing more), else none: then
-    every turn also writes its charges in the server process."""
+def choose_redis(stack: ExitStack, database: int = BENCH_REDIS_DB) -> tuple[str | None, str]:
+    """Redis as in production (the billing hand-off publishes a Celery task per batch of turns,
+    which a real worker records), else none: then every turn also writes its charges in the
+    server process."""
     if not answers(*REDIS):
         return None, "no Redis answered on 127.0.0.1:6379: each turn's charges written in-process"
-    url = f"redis://{REDIS[0]}:{REDIS[1]}/{BENCH_REDIS_DB}"
+    url = f"redis://{REDIS[0]}:{REDIS[1]}/{database}"
 
     def empty() -> None:
         with suppress(Exception):
@@ -217,26 +231,53 @@ def choose_redis(stack: ExitStack) -> tuple[str | None, str]:
 
     empty()
     stack.callback(empty)
-    return url, "Redis on loopback as broker and cache: each turn publishes its billing task there"
+    return url, "Redis on loopback as broker and cache, and a Celery worker recording the charges"
 
 
 def smarter_env(state: str, database_url: str | None, redis_url: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTER_")}
     env.update(
         SMARTER_STATE_DIR=state,
-        SMARTER_LOG_LEVEL="WARNING",
-        SMARTER_LOG_FORMAT="text",
+        # As in production: every request's JSON log line, at INFO.
+        SMARTER_LOG_LEVEL="INFO",
+        SMARTER_LOG_FORMAT="json",
         SMARTER_LLM_PROVIDER="openai",
         SMARTER_OPENAI_API_KEY="bench",
         # The per-key rate limit still runs on every turn, but so high that it never refuses: the
         # benchmark sends far more than a client is allowed in production.
         SMARTER_RATE_LIMIT_API_KEY_PER_MINUTE="1000000000",
+        # The account's own Provider is the stub on loopback: the guard checks it, and lets it by.
+        SMARTER_ALLOW_PRIVATE_HOSTS="true",
     )
     if database_url:
         env["SMARTER_DATABASE_URL"] = database_url
     if redis_url:
         env["SMARTER_REDIS_URL"] = redis_url
     return env
+
+
+@dataclass(frozen=True)
+class Code:
+    """Which tree the Smarter processes run: this one, or another commit's worktree."""
+
+    label: str
+    root: Path
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        return env if self.root == ROOT else {**env, "PYTHONPATH": str(self.root)}
+
+
+def checkout(stack: ExitStack, ref: str, workdir: Path) -> Code:
+    """`ref` in a temporary worktree (removed at the end), run with this tree's virtualenv."""
+    tree = workdir / "before"
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True, capture_output=True)
+    stack.callback(
+        lambda: subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    )
+    return Code(f"{ref} ({sha})", tree)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -268,8 +309,12 @@ def choose_database(stack: ExitStack) -> tuple[str | None, str]:
     return f"mysql://root@{MARIADB[0]}:{MARIADB[1]}/{BENCH_DATABASE}", "MariaDB on loopback"
 
 
-def start_smarter(stack: ExitStack, env: dict[str, str], stub: Server, key: str) -> Server:
+def start_smarter(
+    stack: ExitStack, env: dict[str, str], stub: Server, key: str, workdir: Path, code: Code | None = None
+) -> Server:
+    code = code or Code("this tree", ROOT)
     port = free_port()
+    log = (workdir / f"smarter-{port}.log").open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -277,10 +322,13 @@ def start_smarter(stack: ExitStack, env: dict[str, str], stub: Server, key: str)
             "uvicorn",
             "smarter.asgi:application",
             *("--host", "127.0.0.1", "--port", str(port)),
-            *("--log-level", "warning", "--no-access-log"),
+            "--log-level",
+            "info",  # uvicorn's access log on, as gunicorn's --access-logfile=- in the image
         ],
-        cwd=ROOT,
-        env={**env, "SMARTER_OPENAI_BASE_URL": stub.base},
+        cwd=code.root,
+        env=code.env({**env, "SMARTER_OPENAI_BASE_URL": stub.base}),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     stack.callback(stop, process)
     base = f"http://127.0.0.1:{port}"
@@ -288,17 +336,80 @@ def start_smarter(stack: ExitStack, env: dict[str, str], stub: Server, key: str)
     return Server("Smarter", f"{base}/api/v1/openai", "bench", {"Authorization": f"Bearer {key}"}, process)
 
 
-def apply_chatbot(server: Server, key: str) -> None:
-    manifest = {
-        "apiVersion": "smarter.sh/v1",
-        "kind": "Chatbot",
-        "metadata": {"name": "bench"},
-        "spec": {"config": {"defaultModel": "gpt-4o-mini"}},
-    }
+def start_worker(stack: ExitStack, env: dict[str, str], workdir: Path, code: Code) -> subprocess.Popen[Any]:
+    """A Celery worker as the chart runs one (prefork, INFO log), for `code`'s tasks."""
+    log_path = workdir / f"worker-{code.root.name}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            *("-m", "celery", "--app=smarter", "worker", "--loglevel=INFO"),
+            f"--concurrency={WORKER_PROCESSES}",
+            "--queues=smarter",
+        ],
+        cwd=code.root,
+        env=code.env(env),
+        stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    stack.callback(stop, process)
+    deadline = time.monotonic() + 60
+    while " ready." not in log_path.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the Celery worker did not start: {log_path.read_text(errors='replace')[-500:]}")
+        time.sleep(0.2)
+    return process
+
+
+def pending_usage_events() -> int:
+    import MySQLdb
+
+    connection = MySQLdb.connect(host=MARIADB[0], port=MARIADB[1], user="root", database=BENCH_DATABASE)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT COUNT(*) FROM account_usageevent WHERE status = 'pending'")
+        return int(cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def drain(worker: subprocess.Popen[Any]) -> float:
+    """Wait until every usage event is recorded (the worker has written its charges); the
+    worker's CPU so far. The web process publishes a batch 0.2 s after its first turn."""
+    time.sleep(0.5)
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while pending_usage_events():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the billing tasks were not drained in time")
+        time.sleep(0.1)
+    return cpu_seconds(worker.pid)
+
+
+def apply_manifest(server: Server, key: str, manifest: dict[str, Any]) -> None:
     apply_url = server.base.replace("/api/v1/openai", "/api/v1/cli/apply/")
     response = httpx.post(apply_url, json=manifest, headers={"Authorization": f"Token {key}"}, timeout=30)
     if response.status_code >= 300:
         raise RuntimeError(f"apply failed: {response.status_code} {response.text[:300]}")
+
+
+def apply_chatbots(server: Server, key: str, stub: Server) -> None:
+    """`bench` on the platform's provider, and `bench_own` on the account's own Provider: the
+    same stub, reached through the guarded client with the account's Secret."""
+    manifests: list[dict[str, Any]] = [
+        {"kind": "Chatbot", "metadata": {"name": "bench"}, "spec": {"config": {"defaultModel": "gpt-4o-mini"}}},
+        {"kind": "Secret", "metadata": {"name": "own_key"}, "spec": {"config": {"value": "bench-own"}}},
+        {
+            "kind": "Provider",
+            "metadata": {"name": "own"},
+            "spec": {"provider": {"baseUrl": stub.base, "apiKey": "own_key", "defaultModel": "stub-model"}},
+        },
+        {
+            "kind": "Chatbot",
+            "metadata": {"name": "bench_own"},
+            "spec": {"config": {"provider": "own", "defaultModel": "stub-model"}},
+        },
+    ]
+    for manifest in manifests:
+        apply_manifest(server, key, {"apiVersion": "smarter.sh/v1", **manifest})
 
 
 # --- LiteLLM ------------------------------------------------------------------------------------
@@ -384,6 +495,7 @@ class Load:
     wall: float = 0.0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    worker_cpu: float | None = None  # None: no worker measured (no Redis, or not Smarter)
     peak_rss: int = 0
     unsent: int = 0  # left unsent when the path's time limit came
 
@@ -491,6 +603,7 @@ def run_load(
     from /proc before and after."""
     model = model or server.model
     cpu_before = cpu_seconds(server.pid)
+    worker_before = cpu_seconds(server.worker.pid) if server.worker is not None else 0.0
     if procs <= 1 or concurrency < procs:
         result = _load_in_process(
             (server.url, server.headers, model, stream, concurrency, total, server.pid if sample_memory else None)
@@ -510,6 +623,8 @@ def run_load(
             result.client_cpu += part.client_cpu
             result.unsent += part.unsent
     result.server_cpu = cpu_seconds(server.pid) - cpu_before
+    if server.worker is not None:
+        result.worker_cpu = drain(server.worker) - worker_before
     return result
 
 
@@ -751,12 +866,22 @@ def warm(server: Server, model: str | None = None) -> None:
 
 
 def main() -> None:
+    global BENCH_DATABASE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tenth of the requests (checks the machinery)")
     parser.add_argument("--client-procs", type=int, default=1, help="load generator processes at c >= 32")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
     parser.add_argument("--no-write", action="store_true", help="print the section, do not write it")
+    parser.add_argument("--before", default="main", help="the commit measured as 'before' (default: main)")
+    parser.add_argument("--no-before", action="store_true", help="measure this tree only")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating before/after rounds")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="MariaDB database (created and dropped)")
+    parser.add_argument(
+        "--redis-dbs", default=f"{BENCH_REDIS_DB},{BEFORE_REDIS_DB}", help="Redis databases: this tree's,before's"
+    )
     options = parser.parse_args()
+    BENCH_DATABASE = options.database
+    after_redis_db, before_redis_db = (int(number) for number in options.redis_dbs.split(","))
     scale = 0.1 if options.quick else 1.0
     low, high = max(20, int(300 * scale)), max(256, int(600 * scale))
     procs = options.client_procs
@@ -769,7 +894,7 @@ def main() -> None:
         with step("stub upstreams, database, Smarter"):
             stubs = {delay: start_stub(stack, delay) for delay in (0, 200, 1000)}
             database_url, database_text = choose_database(stack)
-            redis_url, redis_text = choose_redis(stack)
+            redis_url, redis_text = choose_redis(stack, after_redis_db)
             database_text = f"{database_text}; {redis_text}"
             env = smarter_env(str(workdir / "state"), database_url, redis_url)
             manage(env, "migrate", "--noinput", "-v", "0")
@@ -777,10 +902,30 @@ def main() -> None:
                 manage(env, "create_account", "--company", "Bench", "--username", "bench", "--email", "b@bench.test")
             )
             key = created["apiKey"]
-            smarter = {delay: start_smarter(stack, env, stub, key) for delay, stub in stubs.items()}
-            apply_chatbot(smarter[0], key)
+            this_tree = Code("this tree", ROOT)
+            worker = start_worker(stack, env, workdir, this_tree) if redis_url and database_url else None
+            smarter = {delay: start_smarter(stack, env, stub, key, workdir) for delay, stub in stubs.items()}
+            for server in smarter.values():
+                server.worker = worker
+            apply_chatbots(smarter[0], key, stubs[0])
             for server in smarter.values():
                 warm(server)
+            warm(smarter[0], "bench_own")
+
+        before: Server | None = None
+        before_text = ""
+        if not options.no_before:
+            with step(f"Smarter at {options.before}, in a temporary worktree"):
+                code = checkout(stack, options.before, workdir)
+                before_redis, _ = choose_redis(stack, before_redis_db)
+                before_env = smarter_env(str(workdir / "state"), database_url, before_redis)
+                before = start_smarter(stack, before_env, stubs[0], key, workdir, code)
+                before.name = f"Smarter at {code.label}"
+                if before_redis and database_url:
+                    before.worker = start_worker(stack, before_env, workdir, code)
+                warm(before)
+                warm(before, "bench_own")
+                before_text = code.label
 
         litellm: Server | None = None
         litellm_problem = ""
@@ -846,6 +991,29 @@ def main() -> None:
                     streams.append((name, load, idle))
                     print(f"   {name}: {load.done} done in {load.wall:.2f} s, errors {dict(load.errors)}", flush=True)
 
+        ab: list[AbRow] = []
+        with step(f"before and after, platform and own provider: {options.rounds} alternating rounds"):
+            # A server of this tree started now, so that both sides have served the same load
+            # before the rounds (the matrix's server has held hundreds of streams).
+            after = start_smarter(stack, env, stubs[0], key, workdir)
+            after.worker = worker
+            warm(after)
+            warm(after, "bench_own")
+            variants: list[tuple[str, Server, str]] = [("after", after, "bench"), ("after", after, "bench_own")]
+            if before is not None:
+                variants += [("before", before, "bench"), ("before", before, "bench_own")]
+            for number in range(1, options.rounds + 1):
+                direct = run_load(stubs[0], stream=False, concurrency=1, total=low)
+                lite = None
+                if litellm is not None:
+                    lite = run_load(litellm, stream=False, concurrency=32, total=high, procs=procs, model="bench")
+                # Each side goes first in turn: neither always runs on a machine the other warmed.
+                for side, server, model in variants if number % 2 else variants[::-1]:
+                    one = run_load(server, stream=False, concurrency=1, total=low, model=model)
+                    many = run_load(server, stream=False, concurrency=32, total=high, procs=procs, model=model)
+                    ab.append(AbRow(number, side, model, one, many, direct, lite))
+                    print(f"   round {number}, {side}, {model}: {one.done}+{many.done} done", flush=True)
+
         with step("profile of Smarter (py-spy)"):
             profile_md = profile(smarter[0], workdir, max(400, int(4000 * scale)))
         with step("floors: Django alone, the lean path alone, the upstream call alone"):
@@ -856,12 +1024,126 @@ def main() -> None:
 
     total_s = time.perf_counter() - started
     markdown = render(rows, configs, streams, database_text, litellm, litellm_problem, procs, low, high, total_s)
+    markdown += "\n" + ab_section(ab, before_text, litellm is not None, low, high)
     markdown += f"\n### Where Smarter's CPU goes\n\n{profile_md}\n"
     markdown += f"\n### The floor under a turn\n\n{floors_md}\n"
     markdown = markdown.replace("MACHINE_LOAD", machine)
     if not options.no_write:
         write_section("chat", markdown)
     print(markdown)
+
+
+@dataclass
+class AbRow:
+    """One round of one variant: c=1 and c=32 JSON against the 0 ms upstream."""
+
+    round: int
+    side: str  # "after" (this tree) or "before"
+    model: str  # "bench" (the platform's provider) or "bench_own" (the account's own Provider)
+    one: Load
+    many: Load
+    direct: Load  # the upstream called directly at c=1, in the same round
+    litellm: Load | None  # LiteLLM at c=32, in the same round
+
+    def web_ms(self, load: Load) -> float:
+        return load.server_cpu / load.done * 1000 if load.done else float("nan")
+
+    @property
+    def worker_ms(self) -> float | None:
+        if self.many.worker_cpu is None or not self.many.done:
+            return None
+        return self.many.worker_cpu / self.many.done * 1000
+
+    @property
+    def share(self) -> float | None:
+        if self.litellm is None or not self.litellm.done or self.worker_ms is None:
+            return None
+        lite = self.litellm.server_cpu / self.litellm.done * 1000
+        return (self.web_ms(self.many) + self.worker_ms) / lite
+
+    @property
+    def added_p50(self) -> float:
+        return p50(self.one.latencies) - p50(self.direct.latencies)
+
+
+def _spread(values: list[float | None], digits: int = 2) -> str:
+    found = [v for v in values if v is not None and v == v]
+    if not found:
+        return "n/a"
+    middle = statistics.median(found)
+    if len(found) == 1:
+        return f"{middle:.{digits}f}"
+    return f"{middle:.{digits}f} ({min(found):.{digits}f} to {max(found):.{digits}f})"
+
+
+def _median(values: list[float | None]) -> float:
+    found = [v for v in values if v is not None and v == v]
+    return statistics.median(found) if found else float("nan")
+
+
+def ab_section(ab: list[AbRow], before: str, with_litellm: bool, low: int, high: int) -> str:
+    """The before/after comparison and the targets of web CPU, worker CPU and added latency."""
+    if not ab:
+        return ""
+    names = {"bench": "platform's provider", "bench_own": "account's own Provider"}
+    variants = list(dict.fromkeys((row.side, row.model) for row in ab))
+
+    def of(side: str, model: str) -> list[AbRow]:
+        return [row for row in ab if (row.side, row.model) == (side, model)]
+
+    lines = [
+        "| commit | provider | web CPU per turn, c=32 (ms) | worker CPU per turn (ms) | web + worker (ms) | "
+        "share of LiteLLM's CPU | web CPU per turn, c=1 (ms) | added p50, c=1 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for side, model in variants:
+        rows = of(side, model)
+        commit = "this tree" if side == "after" else before
+        totals = [r.web_ms(r.many) + r.worker_ms if r.worker_ms is not None else None for r in rows]
+        lines.append(
+            f"| {commit} | {names[model]} | {_spread([r.web_ms(r.many) for r in rows])} | "
+            f"{_spread([r.worker_ms for r in rows])} | {_spread(totals)} | {_spread([r.share for r in rows])} | "
+            f"{_spread([r.web_ms(r.one) for r in rows])} | {_spread([r.added_p50 for r in rows], 1)} |"
+        )
+    after = of("after", "bench")
+    web = _median([r.web_ms(r.many) for r in after])
+    share = _median([r.share for r in after])
+    targets = [
+        "| figure | target | measured (median of the rounds) |",
+        "|---|---|---|",
+        f"| web CPU per turn, c=32, platform's provider, access log on | ≤ {TARGET_WEB_CPU_MS:g} ms | "
+        f"{web:.2f} ms {verdict(web <= TARGET_WEB_CPU_MS)} |",
+    ]
+    if with_litellm and share == share:
+        targets.append(
+            f"| web + worker CPU per turn as a share of LiteLLM's, c=32 | ≤ {TARGET_TOTAL_SHARE:.2f} | "
+            f"{share:.2f} {verdict(share <= TARGET_TOTAL_SHARE)} |"
+        )
+    own = _median([r.web_ms(r.many) for r in of("after", "bench_own")])
+    targets.append(f"| web CPU per turn, c=32, account's own Provider | close to the platform's | {own:.2f} ms |")
+    if before:
+        was = _median([r.added_p50 for r in of("before", "bench")])
+        now = _median([r.added_p50 for r in after])
+        growth = (now - was) / was if was > 0 else float("nan")
+        targets.append(
+            f"| added p50, c=1, against {before} | within {TARGET_P50_GROWTH:.0%} | {now:.2f} ms against "
+            f"{was:.2f} ms ({growth:+.0%}) {verdict(growth <= TARGET_P50_GROWTH)} |"
+        )
+    rounds = max(row.round for row in ab)
+    return f"""### Before and after, the platform's provider and an account's own
+
+{rounds} rounds, alternating: in each, the upstream called directly at c = 1 ({low} requests), LiteLLM
+at c = 32 ({high}), then each variant at c = 1 ({low}) and at c = 32 ({high}), JSON, 0 ms upstream.
+"Before" is {before or "not measured"}, checked out in a temporary worktree and served by its
+own process and worker on the same database. Each figure is the median of the rounds, with their
+range. Worker CPU is the Celery worker's (prefork, {WORKER_PROCESSES} processes), read from `/proc`
+after the billing tasks of the c = 32 load were drained, divided by its turns. The share of
+LiteLLM is web + worker CPU per turn over LiteLLM's CPU per request in the same round.
+
+{chr(10).join(targets)}
+
+{chr(10).join(lines)}
+"""
 
 
 def reading(
@@ -1038,7 +1320,8 @@ The latency a gateway adds over the model, on one 2-core machine: the stub upstr
 (`smarter.testing.openai_stub`) called directly (baseline), through Smarter's OpenAI-compatible
 door (`POST /api/v1/openai/chat/completions`, one uvicorn process, a chatbot with no plugins,
 every turn written to {database_text}; the per-key rate limit is checked on every turn, set so
-high that it never refuses), and through a {litellm_text}. All three run in the
+high that it never refuses; access logging on, as in production: uvicorn's line and Smarter's JSON
+line per request), and through a {litellm_text}. All three run in the
 same run, configuration by configuration; {low} requests per path at c = 1, {high} at c = 32
 and 256, or {PATH_DEADLINE_S:.0f} s per path, whichever comes first. Load: {client_text}; its
 CPU use is in the last column ("client-bound" above 0.9 of a core: there the figure is the

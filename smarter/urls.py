@@ -18,5 +18,5 @@ urlpatterns = [
     path("", include("smarter.apps.dashboard.urls")),
 ]
 
-handler404 = "smarter.apps.api.errors.handler404"
-handler500 = "smarter.apps.api.errors.handler500"
+handler404 = "smarter.lib.http.errors.handler404"
+handler500 = "smarter.lib.http.errors.handler500"

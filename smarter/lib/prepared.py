@@ -15,7 +15,9 @@ columns; every other value goes through the field's own `get_db_prep_save` (JSON
 decimals, IP addresses).
 
 Only identifiers from model metadata are ever interpolated into SQL; values are bound parameters.
-Model signals do not fire: use these only for models nothing listens to.
+`save()`, its signals and database defaults are bypassed, so a model written here must have
+none of them: `write_hazards` names what it has, the first insert of a model refuses one that
+has any, and the tests check every model a turn writes this way.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import NOT_PROVIDED, Field, Model, signals
 from django.utils import timezone
 
 M = TypeVar("M", bound=Model)
@@ -66,6 +69,50 @@ def _attnames(model: type[Model]) -> tuple[str, ...]:
 
 def width(model: type[Model]) -> int:
     return len(model._meta.concrete_fields)
+
+
+@functools.cache
+def named_columns(model: type[Model], alias: str) -> str:
+    """The model's concrete columns qualified by `alias`, each named `<alias>.<column>` in the
+    result, so that a row of several models is read by name (`hydrate_named`), not by position."""
+    return ", ".join(
+        f"{alias}.{quote(field.column)} AS {quote(f'{alias}.{field.column}')}" for field in model._meta.concrete_fields
+    )
+
+
+@functools.cache
+def _named(model: type[Model], alias: str) -> tuple[str, ...]:
+    return tuple(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
+
+
+class NamedRows:
+    """The fetched rows of an executed statement, read by column name: `hydrate_named` takes a
+    model's columns by their names, `value` one column. Where each name is in a row is worked out
+    once per statement shape (its column names, in order), not once per row."""
+
+    def __init__(self, cursor: Any) -> None:
+        self.names = tuple(column[0] for column in cursor.description)
+        self.rows: list[Sequence[Any]] = list(cursor.fetchall())
+
+    def value(self, row: Sequence[Any], name: str) -> Any:
+        return row[_positions(self.names)[name]]
+
+    def hydrate_named(self, model: type[M], row: Sequence[Any], alias: str) -> M:
+        """An instance from the columns `named_columns(model, alias)` put in the statement. A
+        column missing from it is a KeyError, never a value read from the wrong place."""
+        return hydrate(model, _picker(self.names, model, alias)(row))
+
+
+@functools.cache
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: index for index, name in enumerate(names)}
+
+
+@functools.cache
+def _picker(names: tuple[str, ...], model: type[Model], alias: str) -> Callable[[Sequence[Any]], list[Any]]:
+    positions = _positions(names)
+    indices = [positions[name] for name in _named(model, alias)]
+    return lambda row: [row[index] for index in indices]
 
 
 def hydrate(model: type[M], values: Sequence[Any], database: BaseDatabaseWrapper | None = None) -> M:
@@ -140,8 +187,31 @@ class _Column:
         self.default: Callable[[], Any] = field.get_default
 
 
+def write_hazards(model: type[Model]) -> list[str]:
+    """What a prepared insert of `model` would bypass: a `save()` of its own, receivers of its
+    `pre_save` or `post_save` signal, and database defaults (a column left out here gets the
+    field's Python default, never the database's)."""
+    found = []
+    if model.save is not Model.save:
+        found.append("it overrides save()")
+    for signal, name in ((signals.pre_save, "pre_save"), (signals.post_save, "post_save")):
+        if signal.has_listeners(model):
+            found.append(f"a {name} receiver listens to it")
+    defaulted = [
+        field.name
+        for field in model._meta.concrete_fields
+        if getattr(field, "db_default", NOT_PROVIDED) is not NOT_PROVIDED
+    ]
+    if defaulted:
+        found.append(f"db_default on {', '.join(defaulted)}")
+    return found
+
+
 @functools.cache
 def _insert_columns(model: type[Model]) -> tuple[_Column, ...]:
+    hazards = write_hazards(model)
+    if hazards:
+        raise ImproperlyConfigured(f"{model.__name__} cannot be written by a prepared insert: {'; '.join(hazards)}")
     # The database numbers the primary key; every other concrete column is written.
     return tuple(_Column(field) for field in model._meta.concrete_fields if not getattr(field, "db_returning", False))
 

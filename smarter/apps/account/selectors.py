@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import connection
@@ -26,57 +25,42 @@ def caller_for_api_key(plaintext: str) -> Caller | None:
     if prefix is None:
         return None
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {key_lookup_columns()} {key_lookup_from()} WHERE {key_lookup_condition()}", [prefix])
-        row = cursor.fetchone()
-    return caller_from_key_row(plaintext, row) if row is not None else None
-
-
-# Authentication runs on every request, and compiling an ORM query costs more than running it
-# (~1 ms against ~0.1 ms), so the lookup is SQL built once from the models. Its parts are public
-# so that a door can read more in the same statement (`smarter.apps.chatbot.selectors`).
-_JOINED_MODELS = (ApiKey, Account, User)
-
-
-@lru_cache(maxsize=1)
-def key_lookup_columns() -> str:
-    """The key, its account and user (aliases k, a, u), then the user's role in the account."""
-    columns = [prepared.columns(model, alias) for alias, model in zip(("k", "a", "u"), _JOINED_MODELS, strict=True)]
-    return f"{', '.join(columns)}, m.{connection.ops.quote_name('role')}"
-
-
-def key_lookup_width() -> int:
-    return sum(prepared.width(model) for model in _JOINED_MODELS) + 1
-
-
-@lru_cache(maxsize=1)
-def key_lookup_from() -> str:
-    quote = connection.ops.quote_name
-    # Only identifiers from the models' metadata are interpolated; values are bound parameters.
-    return (
-        f"FROM {quote(ApiKey._meta.db_table)} k "
-        f"JOIN {quote(Account._meta.db_table)} a ON a.{quote('id')} = k.{quote('account_id')} "
-        f"JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = k.{quote('user_id')} "
-        f"LEFT JOIN {quote(Membership._meta.db_table)} m "
-        f"ON m.{quote('account_id')} = k.{quote('account_id')} "
-        f"AND m.{quote('user_id')} = k.{quote('user_id')}"
+        cursor.execute(_key_lookup_sql(), {"prefix": prefix})
+        found = prepared.NamedRows(cursor)
+    if not found.rows:
+        return None
+    row = found.rows[0]
+    return caller_of_key(
+        plaintext,
+        key=found.hydrate_named(ApiKey, row, "k"),
+        account=found.hydrate_named(Account, row, "a"),
+        user=found.hydrate_named(User, row, "u"),
+        role=found.value(row, "member.role"),
     )
 
 
-def key_lookup_condition() -> str:
-    """The WHERE condition; its one parameter is the key's prefix (`crypto.api_key_prefix`)."""
-    return f"k.{connection.ops.quote_name('prefix')} = %s"
+# Authentication runs on every API request, and compiling an ORM query costs more than running it
+# (~1 ms against ~0.1 ms), so the lookup is SQL written once, its columns named from the models.
+@lru_cache(maxsize=1)
+def _key_lookup_sql() -> str:
+    role = connection.ops.quote_name("member.role")
+    return f"""
+        SELECT {prepared.named_columns(ApiKey, "k")},
+               {prepared.named_columns(Account, "a")},
+               {prepared.named_columns(User, "u")},
+               m.role AS {role}
+          FROM account_apikey k
+          JOIN account_account a ON a.id = k.account_id
+          JOIN auth_user u ON u.id = k.user_id
+          LEFT JOIN account_membership m ON m.account_id = k.account_id AND m.user_id = k.user_id
+         WHERE k.prefix = %(prefix)s
+    """  # noqa: S608  (identifiers only; the prefix is a bound parameter)
 
 
-def caller_from_key_row(plaintext: str, row: tuple[Any, ...]) -> Caller | None:
-    """The caller of a row that starts with `key_lookup_columns()`, if `plaintext` is its key
-    (constant-time comparison) and the key, its user, account and membership are all usable."""
-    key_end = prepared.width(ApiKey)
-    account_end = key_end + prepared.width(Account)
-    user_end = account_end + prepared.width(User)
-    key = prepared.hydrate(ApiKey, row[:key_end])
-    account = prepared.hydrate(Account, row[key_end:account_end])
-    user = prepared.hydrate(User, row[account_end:user_end])
-    role = row[user_end]
+def caller_of_key(plaintext: str, *, key: ApiKey, account: Account, user: User, role: str | None) -> Caller | None:
+    """The caller of a key row read with its account, user and the user's role in the account
+    (None: no membership), if `plaintext` is that key (constant-time comparison) and the key,
+    its user, account and membership are all usable."""
     if not crypto.digests_match(plaintext, key.digest) or not key.is_usable():
         return None
     if not account.is_active or not user.is_active or role is None:

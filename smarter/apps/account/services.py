@@ -307,9 +307,20 @@ def secret_update(
     return bool(changed)
 
 
+# How stale a secret's `last_accessed_at` may be: stamping it on every use was a write per chat
+# turn on an account's own provider.
+ACCESS_STAMP_SECONDS = 60
+
+
 def secret_reveal(*, secret: Secret) -> str:
-    """The plaintext, for the code that uses it (a connection, a provider) — never for a client."""
-    Secret.objects.filter(pk=secret.pk).update(last_accessed_at=timezone.now())
+    """The plaintext, for the code that uses it (a connection, a provider) — never for a client.
+    Decrypted from the row as read now (nothing decrypted is kept); its use is stamped at most
+    once a minute."""
+    now = timezone.now()
+    last = secret.last_accessed_at
+    if last is None or (now - last).total_seconds() >= ACCESS_STAMP_SECONDS:
+        Secret.objects.filter(pk=secret.pk).update(last_accessed_at=now)
+        secret.last_accessed_at = now
     return crypto.decrypt(secret.encrypted_value, _fernet_keys())
 
 

@@ -41,9 +41,9 @@ def record_charge_task(usage_event_id: int) -> int:
 
 @shared_task(**CHARGE_TASK_OPTIONS)
 def record_charges_task(usage_event_ids: list[int]) -> int:
-    """Turn outbox rows into their charges, each in its own transaction; a retry or redelivery
-    of the batch writes nothing twice (see `charges_record`)."""
-    return sum(services.charges_record(usage_event_id=usage_event_id) for usage_event_id in usage_event_ids)
+    """Turn outbox rows into their charges, together in one transaction; a retry or redelivery
+    of the batch writes nothing twice (see `charges_record_many`)."""
+    return services.charges_record_many(usage_event_ids=usage_event_ids)
 
 
 @shared_task(acks_late=True)

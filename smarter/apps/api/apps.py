@@ -10,6 +10,4 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from smarter.apps.api import checks, openapi  # noqa: F401  (registers checks and schemes)
-        from smarter.lib import async_middleware
-
-        async_middleware.install()
+        from smarter.lib.http import checks as http_checks  # noqa: F401  (the middleware's deploy checks)

@@ -1,11 +1,28 @@
-"""System checks for a production deployment (`manage.py check --deploy`)."""
+"""System checks of the API door: the lean route applies what the settings ask (always), and a
+production deployment's keys, database and mail (`manage.py check --deploy`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+
+from smarter.apps.api import lean_policy
+
+
+@register(Tags.security)
+def lean_route_applies_the_settings(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The completions path answered in front of Django must do what Django's middleware and
+    security settings would (smarter/apps/api/lean_policy.py)."""
+    return [
+        Error(
+            f"{problem}: the OpenAI completions path answered in front of Django would not do as Django does.",
+            hint="Teach smarter/apps/api/lean_policy.py what it does, or serve the path through Django.",
+            id="smarter.E010",
+        )
+        for problem in lean_policy.unapplied()
+    ]
 
 
 @register(Tags.security, deploy=True)

@@ -3,20 +3,20 @@
 This is the gateway's hottest path, and Django's request handling (its handler, the middleware
 chain, URL resolution, request and response objects) cost more CPU than the door's own work on
 it (docs/performance.md, "The floor under a turn"). What that chain does for this path is done
-here instead:
+here instead, as `lean_policy` derives it from the same settings at start-up:
 
 - the request id and the access-log line (`smarter.lib.observability`);
 - the host check: only the platform's own hosts are answered here. A chatbot's host, a custom
-  domain or an unknown host, and a plain-HTTP request that must be redirected to HTTPS, go to
-  Django unchanged, as does every other path and method;
-- the security headers Django's middleware would add (`security_headers`, from the same
-  settings);
-- the body bound (the door's own limit, 413);
+  domain or an unknown host, a plain-HTTP request that must be redirected to HTTPS, and whatever
+  else the policy leaves to Django go to Django unchanged, as does every other path and method;
+- the security headers Django's middleware would add (their own hooks, run at start-up);
+- the body bound (the door's own limit, or Django's if smaller: 413);
 - a client that goes away cancels the turn, and with it the upstream call, as under Django.
 
 Then it calls the same door function as the Django view (`chat_completions_answer`), so the
 turn, its validation and its answers are one implementation. Authentication is the API key in
-the request (never a cookie), so no session, CSRF or login middleware applies.
+the request (never a cookie), so no session, CSRF or login middleware applies. The system check
+`smarter.E010` fails when the settings ask for something this route does not do.
 """
 
 from __future__ import annotations
@@ -29,19 +29,18 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from django.conf import settings
-
-from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES
-from smarter.apps.api.errors import internal_error
-from smarter.apps.api.openai_views import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
+from smarter.apps.api.lean_policy import PATH, LeanPolicy, lean_policy
+from smarter.apps.chat.api.openai import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
 from smarter.apps.chat.providers.clients import close_sessions
-from smarter.apps.chatbot.public.routing import normalize_host, platform_hosts
+from smarter.apps.chatbot.routing import normalize_host
 from smarter.lib.client_address import scope_client_ip
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES
+from smarter.lib.http.errors import internal_error
 from smarter.lib.observability import log_access, start_request
 
 logger = logging.getLogger(__name__)
 
-PATH = "/api/v1/openai/chat/completions"
+__all__ = ["PATH", "OpenAIChatRoute"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,15 +54,17 @@ class OpenAIChatRoute:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        lean_policy()  # derived now, at start-up: a setting it cannot read fails here, not mid-request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # Django does not take part in the lifespan protocol
             await _lifespan(receive, send)
             return
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            policy = lean_policy()
             headers = _headers(scope)
-            if _served_here(scope, headers):
-                await _serve(scope, headers, receive, send)
+            if _served_here(policy, scope, headers):
+                await _serve(policy, scope, headers, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -85,48 +86,32 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-def _served_here(scope: Scope, headers: dict[str, str]) -> bool:
-    if normalize_host(headers.get("host", "")) not in platform_hosts():
+def _served_here(policy: LeanPolicy, scope: Scope, headers: dict[str, str]) -> bool:
+    if policy.steps_aside:
         return False
-    return _is_secure(scope, headers) or not settings.SECURE_SSL_REDIRECT
+    host = headers.get("x-forwarded-host") if policy.forwarded_host and "x-forwarded-host" in headers else None
+    if normalize_host(host if host is not None else headers.get("host", "")) not in policy.hosts:
+        return False
+    if policy.disallowed_agents:
+        agent = headers.get("user-agent", "")
+        if any(pattern.search(agent) for pattern in policy.disallowed_agents):
+            return False
+    return not policy.https_only or _is_secure(policy, scope, headers)
 
 
-def _is_secure(scope: Scope, headers: dict[str, str]) -> bool:
+def _is_secure(policy: LeanPolicy, scope: Scope, headers: dict[str, str]) -> bool:
     if scope.get("scheme") == "https":
         return True
-    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
-    if not proxy:
+    if policy.proxy_ssl_header is None:
         return False
-    meta_name, expected = proxy
-    name = meta_name.removeprefix("HTTP_").replace("_", "-").lower()
+    name, expected = policy.proxy_ssl_header
     return headers.get(name, "").split(",")[0].strip() == expected
 
 
-def security_headers(secure: bool) -> tuple[tuple[bytes, bytes], ...]:
-    """What SecurityMiddleware and XFrameOptionsMiddleware add to an API answer, from the same
-    settings (the tests compare both paths' headers)."""
-    found: list[tuple[str, str]] = []
-    if secure and settings.SECURE_HSTS_SECONDS:
-        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-            value += "; includeSubDomains"
-        if settings.SECURE_HSTS_PRELOAD:
-            value += "; preload"
-        found.append(("Strict-Transport-Security", value))
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        found.append(("X-Content-Type-Options", "nosniff"))
-    if settings.SECURE_REFERRER_POLICY:
-        found.append(("Referrer-Policy", settings.SECURE_REFERRER_POLICY))
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        found.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
-    found.append(("X-Frame-Options", settings.X_FRAME_OPTIONS))
-    return tuple((name.encode("latin-1"), value.encode("latin-1")) for name, value in found)
-
-
-async def _serve(scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
+async def _serve(policy: LeanPolicy, scope: Scope, headers: dict[str, str], receive: Receive, send: Send) -> None:
     started = time.perf_counter()
     request_id = start_request(headers.get("x-request-id"))
-    body = await _read_body(receive)
+    body = await _read_body(receive, policy.max_body_bytes)
     if body is None:
         return  # the client left before it finished sending
     call = DoorCall(
@@ -135,7 +120,7 @@ async def _serve(scope: Scope, headers: dict[str, str], receive: Receive, send: 
         client_ip=scope_client_ip(scope),
         user_agent=headers.get("user-agent", ""),
     )
-    response = _Response(send, request_id, security_headers(_is_secure(scope, headers)))
+    response = _Response(send, request_id, policy.headers(_is_secure(policy, scope, headers)))
     # The turn runs in a task of its own, so that a disconnect can cancel it; its context is
     # kept to log the line with the account the door bound.
     context = contextvars.copy_context()
@@ -157,9 +142,9 @@ async def _serve(scope: Scope, headers: dict[str, str], receive: Receive, send: 
     context.run(log_access, "POST", PATH, response.status or 499, started)
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The body, or its first bytes past the door's limit (the door answers 413 for those);
-    None when the client disconnected."""
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The body or, past `limit`, bytes the door refuses with 413 (as the Django view hands it
+    one byte more than the door's limit); None when the client disconnected."""
     parts: list[bytes] = []
     size = 0
     while True:
@@ -169,7 +154,9 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunk = message.get("body", b"")
         parts.append(chunk)
         size += len(chunk)
-        if size > MAX_CHAT_BODY_BYTES or not message.get("more_body", False):
+        if size > limit:
+            return bytes(MAX_CHAT_BODY_BYTES + 1)
+        if not message.get("more_body", False):
             return b"".join(parts)
 
 

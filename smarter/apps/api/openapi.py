@@ -1,4 +1,5 @@
-"""OpenAPI descriptions of the door: authentication schemes and the two envelopes of API.md."""
+"""OpenAPI descriptions of the door: authentication schemes and the cli envelope (the error
+envelope is `smarter.lib.http.openapi`'s)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 
+from smarter.lib.http.openapi import ERRORS
+
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "smarter.apps.api.authentication.ApiKeyAuthentication"
+    target_class = "smarter.apps.account.api.authentication.ApiKeyAuthentication"
     name = "apiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
@@ -24,25 +27,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class ConsoleSessionScheme(OpenApiAuthenticationExtension):
-    target_class = "smarter.apps.api.authentication.ConsoleSessionAuthentication"
+    target_class = "smarter.apps.account.api.authentication.ConsoleSessionAuthentication"
     name = "consoleSession"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
-
-ErrorEnvelope = inline_serializer(
-    "ErrorEnvelope",
-    {
-        "errorClass": serializers.CharField(),
-        "status": serializers.IntegerField(),
-        "description": serializers.CharField(),
-        "context": serializers.DictField(),
-        "errors": inline_serializer(
-            "FieldError", {"loc": serializers.CharField(), "msg": serializers.CharField()}, many=True
-        ),
-    },
-)
 
 CliEnvelope = inline_serializer(
     "CliEnvelope",
@@ -57,7 +47,6 @@ CliEnvelope = inline_serializer(
 )
 
 NAME_PARAMETER = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False)
-ERRORS = {status: ErrorEnvelope for status in (400, 401, 403, 404, 409, 413, 415, 429)}
 
 
 def cli_operation(summary: str, *, with_name: bool = False, body: bool = False, **kwargs: Any) -> Any:

@@ -60,7 +60,7 @@ from smarter.apps.chat.turns import (
     TurnInput,
     TurnResult,
 )
-from smarter.apps.chatbot.selectors import attached_plugins, provider_get
+from smarter.apps.chatbot.selectors import attached_plugins, provider_of_turn
 from smarter.apps.plugin.execution import PluginResult, builtin_execute, plugin_execute
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, apply_overlay, select_plugins
@@ -233,7 +233,7 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         plan.api_key, plan.base_url = settings.SMARTER.platform_openai_key, settings.SMARTER.openai_base_url
         _require_price(turn, plan)
     else:
-        provider = provider_get(account=turn.account, name=name)
+        provider = provider_of_turn(account=turn.account, name=name, chatbot=turn.chatbot)
         if provider is None:
             raise ValidationFailed(
                 f"The chatbot's provider {name!r} no longer exists.",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from smarter.apps.account.models import Account
 from smarter.apps.chatbot import hosts
 from smarter.apps.chatbot.models import Chatbot, ChatbotDomain, ChatbotPlugin, DomainStatus, Provider
+from smarter.apps.chatbot.routing import forget_hosts
 from smarter.apps.chatbot.selectors import attached_plugins
 from smarter.apps.plugin.models import Plugin
 from smarter.lib.errors import Conflict
@@ -139,8 +140,6 @@ def chatbot_undeploy(*, chatbot: Chatbot) -> bool:
 
 
 def _forget(served: list[str]) -> None:
-    from smarter.apps.chatbot.public.routing import forget_hosts
-
     forget_hosts(served)
 
 

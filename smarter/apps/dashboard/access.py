@@ -17,8 +17,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from smarter.apps.account.caller import Caller
+from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
 from smarter.lib.errors import NotFound, PermissionDenied
 
 View = Callable[..., HttpResponse]

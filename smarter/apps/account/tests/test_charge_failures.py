@@ -49,7 +49,9 @@ def test_a_worker_killed_while_recording_charges_loses_none_and_duplicates_none(
                 record_usage_event(owner, turn_id, tools=TOOLS_PER_EVENT)
         expected = EVENTS * (1 + TOOLS_PER_EVENT)
 
-        first = Worker(database_url=database_url, broker_url=WORKER_BROKER_URL, concurrency=4).start()
+        # One process: a task writes a whole batch of events in one transaction, and four would
+        # drain the queue before the test could look, let alone kill them mid-work.
+        first = Worker(database_url=database_url, broker_url=WORKER_BROKER_URL, concurrency=1).start()
         try:
             assert wait_until(lambda: Charge.objects.count() >= expected // 4, timeout=90)
             first.kill()

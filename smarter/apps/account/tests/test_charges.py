@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from smarter.apps.account.billing import services
@@ -18,7 +20,7 @@ from smarter.apps.account.billing.models import Charge, ChargeKind, Price, Usage
 from smarter.apps.account.billing.selectors import usage_report, usage_report_from_rollups
 from smarter.apps.account.models import Role
 from smarter.apps.account.pricing import forget_prices, seed_default_prices
-from smarter.apps.account.tasks import record_charge_task
+from smarter.apps.account.tasks import record_charge_task, record_charges_task
 from smarter.apps.account.tests.billing_support import STATIC_PLUGIN, apply, celery_mode, make_chatbot
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chat.models import ToolCall, Turn
@@ -132,6 +134,58 @@ def test_a_charge_already_written_is_not_written_again_even_if_the_event_says_pe
 
     assert services.charges_record(usage_event_id=event.pk) == 0
     assert Charge.objects.filter(idempotency_key="turn-42:completion").count() == 1
+
+
+@pytest.mark.parametrize("events", [3, 60])
+def test_the_events_of_one_task_are_written_together_in_the_same_few_statements(
+    owner: Persona, teammate: Persona, events: int
+) -> None:
+    made = [_event(owner if n % 2 else teammate, turn_id=100 + n, tools=n % 3) for n in range(events)]
+    gone = teammate.api_key.pk
+    teammate.api_key.delete()  # deleted since its turns: their charges keep its name, not its id
+    ids = [event.pk for event in made]
+    expected = sum(1 + n % 3 for n in range(events))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert record_charges_task.apply(args=(ids,)).get() == expected
+    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    # The events locked, the charges already written, the keys still there, the events marked
+    # done: the same four whatever the number; the charges in as few inserts as the driver takes.
+    work = [verb for verb in statements if verb not in ("INSERT", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")]
+    assert work == ["SELECT", "SELECT", "SELECT", "UPDATE"]
+    assert 1 <= statements.count("INSERT") <= 3
+    assert record_charges_task.apply(args=(ids,)).get() == 0  # delivered twice: nothing twice
+
+    assert Charge.objects.count() == expected
+    assert Charge.objects.filter(kind=ChargeKind.COMPLETION).count() == events
+    assert not UsageEvent.objects.exclude(status=UsageEvent.Status.DONE).exists()
+    assert set(UsageEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert not Charge.objects.filter(api_key_id=gone).exists()
+    assert Charge.objects.filter(api_key_id=None, api_key_name=teammate.api_key.name).count() == sum(
+        1 + n % 3 for n in range(events) if n % 2 == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"items": [{"key": "x"}]}, {"common": {}, "items": [{"key": "y"}]}, {}, {"common": None, "items": None}],
+    ids=["no common part", "an empty common part", "nothing", "nulls"],
+)
+def test_a_malformed_event_does_not_hold_back_the_others_of_its_task(
+    owner: Persona, payload: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    first, bad, last = (_event(owner, turn_id=n) for n in (61, 62, 63))
+    UsageEvent.objects.filter(pk=bad.pk).update(payload=payload)
+
+    assert services.charges_record_many(usage_event_ids=[first.pk, bad.pk, last.pk]) == 2
+
+    assert sorted(Charge.objects.values_list("idempotency_key", flat=True)) == [
+        "turn-61:completion",
+        "turn-63:completion",
+    ]
+    statuses = dict(UsageEvent.objects.values_list("pk", "status"))
+    assert statuses == {first.pk: "done", bad.pk: "pending", last.pk: "done"}
+    assert f"usage event {bad.pk} stays pending" in caplog.text
 
 
 def test_charges_are_priced_from_the_price_table_in_the_database(owner: Persona) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from smarter.apps.account import services
 from smarter.apps.account.models import Secret
@@ -107,3 +109,29 @@ def test_members_cannot_write_secrets_but_can_list_their_names(owner: Persona, t
     assert Secret.objects.filter(name="db_password").exists()
     names = [item["name"] for item in teammate.client.get("/api/v1/cli/get/secret/").json()["data"]["items"]]
     assert names == ["db_password"]
+
+
+def test_each_use_decrypts_the_stored_value_and_stamps_the_last_use_at_most_once_a_minute(owner: Persona) -> None:
+    secret = services.secret_create(account=owner.account, name="api_token", value="first")
+    assert secret.last_accessed_at is None
+    with CaptureQueriesContext(connection) as queries:
+        assert services.secret_reveal(secret=secret) == "first"
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["UPDATE"]
+    stamped = Secret.objects.get(pk=secret.pk).last_accessed_at
+    assert stamped is not None
+
+    # Used again within the minute: no write; a value updated meanwhile is the one revealed.
+    services.secret_update(secret=secret, value="second", description="", version="0.1.0", expires_at=None)
+    again = Secret.objects.get(pk=secret.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.secret_reveal(secret=again) == "second"
+    assert queries.captured_queries == []
+    assert Secret.objects.get(pk=secret.pk).last_accessed_at == stamped
+
+    # A minute later, the use is stamped again.
+    Secret.objects.filter(pk=secret.pk).update(last_accessed_at=stamped - timedelta(seconds=61))
+    later = Secret.objects.get(pk=secret.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.secret_reveal(secret=later) == "second"
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["UPDATE"]
+    assert Secret.objects.get(pk=secret.pk).last_accessed_at > stamped

@@ -11,16 +11,17 @@ from asgiref.sync import async_to_sync
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES, client_ip
-from smarter.apps.api.chat_views import ChatRequest, parse
 from smarter.apps.api.cli.base import CliView
 from smarter.apps.api.openapi import cli_operation
 from smarter.apps.chat.config import chat_config
+from smarter.apps.chat.doors import ChatRequest
 from smarter.apps.chat.logs import chat_logs, chatbot_logs
 from smarter.apps.chat.pipeline import run_turn
 from smarter.apps.chat.turns import TurnInput
 from smarter.apps.chatbot.selectors import chatbot_get
+from smarter.lib.client_address import client_ip
 from smarter.lib.errors import FieldError, NotFound, ValidationFailed
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES, parse
 from smarter.lib.manifests import broker_for
 
 

@@ -12,8 +12,8 @@ import httpx
 from django.test import Client
 
 from smarter.apps.account.tests.factories import Persona
-from smarter.apps.api.async_door import MAX_CHAT_BODY_BYTES
 from smarter.apps.chatbot.tests.helpers import CATALOGUE, apply, chatbot_manifest
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES
 from smarter.lib.json_input import MAX_JSON_BYTES
 from smarter.lib.manifests import MAX_MANIFEST_BYTES
 

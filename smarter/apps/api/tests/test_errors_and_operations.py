@@ -6,6 +6,8 @@ import json
 import logging
 
 import pytest
+import yaml
+from django.urls import resolve
 from rest_framework.test import APIClient
 
 from smarter.apps.account.tests.factories import Persona
@@ -149,3 +151,54 @@ def test_the_openapi_document_generates_without_a_warning_and_validates(tmp_path
         "/api/v1/usage/",
     ):
         assert path in text, path
+
+
+# Every REST path the apps serve through `/api/v1/`, as the OpenAPI document lists it: each app
+# mounts its own `api/` package there, and none may drop out of the document when one moves.
+DOCUMENTED = {
+    "/api/v1/chatbots/{name}/versions/": ["get"],
+    "/api/v1/chatbots/{name}/versions/{number}/": ["get"],
+    "/api/v1/chatbots/{name}/versions/{number}/diff/{other}/": ["get"],
+    "/api/v1/chatbots/{name}/versions/{number}/rollback/": ["post"],
+    "/api/v1/cli/apply/": ["post"],
+    "/api/v1/cli/chat/config/{name}/": ["get", "post"],
+    "/api/v1/cli/chat/{name}/": ["post"],
+    "/api/v1/cli/delete/{kind}/": ["delete", "post"],
+    "/api/v1/cli/deploy/{kind}/": ["post"],
+    "/api/v1/cli/describe/{kind}/": ["get", "post"],
+    "/api/v1/cli/example_manifest/{kind}/": ["get", "post"],
+    "/api/v1/cli/get/{kind}/": ["get", "post"],
+    "/api/v1/cli/logs/{kind}/": ["get", "post"],
+    "/api/v1/cli/schema/{kind}/": ["get", "post"],
+    "/api/v1/cli/status/": ["get", "post"],
+    "/api/v1/cli/undeploy/{kind}/": ["post"],
+    "/api/v1/cli/version/": ["get", "post"],
+    "/api/v1/cli/whoami/": ["get", "post"],
+    "/api/v1/journal/": ["get"],
+    "/api/v1/plugins/{name}/test/": ["post"],
+    "/api/v1/usage/": ["get"],
+}
+
+
+def test_the_openapi_document_lists_every_path_each_app_serves(db: None) -> None:
+    schema = yaml.safe_load(APIClient().get("/api/schema/").content)
+    assert {path: sorted(operations) for path, operations in schema["paths"].items()} == DOCUMENTED
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "app"),
+    [
+        ("/api/v1/chatbots/support/chat/", "chatbot-chat", "smarter.apps.chat.api.views"),
+        ("/api/v1/chatbots/support/config", "chatbot-config", "smarter.apps.chat.api.views"),
+        ("/api/v1/openai/chat/completions/", "openai-chat-completions", "smarter.apps.chat.api.openai"),
+        ("/api/v1/openai/models", "openai-models", "smarter.apps.chat.api.openai"),
+        ("/api/v1/journal", "api-journal", "smarter.apps.account.api.journal"),
+        ("/api/v1/usage/", "api-usage", "smarter.apps.account.api.usage"),
+        ("/api/v1/chatbots/support/versions/", "chatbot-versions", "smarter.apps.chatbot.api.versions"),
+        ("/api/v1/plugins/catalogue/test/", "plugin-test", "smarter.apps.plugin.api.views"),
+    ],
+)
+def test_each_apps_endpoints_are_its_own_and_mounted_under_the_api(path: str, name: str, app: str) -> None:
+    match = resolve(path)
+    assert match.url_name == name
+    assert match.func.__module__ == app

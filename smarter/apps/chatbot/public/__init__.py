@@ -1,4 +1,4 @@
 """A deployed chatbot's public surface: host routing, the branded page, its chat endpoints and widget.
 
-Floor 6 (a door): it may import every app below it.
+Floor 8 (a door): it may import every app below it, and no other door (`.importlinter`).
 """

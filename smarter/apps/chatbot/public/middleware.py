@@ -14,7 +14,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
-from smarter.apps.chatbot.public.routing import UNKNOWN, Route, cached_route, normalize_host, route_from_database
+from smarter.apps.chatbot.routing import UNKNOWN, Route, cached_route, normalize_host, route_from_database
 from smarter.lib.db_threads import in_db_thread
 
 PUBLIC_URLCONF = "smarter.apps.chatbot.public.urls"

@@ -1,6 +1,7 @@
 """A deployed chatbot's public surface: the branded page, `/config/`, `/chat/` and `/widget.js`.
 
-The chat endpoints reuse the REST chat door's request model, SSE framing and error envelope, and
+The chat endpoints take the same request body as the REST chat door and answer with the same SSE
+frames and error envelope (from the chat app and `smarter.lib.http`, which every door shares), and
 run the one turn pipeline with `channel="public"`. They need no cookie to authenticate (they are
 public, or need the chatbot's own API key), so they are exempt from CSRF; their POSTs take JSON
 only, so another site cannot post to them without a CORS preflight.
@@ -29,20 +30,23 @@ from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 
+from smarter.apps.account.credentials import caller_from_authorization
 from smarter.apps.account.models import ApiKey
-from smarter.apps.api.async_door import api_door, client_ip, json_body, require_json
-from smarter.apps.api.authentication import caller_from_authorization
-from smarter.apps.api.chat_views import ChatRequest, parse, stream_turn
-from smarter.apps.api.errors import error_response
 from smarter.apps.chat import selectors as chat_selectors
 from smarter.apps.chat.config import chat_config
+from smarter.apps.chat.doors import ChatRequest, turn_frames
 from smarter.apps.chat.pipeline import run_turn
 from smarter.apps.chat.turns import TurnInput
 from smarter.apps.chatbot import hosts
 from smarter.apps.chatbot.models import Chatbot
-from smarter.apps.chatbot.public.routing import routed_chatbot
+from smarter.apps.chatbot.routing import routed_chatbot
+from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import NotAuthenticated, NotFound
+from smarter.lib.http.body import json_body, parse, require_json
+from smarter.lib.http.doors import api_door
+from smarter.lib.http.errors import error_response
+from smarter.lib.http.sse import event_stream
 
 SESSION_COOKIE = "smarter_chat"
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
@@ -231,11 +235,11 @@ async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     if body.stream:
         # The session key of a new chat is known only at the end of the stream: the page names
         # it to /config/ then, which stores the cookie.
-        response = await stream_turn(turn)
-        _set_cookie(response, VISITOR_COOKIE, visitor)
+        stream = event_stream(await turn_frames(turn))
+        _set_cookie(stream, VISITOR_COOKIE, visitor)
         if session_key and ours:
-            _remember_session(response, session_key)
-        return response
+            _remember_session(stream, session_key)
+        return stream
     result = await run_turn(turn)
     response = JsonResponse(result.as_body())
     _set_cookie(response, VISITOR_COOKIE, visitor)

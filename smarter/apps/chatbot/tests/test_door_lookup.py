@@ -14,9 +14,10 @@ from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
 from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.models import Membership
 from smarter.apps.account.tests.factories import Persona
-from smarter.apps.api.async_door import resolve_caller
+from smarter.apps.chat.api.callers import resolve_caller
 from smarter.apps.chatbot import services
-from smarter.apps.chatbot.selectors import attached_plugins, door_lookup
+from smarter.apps.chatbot.door_lookup import door_lookup
+from smarter.apps.chatbot.selectors import attached_plugins, provider_of_turn
 from smarter.apps.plugin import services as plugin_services
 from smarter.lib.errors import NotAuthenticated, NotFound, PermissionDenied
 
@@ -119,3 +120,45 @@ def test_the_accounts_own_switch_decides_before_the_global_one(owner: Persona, o
     # Another feature's switches do not apply.
     other = door_lookup(api_key=outsider.key, chatbot_name="support", feature="custom_domains")
     assert other is not None and other.feature_on is True
+
+
+def test_a_chatbot_on_the_accounts_own_provider_comes_with_it_and_its_key_in_the_same_statement(
+    owner: Persona, outsider: Persona
+) -> None:
+    key = account_services.secret_create(account=owner.account, name="own_key", value="sk-own")
+    services.provider_create(
+        account=owner.account, name="mine", base_url="https://llm.example.com/v1", api_key=key, default_model="m"
+    )
+    # Another account's provider of the same name is never the one joined.
+    theirs = account_services.secret_create(account=outsider.account, name="own_key", value="sk-theirs")
+    services.provider_create(
+        account=outsider.account,
+        name="mine",
+        base_url="https://theirs.example.com/v1",
+        api_key=theirs,
+        default_model="t",
+    )
+    services.chatbot_create(account=owner.account, name="own", plugins=[], provider="mine")
+    with CaptureQueriesContext(connection) as queries:
+        found = door_lookup(api_key=owner.key, chatbot_name="own", feature=FEATURE)
+    assert len(queries) == 1
+    assert found is not None and found.chatbot is not None
+    with CaptureQueriesContext(connection) as queries:
+        provider = provider_of_turn(account=owner.account, name="mine", chatbot=found.chatbot)
+    assert len(queries) == 0
+    assert provider is not None and provider.api_key is not None
+    assert (provider.base_url, provider.account_id, provider.api_key.pk) == (
+        "https://llm.example.com/v1",
+        owner.account.pk,
+        key.pk,
+    )
+    assert account_services.secret_reveal(secret=provider.api_key) == "sk-own"
+    # Asked for another name (a plugin's overlay, say), it is read from the database.
+    assert provider_of_turn(account=owner.account, name="other", chatbot=found.chatbot) is None
+
+
+def test_a_chatbot_on_the_platforms_provider_or_a_vanished_one_comes_with_none(owner: Persona) -> None:
+    services.chatbot_create(account=owner.account, name="plain", plugins=[])
+    found = door_lookup(api_key=owner.key, chatbot_name="plain", feature=None)
+    assert found is not None and found.chatbot is not None
+    assert provider_of_turn(account=owner.account, name="openai", chatbot=found.chatbot) is None

@@ -10,7 +10,7 @@ import pytest
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import make_account, make_persona
 from smarter.apps.chatbot.models import ChatbotDomain, DomainStatus
-from smarter.apps.chatbot.public.routing import Route, normalize_host, route_for_host
+from smarter.apps.chatbot.routing import Route, normalize_host, route_for_host
 from smarter.apps.chatbot.tests.helpers import apply, chatbot_manifest, deploy
 
 

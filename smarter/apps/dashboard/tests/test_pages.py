@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import services as billing_services
+from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.models import ApiKey, Membership, Role, Secret
 from smarter.apps.account.pricing import token_cost
 from smarter.apps.account.tests.factories import Persona, make_account
-from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
 from smarter.apps.chatbot.models import Chatbot, ChatbotDomain
 from smarter.apps.dashboard.tests.helpers import CATALOGUE, PASSWORD, apply, chatbot, shop, signed_in, with_password
 from smarter.apps.plugin.models import Plugin

@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from smarter.apps.account.billing import limits
+from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
 from smarter.apps.dashboard.access import console_page, not_found
 from smarter.lib.client_address import client_ip
 from smarter.lib.errors import RateLimited

@@ -2,7 +2,7 @@
 session only, and inspect every turn (plugins selected, tool calls, messages, tokens, cost).
 
 The turn endpoint is an async view so a streamed answer holds no thread; it runs the one turn
-pipeline and frames its events with the REST door's own server-sent-event helpers.
+pipeline and frames its events as every door does (`smarter.apps.chat.doors`).
 """
 
 from __future__ import annotations
@@ -17,19 +17,22 @@ from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict, Field
 
 from smarter.apps.account.caller import Caller
+from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.api.async_door import client_ip, event_stream, json_body, require_json, sse, sse_error
-from smarter.apps.api.authentication import SESSION_ACCOUNT_KEY
-from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, chatbot_of, parse, sse_frame
-from smarter.apps.api.errors import error_response, internal_error
+from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS, sse_frame
 from smarter.apps.chat.pipeline import run_turn_events
 from smarter.apps.chat.turns import TurnDone, TurnInput, TurnOverrides
+from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import attached_plugins, chatbot_get
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.selectors import turn_inspection
 from smarter.apps.plugin.selectors import plugins_of
+from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import MethodNotAllowed, NotAuthenticated, NotFound, SmarterError
+from smarter.lib.http.body import json_body, parse, require_json
+from smarter.lib.http.errors import error_response, internal_error
+from smarter.lib.http.sse import event_stream, sse, sse_error
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,13 @@ async def _session_caller(request: HttpRequest) -> Caller:
     return caller
 
 
+async def _chatbot_of(caller: Caller, name: str) -> Chatbot:
+    chatbot = await in_db_thread(chatbot_get, account=caller.account, name=name)
+    if chatbot is None:
+        raise NotFound(f"Chatbot {name!r} was not found in your account.", context={"kind": "Chatbot", "name": name})
+    return chatbot
+
+
 async def sandbox_turn(request: HttpRequest, name: str) -> HttpResponseBase:
     """One streamed turn. Session-authenticated, and CSRF-checked like every console POST (the
     page sends the token in the X-CSRFToken header)."""
@@ -101,7 +111,7 @@ async def sandbox_turn(request: HttpRequest, name: str) -> HttpResponseBase:
         caller = await _session_caller(request)
         require_json(request)
         body = parse(SandboxTurn, json_body(request))
-        chatbot = await chatbot_of(caller, name)
+        chatbot = await _chatbot_of(caller, name)
         overrides = body.overrides
         turn = TurnInput(
             account=caller.account,

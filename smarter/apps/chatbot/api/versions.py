@@ -10,11 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from smarter.apps.api.openapi import ERRORS
 from smarter.apps.chatbot import versions
 from smarter.apps.chatbot.models import Chatbot, ChatbotVersion
 from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.lib.errors import NotFound
+from smarter.lib.http.openapi import ERRORS
 
 
 def _chatbot(request: Request, name: str) -> Chatbot:

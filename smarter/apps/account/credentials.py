@@ -1,14 +1,7 @@
-"""How the API knows who is calling: an API key (`Token` or `Bearer`), or a console session.
-
-`request.auth` is then a `Caller`: the user, the account they act in and their role.
-"""
+"""What a request presents to say who is calling: an API key in its `Authorization` header, or
+the account a console session chose. Every door reads them through here."""
 
 from __future__ import annotations
-
-from typing import Any
-
-from rest_framework import authentication, exceptions
-from rest_framework.request import Request
 
 from smarter.apps.account import selectors, services
 from smarter.apps.account.caller import Caller
@@ -18,6 +11,10 @@ from smarter.lib.observability import bind_account
 # Longer headers are refused before any parsing or lookup: keys are ~60 characters.
 MAX_AUTHORIZATION_LENGTH = 256
 KEYWORDS = ("token", "bearer")
+
+# The console session's key for the account its user acts in (the dashboard sets it, the API's
+# session authentication and the sandbox read it).
+SESSION_ACCOUNT_KEY = "smarter_account_id"
 
 
 def api_key_in(header: str) -> str | None:
@@ -56,33 +53,3 @@ def caller_from_authorization(header: str) -> Caller | None:
     """
     key = api_key_in(header)
     return accepted(selectors.caller_for_api_key(key)) if key is not None else None
-
-
-class ApiKeyAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[Any, Caller] | None:
-        try:
-            caller = caller_from_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
-        except NotAuthenticated as error:
-            raise exceptions.AuthenticationFailed(error.description) from None
-        return (caller.user, caller) if caller is not None else None
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Token realm="api"'
-
-
-SESSION_ACCOUNT_KEY = "smarter_account_id"
-
-
-class ConsoleSessionAuthentication(authentication.SessionAuthentication):
-    """The dashboard's logged-in user, acting in the account chosen in the console."""
-
-    def authenticate(self, request: Request) -> tuple[Any, Caller] | None:
-        result = super().authenticate(request)
-        if result is None:
-            return None
-        user, _ = result
-        caller = selectors.caller_for_user(user, request.session.get(SESSION_ACCOUNT_KEY))
-        if caller is None:
-            raise exceptions.PermissionDenied("Your user is not a member of any active account.")
-        bind_account(caller.account.account_number)
-        return user, caller

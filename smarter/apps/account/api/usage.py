@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from smarter.apps.account.billing.selectors import GROUP_BY_CHOICES, usage_report
-from smarter.apps.api.openapi import ERRORS
+from smarter.lib.http.openapi import ERRORS
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -20,23 +20,18 @@ from django.http.response import HttpResponseBase
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
-from smarter.apps.api.async_door import (
-    MAX_CHAT_BODY_BYTES,
-    api_door,
-    caller_of,
-    client_ip,
-    json_object,
-    require_caller,
-    resolve_caller,
-)
-from smarter.apps.api.chat_views import MAX_PROMPT_CHARACTERS, parse
-from smarter.apps.api.errors import error_body, internal_error
+from smarter.apps.chat.api.callers import caller_of, require_caller, resolve_caller
+from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
 from smarter.apps.chat.providers.base import Message
 from smarter.apps.chat.turns import TokenEvent, TurnDone, TurnInput, TurnOverrides, TurnResult
 from smarter.apps.chatbot.selectors import chatbots_of
+from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import PayloadTooLarge, SmarterError
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES, json_object, parse
+from smarter.lib.http.doors import api_door
+from smarter.lib.http.errors import error_body, internal_error
 from smarter.lib.json_input import request_body
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""One error envelope for the whole API (API.md): DRF's, Django's and ours all end up here."""
+"""One error envelope for every door (API.md): DRF's, Django's and ours all end up here."""
 
 from __future__ import annotations
 

@@ -1,0 +1,65 @@
+"""What every door that runs a turn shares: the body of a chat request, and a turn's events as
+server-sent-event frames. The doors (the REST API, a deployed chatbot's page, the sandbox) adapt
+these to their own request and response; none of them imports another."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smarter.apps.chat.pipeline import run_turn_events
+from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, TurnDone, TurnEvent, TurnInput
+from smarter.lib.errors import SmarterError
+from smarter.lib.http.errors import internal_error
+from smarter.lib.http.sse import sse, sse_error
+
+logger = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARACTERS = 32_000
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARACTERS)
+    session_key: str | None = Field(None, max_length=64)
+    stream: bool = False
+
+
+def sse_frame(event: TurnEvent) -> bytes:
+    if isinstance(event, TokenEvent):
+        return sse("token", {"text": event.text})
+    if isinstance(event, ToolCallEvent):
+        return sse("tool_call", event.as_dict())
+    if isinstance(event, ToolResultEvent):
+        return sse("tool_result", event.as_dict())
+    assert isinstance(event, TurnDone)
+    return sse("done", event.result.as_body())
+
+
+async def turn_frames(turn: TurnInput) -> AsyncIterator[bytes]:
+    """The turn's events as frames. Awaiting this starts the turn: an error before its first
+    event is raised here (the door answers it with its real status); later ones arrive as an
+    `event: error` frame, since the status line is sent by then."""
+    events = run_turn_events(turn)
+    first = await anext(events)
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            yield sse_frame(first)
+            async for event in events:
+                yield sse_frame(event)
+        except SmarterError as error:
+            yield sse_error(error)
+        except Exception:
+            # The status line is sent: a bug becomes an error event, never a cut connection.
+            logger.exception("unhandled error in a chat stream")
+            yield sse_error(internal_error())
+        finally:
+            # Closed early (the client left): the turn closes now, cancelling the upstream call
+            # and recording what it consumed.
+            await events.aclose()
+
+    return frames()

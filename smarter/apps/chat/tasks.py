@@ -1,1 +1,0 @@
-"""Celery entry points of the chat app; each calls a service."""

@@ -1,1 +1,0 @@
-"""Django admin of the chatbot app."""

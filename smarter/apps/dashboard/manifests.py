@@ -1,1 +1,0 @@
-"""Manifest kinds of the dashboard app and their brokers."""

@@ -1,1 +1,0 @@
-"""Celery entry points of the dashboard app; each calls a service."""

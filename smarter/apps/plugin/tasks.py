@@ -1,1 +1,0 @@
-"""Celery entry points of the plugin app; each calls a service."""
