@@ -19,7 +19,7 @@ from smarter.apps.account.features.services import feature_switch_set
 from smarter.apps.account.models import AccountFeatureSwitch, FeatureSwitch, JournalEntry
 from smarter.apps.account.tests.factories import Persona, make_account
 from smarter.apps.chatbot import services as chatbot_services
-from smarter.apps.chatbot.selectors import door_lookup
+from smarter.apps.chatbot.door_lookup import door_lookup
 from smarter.lib.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
