@@ -23,7 +23,7 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 
 # The command-line client is a distribution of its own (cli/); its tests run with the platform's.
 $(VENV)/.test-installed: pyproject.toml cli/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres]" -e ./cli
+	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres,pgvector-tests]" -e ./cli
 	@touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with demo data

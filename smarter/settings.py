@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "smarter.apps.account",
+    "smarter.apps.knowledge",
     "smarter.apps.plugin",
     "smarter.apps.chatbot",
     "smarter.apps.chat",

@@ -146,6 +146,20 @@ class SmarterSettings(BaseSettings):
         description="SQLite plugin databases, in a folder per account number. Unset: <state dir>/plugin-data.",
     )
 
+    # --- knowledge bases -------------------------------------------------------------------
+    knowledge_dir: Path | None = Field(
+        None,
+        description="Uploaded documents (without SMARTER_S3_BUCKET) and the embedded knowledge index. "
+        "Unset: <state dir>/knowledge.",
+    )
+    knowledge_index_url: str | None = Field(
+        None,
+        description="postgresql://... of a PostgreSQL with pgvector >= 0.8 for chunks, vectors and full text. "
+        "Unset: a SQLite file with sqlite-vec and FTS5 in the knowledge folder.",
+    )
+    knowledge_max_upload_mib: int = Field(50, ge=1, le=1024, description="The largest document accepted, in MiB.")
+    embedding_batch_size: int = Field(64, ge=1, le=2048, description="Chunks embedded per call in ingestion.")
+
     # --- deployed chatbots ------------------------------------------------------------------
     dns_resolver: str | None = Field(
         None,
@@ -253,7 +267,15 @@ class SmarterSettings(BaseSettings):
             raise ValueError("must be a sqlite://, mysql:// or postgres:// URL")
         return value
 
-    @field_validator("redis_url", "openai_base_url", "llm_provider", "s3_bucket", mode="before")
+    @field_validator(
+        "redis_url",
+        "openai_base_url",
+        "llm_provider",
+        "s3_bucket",
+        "knowledge_dir",
+        "knowledge_index_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """An empty variable means unset (as charts and compose files often write them)."""
@@ -395,6 +417,10 @@ class SmarterSettings(BaseSettings):
     def database_engine(self) -> str:
         scheme = urlsplit(self.effective_database_url).scheme
         return "postgresql" if scheme.startswith("postgres") else scheme
+
+    @property
+    def effective_knowledge_dir(self) -> Path:
+        return self.knowledge_dir or self.state_dir / "knowledge"
 
     @property
     def effective_plugin_data_dir(self) -> Path:

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class KnowledgeConfig(AppConfig):
+    """Knowledge bases: documents, ingestion (parse, chunk, embed), the index and retrieval."""
+
+    name = "smarter.apps.knowledge"
+    label = "knowledge"
+    default_auto_field = "django.db.models.BigAutoField"
