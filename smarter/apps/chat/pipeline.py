@@ -35,6 +35,7 @@ from smarter.apps.account import pricing
 from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.chat import selectors
+from smarter.apps.chat.citations import turn_citations
 from smarter.apps.chat.models import Chat
 from smarter.apps.chat.providers.base import (
     Completed,
@@ -523,6 +524,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             model=plan.model,
             finish_reason=finish_reason,
             latency_ms=record.latency_ms,
+            citations=turn_citations(record.tool_events),
         )
     )
 

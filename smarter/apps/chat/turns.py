@@ -106,15 +106,21 @@ class TurnResult:
     model: str
     finish_reason: str
     latency_ms: float
+    # The chunks the turn's knowledge plugins retrieved; None when none ran (`citations.py`).
+    citations: tuple[dict[str, Any], ...] | None = None
 
     def as_body(self) -> dict[str, Any]:
-        """API.md's chat body: `session_key`, `message`, `tool_calls`, `usage` (with cost)."""
-        return {
+        """API.md's chat body: `session_key`, `message`, `tool_calls`, `usage` (with cost), and
+        `citations` when a knowledge plugin ran (an empty list when it found nothing)."""
+        body: dict[str, Any] = {
             "session_key": self.session_key,
             "message": {"role": "assistant", "content": self.content},
             "tool_calls": [call.as_dict() for call in self.tool_calls],
             "usage": {**self.usage.as_dict(), "cost": float(self.cost)},
         }
+        if self.citations is not None:
+            body["citations"] = list(self.citations)
+        return body
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ class PluginAdmin(admin.ModelAdmin):
     list_display = ("name", "account", "plugin_class", "updated_at")
     list_filter = ("plugin_class",)
     search_fields = ("name", "account__name")
-    readonly_fields = ("account", "name", "plugin_class", "sql_connection", "api_connection")
+    readonly_fields = ("account", "name", "plugin_class", "sql_connection", "api_connection", "knowledge_base")
 
 
 @admin.register(SqlConnection)

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from smarter.apps.account import services as account_services
+from smarter.apps.knowledge.embedding import EmbeddingError
+from smarter.apps.knowledge.services import knowledge_search
 from smarter.apps.plugin import api_runner, sql_runner
 from smarter.apps.plugin.arguments import ArgumentError, validate_arguments
 from smarter.apps.plugin.builtins import BUILTINS, BuiltinError
 from smarter.apps.plugin.models import ApiConnection, Plugin, SqlConnection
 from smarter.apps.plugin.sql_guard import UnsafeQuery, bind, check_query
+from smarter.lib.errors import SmarterError
 from smarter.lib.redaction import NOTHING, Redactor, scrubbing_logs
 
 logger = logging.getLogger(__name__)
@@ -104,12 +107,25 @@ def plugin_execute(*, plugin: Plugin, arguments: Any) -> PluginResult:
         try:
             if plugin.plugin_class == "static":
                 result = _execute_static(plugin, arguments, run)
+            elif plugin.plugin_class == "knowledge":
+                result = _execute_knowledge(plugin, validate_arguments(KNOWLEDGE_PARAMETERS, arguments), run)
             elif plugin.plugin_class == "sql":
                 result = _execute_sql(plugin, validate_arguments(plugin.parameters, arguments), run)
             else:
                 result = _execute_api(plugin, validate_arguments(plugin.parameters, arguments), run)
-        except (ArgumentError, sql_runner.SqlRunError, api_runner.ApiRunError, UnsafeQuery) as problem:
+        except (
+            ArgumentError,
+            KnowledgeRunError,
+            sql_runner.SqlRunError,
+            api_runner.ApiRunError,
+            UnsafeQuery,
+        ) as problem:
             error = str(problem)
+        except SmarterError as problem:
+            # The knowledge app's refusals (an embedding endpoint down, a bad query) say what is wrong.
+            error = problem.description
+        except EmbeddingError as problem:
+            error = f"the knowledge base could not be searched: {problem}"
         except Exception:
             # A bug of ours: logged in full (scrubbed); the model and the tester get a short sentence.
             logger.exception("plugin %s failed", plugin.name)
@@ -168,6 +184,29 @@ def _execute_api(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
     request = api_runner.prepare(target, plugin.data, values)
     run.executed = request.executed()
     return api_runner.send(target, request, limit=int(plugin.data.get("limit") or 10))
+
+
+# The arguments of every knowledge plugin (the tool schema's `query`, in `tools.py`).
+KNOWLEDGE_PARAMETERS = [{"name": "query", "type": "string", "required": True}]
+
+
+class KnowledgeRunError(Exception):
+    """A knowledge plugin that cannot search; the message is what the model reads."""
+
+
+def _execute_knowledge(plugin: Plugin, values: dict[str, Any], run: _Run) -> Any:
+    """The knowledge base's best chunks for the model's query: `{"results": [...]}`, each with
+    the document it came from, its number, score and text. The chat turn cites them."""
+    knowledge_base = plugin.knowledge_base
+    if knowledge_base is None:
+        raise KnowledgeRunError("the plugin has no knowledge base")
+    query = " ".join(str(values["query"]).split())
+    if not query:
+        raise KnowledgeRunError("argument 'query' is empty; ask with the user's question")
+    top_k = plugin.data.get("topK")
+    run.executed = {"knowledgeBase": knowledge_base.name, "query": query, "topK": top_k}
+    results = knowledge_search(knowledge_base=knowledge_base, query=query, top_k=top_k)
+    return {"results": [result.as_dict() for result in results]}
 
 
 def builtin_execute(*, name: str, arguments: Any) -> PluginResult:

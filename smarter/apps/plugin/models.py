@@ -1,9 +1,10 @@
-"""Plugins (static, sql, api) and the connections SQL and REST plugins run through.
+"""Plugins (static, sql, api, knowledge) and the connections SQL and REST plugins run through.
 
 A plugin keeps its manifest's class-specific part (`data`, `sqlData` or `apiData`), selector and
 prompt overlay as validated JSON (the Pydantic models in `manifests` are their schema), so
-describe returns exactly what was applied. Connections and secrets are real foreign keys
-(RESTRICT and PROTECT): deleting something still in use is refused with a 409 naming the users.
+describe returns exactly what was applied. Connections, secrets and knowledge bases are real
+foreign keys (RESTRICT and PROTECT): deleting something still in use is refused with a 409
+naming the users.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from typing import Any
 from django.db import models
 
 from smarter.apps.account.models import Account, Secret, TimestampedModel
+from smarter.apps.knowledge.models import KnowledgeBase
 
 
 class PluginClass(models.TextChoices):
     STATIC = "static", "Static"
     SQL = "sql", "SQL"
     API = "api", "REST API"
+    KNOWLEDGE = "knowledge", "Knowledge base"
+
+
+# The manifest kind of each class; `kind: Plugin` with `metadata.pluginClass` is accepted for all.
+KIND_OF_CLASS = {"static": "Plugin", "sql": "SqlPlugin", "api": "ApiPlugin", "knowledge": "KnowledgePlugin"}
 
 
 class DbEngine(models.TextChoices):
@@ -84,11 +91,11 @@ class ApiConnection(TimestampedModel):
 
 
 class Plugin(TimestampedModel):
-    """A tool a chatbot can offer the model. One table for the three classes."""
+    """A tool a chatbot can offer the model. One table for every class."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plugins")
     name = models.SlugField(max_length=50)
-    plugin_class = models.CharField(max_length=8, choices=PluginClass.choices)
+    plugin_class = models.CharField(max_length=16, choices=PluginClass.choices)
     description = models.CharField(max_length=2000, blank=True)
     version = models.CharField(max_length=32, default="0.1.0")
     tags = models.JSONField(default=list, blank=True)
@@ -97,7 +104,7 @@ class Plugin(TimestampedModel):
     selector = models.JSONField(default=dict)
     # {"provider", "systemRole", "model", "temperature", "maxTokens"}, each optional
     prompt = models.JSONField(default=dict, blank=True)
-    # the manifest's data / sqlData / apiData, as applied (camelCase)
+    # the manifest's data / sqlData / apiData / knowledge, as applied (camelCase)
     data = models.JSONField(default=dict)
     # RESTRICT, not PROTECT: deleting a connection in use is refused (409), but deleting the
     # whole account, which takes plugins and connections together, is not.
@@ -106,6 +113,10 @@ class Plugin(TimestampedModel):
     )
     api_connection = models.ForeignKey(
         ApiConnection, on_delete=models.RESTRICT, null=True, blank=True, related_name="plugins"
+    )
+    # The knowledge base a knowledge plugin searches; RESTRICT like the connections above.
+    knowledge_base = models.ForeignKey(
+        KnowledgeBase, on_delete=models.RESTRICT, null=True, blank=True, related_name="plugins"
     )
 
     class Meta:
@@ -117,7 +128,7 @@ class Plugin(TimestampedModel):
 
     @property
     def kind(self) -> str:
-        return {"static": "Plugin", "sql": "SqlPlugin", "api": "ApiPlugin"}[self.plugin_class]
+        return KIND_OF_CLASS[self.plugin_class]
 
     @property
     def directive(self) -> str:

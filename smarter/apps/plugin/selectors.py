@@ -12,7 +12,7 @@ from smarter.apps.plugin.models import ApiConnection, Plugin, SqlConnection
 
 def plugins_of(account: Account, *, plugin_class: str | None = None) -> QuerySet[Plugin]:
     plugins = Plugin.objects.filter(account=account).select_related(
-        "sql_connection", "sql_connection__password", "api_connection", "api_connection__api_key"
+        "sql_connection", "sql_connection__password", "api_connection", "api_connection__api_key", "knowledge_base"
     )
     return plugins.filter(plugin_class=plugin_class) if plugin_class else plugins
 

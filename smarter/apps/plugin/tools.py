@@ -21,8 +21,23 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_-]+")
 MAX_DESCRIPTION = 1024
 
 
+# A knowledge plugin's one argument. The description asks for the question itself, so that the
+# search matches the words of the documents rather than a keyword or two.
+KNOWLEDGE_QUERY = {
+    "type": "string",
+    "description": "what to look up in the documents: the user's question, in full, in their words",
+}
+
+
 def tool_parameters(plugin: Plugin) -> dict[str, Any]:
     """The JSON schema of the plugin's arguments."""
+    if plugin.plugin_class == "knowledge":
+        return {
+            "type": "object",
+            "properties": {"query": KNOWLEDGE_QUERY},
+            "required": ["query"],
+            "additionalProperties": False,
+        }
     if plugin.plugin_class == "static":
         return {
             "type": "object",

@@ -7,7 +7,10 @@ the same protocol one does, well enough that a whole turn runs end to end:
 - offered tools and asked by the user, it calls the one tool whose name, description,
   parameter names or enum values best match the user's words, and fills the arguments from the
   numbers and enum values in the message (else the schema's defaults);
-- given tool results, it answers with a short summary quoting their values;
+- a search tool (a knowledge plugin: one required `query`) is called with the user's whole
+  message, and is the one called when no other tool matches: documents may answer anything;
+- given tool results, it answers with a short summary quoting their values; given chunks a
+  knowledge plugin retrieved, it quotes the best of them and names their documents;
 - otherwise it explains that no provider is configured and how to set one.
 
 Its answers stream word by word and report token usage (about four characters per token), so
@@ -37,6 +40,11 @@ from smarter.apps.chat.providers.base import (
 )
 
 OFFLINE_MODEL = "smarter-offline"
+# The argument of a search tool (a knowledge plugin's only one).
+SEARCH_PARAMETER = "query"
+# How many retrieved chunks an answer quotes, and how much of each.
+QUOTED_CHUNKS = 2
+QUOTED_CHUNK_CHARACTERS = 700
 
 HOW_TO_CONFIGURE = (
     "To answer with a real model, set SMARTER_OPENAI_API_KEY (with SMARTER_OPENAI_BASE_URL for any "
@@ -204,11 +212,20 @@ def choose_tool_call(prompt: str, tools: Sequence[dict[str, Any]], *, turn: int 
         if score > 0 and (best is None or score > best[0]):
             best = (score, index)
     if best is None:
+        best = next(((0, index) for index, tool in enumerate(tools) if is_search_tool(tool)), None)
+    if best is None:
         return None
     function = _function(tools[best[1]])
     arguments = fill_arguments(prompt, function)
     name = str(function.get("name", ""))
     return ToolCall(f"call_offline_{turn}_{best[1]}", name, arguments, json.dumps(arguments))
+
+
+def is_search_tool(tool: dict[str, Any]) -> bool:
+    """A tool that searches with a free-text `query` and needs nothing else: a knowledge plugin."""
+    function = _function(tool)
+    required = (function.get("parameters") or {}).get("required") or []
+    return required == [SEARCH_PARAMETER] and _properties(function).get(SEARCH_PARAMETER, {}).get("type") == "string"
 
 
 def fill_arguments(prompt: str, function: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +255,10 @@ def fill_arguments(prompt: str, function: dict[str, Any]) -> dict[str, Any]:
     for name, spec in properties.items():
         if name in arguments:
             continue
-        if "default" in spec:
+        if name == SEARCH_PARAMETER and spec.get("type") == "string":
+            # A search matches the documents' words best with the whole question.
+            arguments[name] = " ".join(prompt.split())
+        elif "default" in spec:
             arguments[name] = spec["default"]
         elif name in required and spec.get("type") == "string":
             arguments[name] = _specific_words(prompt, function)
@@ -352,10 +372,34 @@ def _describe_result(tool: str, content: str) -> str:
         value = value["result"]
     if isinstance(value, dict) and set(value) <= {"error", "detail", "message"} and "error" in value:
         return f"{tool} reported an error: {_quote(value['error'])}"
+    chunks = _retrieved_chunks(value)
+    if chunks is not None:
+        return _answer_from_chunks(tool, chunks)
     lines = _lines(value)
     if len(lines) == 1:
         return f"According to {tool}: {lines[0]}"
     return f"According to {tool}:\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def _retrieved_chunks(value: Any) -> list[dict[str, Any]] | None:
+    """The chunks of a knowledge plugin's result (`{"results": [{"document", "text", ...}]}`), else None."""
+    if not isinstance(value, dict) or set(value) != {"results"} or not isinstance(value["results"], list):
+        return None
+    chunks = value["results"]
+    if not all(isinstance(chunk, dict) and {"document", "text"} <= set(chunk) for chunk in chunks):
+        return None
+    return chunks
+
+
+def _answer_from_chunks(tool: str, chunks: list[dict[str, Any]]) -> str:
+    """The best chunks quoted, each under the name of its document: an answer with its sources."""
+    if not chunks:
+        return f"I searched the documents of {tool} and found nothing about that."
+    quoted = [
+        f"From \u201c{chunk['document']}\u201d:\n{_quote(chunk['text'], QUOTED_CHUNK_CHARACTERS)}"
+        for chunk in chunks[:QUOTED_CHUNKS]
+    ]
+    return "\n\n".join(quoted)
 
 
 def _lines(value: Any, limit: int = 8) -> list[str]:

@@ -1,7 +1,13 @@
-"""Manifest kinds of the plugin app: Plugin, SqlPlugin, ApiPlugin, SqlConnection, ApiConnection."""
+"""Manifest kinds of the plugin app: Plugin, SqlPlugin, ApiPlugin, KnowledgePlugin, SqlConnection,
+ApiConnection."""
 
 from smarter.apps.plugin.manifests.connections import ApiConnectionBroker, SqlConnectionBroker
-from smarter.apps.plugin.manifests.plugins import ApiPluginBroker, SqlPluginBroker, StaticPluginBroker
+from smarter.apps.plugin.manifests.plugins import (
+    ApiPluginBroker,
+    KnowledgePluginBroker,
+    SqlPluginBroker,
+    StaticPluginBroker,
+)
 from smarter.lib.manifests import register
 
 
@@ -10,6 +16,7 @@ def register_kinds() -> None:
         StaticPluginBroker(),
         SqlPluginBroker(),
         ApiPluginBroker(),
+        KnowledgePluginBroker(),
         SqlConnectionBroker(),
         ApiConnectionBroker(),
     ):

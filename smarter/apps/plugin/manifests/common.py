@@ -16,8 +16,10 @@ SearchTerm = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class PluginMetadata(Metadata):
-    plugin_class: Literal["static", "sql", "api"] | None = Field(
-        None, description="static (kind Plugin), sql (kind SqlPlugin) or api (kind ApiPlugin)"
+    plugin_class: Literal["static", "sql", "api", "knowledge"] | None = Field(
+        None,
+        description="static (kind Plugin), sql (kind SqlPlugin), api (kind ApiPlugin) "
+        "or knowledge (kind KnowledgePlugin)",
     )
 
 

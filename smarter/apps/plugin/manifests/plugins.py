@@ -1,7 +1,7 @@
-"""Kinds `Plugin` (static), `SqlPlugin` and `ApiPlugin`.
+"""Kinds `Plugin` (static), `SqlPlugin`, `ApiPlugin` and `KnowledgePlugin`.
 
-`kind: Plugin` also accepts `metadata.pluginClass: sql|api` (the original format used one kind
-for every class); `get plugins` lists every class, `get sqlplugins` only SQL ones.
+`kind: Plugin` also accepts `metadata.pluginClass: sql|api|knowledge` (the original format used
+one kind for every class); `get plugins` lists every class, `get sqlplugins` only SQL ones.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from smarter.apps.plugin.manifests.common import (
     parameter_problems,
     selector_problems,
 )
+from smarter.apps.plugin.manifests.knowledge import KnowledgePluginManifest, knowledge_base_of
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.sql_guard import UnsafeQuery, check_query
 from smarter.apps.plugin.tools import tool_schema
@@ -31,8 +32,6 @@ from smarter.lib.manifests import CamelModel, Column, Manifest, ModelBroker, Row
 from smarter.lib.manifests.broker import Caller
 from smarter.lib.manifests.envelope import ResourceName
 from smarter.lib.outbound import check_url_characters
-
-KIND_OF_CLASS = {"static": "Plugin", "sql": "SqlPlugin", "api": "ApiPlugin"}
 
 
 class StaticData(CamelModel):
@@ -130,6 +129,7 @@ MODEL_OF_CLASS: dict[str, type[Manifest]] = {
     "static": StaticPluginManifest,
     "sql": SqlPluginManifest,
     "api": ApiPluginManifest,
+    "knowledge": KnowledgePluginManifest,
 }
 
 
@@ -138,7 +138,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
 
 
 # Where each class keeps its class-specific part in the spec; the model keeps it as `data`.
-DATA_OF_CLASS = {"static": "data", "sql": "sql_data", "api": "api_data"}
+DATA_OF_CLASS = {"static": "data", "sql": "sql_data", "api": "api_data", "knowledge": "knowledge"}
 
 
 class _PluginBroker(PluginKindErrors, ModelBroker[Plugin]):
@@ -191,6 +191,7 @@ class _PluginBroker(PluginKindErrors, ModelBroker[Plugin]):
             "data": getattr(spec, DATA_OF_CLASS[plugin_class]).model_dump(by_alias=True, mode="json"),
             "sql_connection": None,
             "api_connection": None,
+            "knowledge_base": None,
         }
         problems: list[FieldError] = []
         if plugin_class == "sql":
@@ -209,6 +210,12 @@ class _PluginBroker(PluginKindErrors, ModelBroker[Plugin]):
             fields["api_connection"] = selectors.api_connection_get(account=caller.account, name=spec.connection)
             if fields["api_connection"] is None:
                 problems.append(_no_connection("ApiConnection", spec.connection))
+        elif plugin_class == "knowledge":
+            found = knowledge_base_of(account=caller.account, spec=spec)
+            if isinstance(found, FieldError):
+                problems.append(found)
+            else:
+                fields["knowledge_base"] = found
         if problems:
             raise self.invalid(manifest.metadata.name, problems)
         if row is not None and row.plugin_class != plugin_class:
@@ -250,6 +257,8 @@ class _PluginBroker(PluginKindErrors, ModelBroker[Plugin]):
             status["connection"] = {"name": row.sql_connection.name, **sql_connection_health(row.sql_connection)}
         elif row.api_connection is not None:
             status["connection"] = {"name": row.api_connection.name, **api_connection_health(row.api_connection)}
+        elif row.knowledge_base is not None:
+            status["knowledgeBase"] = {"name": row.knowledge_base.name}
         return status
 
 
@@ -281,3 +290,9 @@ class ApiPluginBroker(_PluginBroker):
     kind = "ApiPlugin"
     plugin_class = "api"
     manifest_model = ApiPluginManifest
+
+
+class KnowledgePluginBroker(_PluginBroker):
+    kind = "KnowledgePlugin"
+    plugin_class = "knowledge"
+    manifest_model = KnowledgePluginManifest

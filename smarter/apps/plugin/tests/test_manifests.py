@@ -137,7 +137,7 @@ def test_bad_plugin_manifests_are_refused_with_field_paths(
 def test_a_wrong_plugin_class_and_bad_parameters_are_refused(owner: Any, sqlite_dir: Any) -> None:
     document = gobstopper()
     document["metadata"]["pluginClass"] = "magic"
-    assert error_locs(apply(owner, document)) == {"metadata.pluginClass": "must be one of static, sql, api"}
+    assert error_locs(apply(owner, document)) == {"metadata.pluginClass": "must be one of static, sql, api, knowledge"}
     apply(owner, example(owner, "SqlConnection"))
     sql = example(owner, "SqlPlugin")
     sql["metadata"]["pluginClass"] = "api"
