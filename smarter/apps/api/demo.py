@@ -1,18 +1,26 @@
-"""The demo `make run` starts with: a product plugin, a course catalogue in SQLite and a chatbot
-using both, applied through the same brokers as `/api/v1/cli/apply/`."""
+"""The demo `make run` starts with: a product plugin, a course catalogue in SQLite, the product's
+manual in a knowledge base with a knowledge plugin searching it, and a chatbot using all three,
+applied through the same brokers as `/api/v1/cli/apply/`."""
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 
 from smarter.apps.account.caller import Caller
+from smarter.apps.knowledge.selectors import knowledge_base_get
+from smarter.apps.knowledge.services import document_add_text
 from smarter.apps.plugin.sqlite_files import account_folder
 from smarter.lib.manifests import broker_for
 
 DEMO_CHATBOT = "demo"
+# The first question `make run` suggests: the manual answers it, and the answer cites it.
+MANUAL_QUESTION = "What does the warranty cover?"
+MANUAL_DOCUMENT = "gobstopper-manual.md"
+MANUAL_TEXT_FILE = Path(__file__).with_name("demo_manual.md")
 COURSES_FILE = "demo_courses.sqlite3"
 COURSES = [
     (1, "Intro to AI", "AI", "Machine learning basics for everyone", 300),
@@ -84,17 +92,48 @@ COURSES_PLUGIN = _manifest(
     description="Look up courses by budget and topic",
 )
 
+MANUAL_KNOWLEDGE_BASE = _manifest(
+    "KnowledgeBase",
+    "gobstopper_manual",
+    {
+        "embedding": {"provider": "local"},
+        "chunking": {"strategy": "markdown", "size": 200, "overlap": 20},
+        "retrieval": {"mode": "hybrid", "topK": 3},
+    },
+    description="The Everlasting Gobstopper owner's manual",
+)
+
+MANUAL_PLUGIN = _manifest(
+    "KnowledgePlugin",
+    "gobstopper_manual_search",
+    {
+        # `llm`: offered on every turn, its prompt overlay applies once the model searches.
+        "selector": {"directive": "llm"},
+        "prompt": {"systemRole": "Answer from the manual's text and say that it comes from the manual."},
+        "knowledge": {
+            "knowledgeBase": "gobstopper_manual",
+            "topK": 3,
+            "description": "Searches the Everlasting Gobstopper owner's manual: flavours, care and cleaning, "
+            "storage, safety and allergens, warranty, returns and replacements.",
+        },
+    },
+    pluginClass="knowledge",
+    description="Answers from the product manual",
+)
+
 DEMO_CHATBOT_MANIFEST = _manifest(
     "Chatbot",
     DEMO_CHATBOT,
     {
         "config": {
             "defaultSystemRole": "You are Smarter's demo assistant. Use your tools to answer about the "
-            "Everlasting Gobstopper and the course catalogue, and the calculator for arithmetic.",
+            "Everlasting Gobstopper (its product sheet and its manual) and the course catalogue, and the "
+            "calculator for arithmetic.",
             "appName": "Smarter Demo",
             "appAssistant": "Sam",
             "appWelcomeMessage": "Hi, I'm Sam. Ask me about the Everlasting Gobstopper or our courses.",
             "appExamplePrompts": [
+                MANUAL_QUESTION,
                 "What is the price of the Everlasting Gobstopper?",
                 "Which courses cost at most 300 dollars?",
                 "What are the gobstopper ingredients?",
@@ -103,7 +142,7 @@ DEMO_CHATBOT_MANIFEST = _manifest(
             "appInfoUrl": "https://github.com/smarter-sh/smarter",
             "deployed": True,
         },
-        "plugins": ["everlasting_gobstopper", "course_catalogue"],
+        "plugins": ["everlasting_gobstopper", "course_catalogue", "gobstopper_manual_search"],
         "functions": ["calculator", "date_calculator"],
     },
     description="The demo chatbot",
@@ -128,11 +167,31 @@ def _courses_database(account_number: str) -> None:
 
 @transaction.atomic
 def seed_demo_resources(caller: Caller) -> list[str]:
-    """Apply the demo manifests in dependency order; returns what each one did."""
+    """Apply the demo manifests in dependency order and add the manual; returns what each did.
+
+    The manual is ingested (chunked and embedded with the local model) once, after commit: the
+    same text again is the same document, so a later `make run` embeds nothing."""
     _courses_database(caller.account.account_number)
     results = []
-    for document in (PRODUCT_PLUGIN, COURSES_CONNECTION, COURSES_PLUGIN, DEMO_CHATBOT_MANIFEST):
+    documents = (
+        PRODUCT_PLUGIN,
+        COURSES_CONNECTION,
+        COURSES_PLUGIN,
+        MANUAL_KNOWLEDGE_BASE,
+        MANUAL_PLUGIN,
+        DEMO_CHATBOT_MANIFEST,
+    )
+    for document in documents:
         broker = broker_for(document["kind"])
         outcome = broker.apply(caller, broker.validate(document))
         results.append(f"{broker.kind}/{document['metadata']['name']} {outcome.action}")
+    knowledge_base = knowledge_base_get(account=caller.account, name=MANUAL_KNOWLEDGE_BASE["metadata"]["name"])
+    assert knowledge_base is not None, "applied just above"
+    manual = document_add_text(
+        account=caller.account,
+        knowledge_base=knowledge_base,
+        name=MANUAL_DOCUMENT,
+        text=MANUAL_TEXT_FILE.read_text(encoding="utf-8"),
+    )
+    results.append(f"Document/{manual.name} {manual.status}")
     return results

@@ -8,7 +8,8 @@ the same protocol one does, well enough that a whole turn runs end to end:
   parameter names or enum values best match the user's words, and fills the arguments from the
   numbers and enum values in the message (else the schema's defaults);
 - a search tool (a knowledge plugin: one required `query`) is called with the user's whole
-  message, and is the one called when no other tool matches: documents may answer anything;
+  message, and is the one called for a question (a message ending in "?") that no tool's words
+  match: documents may answer any question, while "hello" is no question to search for;
 - given tool results, it answers with a short summary quoting their values; given chunks a
   knowledge plugin retrieved, it quotes the best of them and names their documents;
 - otherwise it explains that no provider is configured and how to set one.
@@ -211,7 +212,7 @@ def choose_tool_call(prompt: str, tools: Sequence[dict[str, Any]], *, turn: int 
         score = score_tool(prompt_stems, tool)
         if score > 0 and (best is None or score > best[0]):
             best = (score, index)
-    if best is None:
+    if best is None and prompt.rstrip().endswith("?"):
         best = next(((0, index) for index, tool in enumerate(tools) if is_search_tool(tool)), None)
     if best is None:
         return None

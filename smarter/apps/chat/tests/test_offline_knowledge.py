@@ -1,5 +1,5 @@
 """The offline model with a knowledge plugin: it searches with the user's whole question, even
-when no word of it matches a tool, and answers by quoting the retrieved text under the name of
+a question no word of which matches a tool, and answers by quoting the retrieved text under the name of
 its document. And a turn's citations, read from its knowledge plugins' results."""
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ def test_a_knowledge_tool_is_called_with_the_whole_question_even_when_no_word_ma
     assert [(call.name, call.arguments) for call in answer.tool_calls] == [
         ("manual_search", {"query": "What does the warranty cover if it cracks?"})
     ]
+
+
+def test_a_greeting_is_no_question_to_search_for() -> None:
+    answer = reply(Message.user("Hello there"), tools=(tool_schema(CATALOGUE), tool_schema(MANUAL)))
+    assert answer.tool_calls == ()
+    assert "none of this chatbot's plugins matches" in answer.content
 
 
 def test_a_tool_matching_the_words_still_wins_over_the_knowledge_tool() -> None:

@@ -80,7 +80,10 @@ def test_the_example_applies_describes_and_reapplies_unchanged(owner: Any) -> No
         "topK": 4,
         "description": "Searches the product manual (use, care, storage, safety, warranty and returns).",
     }
-    assert described["spec"]["selector"] == {"directive": "always"}
+    assert described["spec"]["selector"] == {"directive": "llm"}
+    assert described["spec"]["prompt"] == {
+        "systemRole": "Answer from the documents the search returns, and say which document you used."
+    }
     assert described["status"] == {"toolSchema": QUERY_TOOL, "knowledgeBase": {"name": "product_manual"}}
     assert apply(owner, described).json()["data"]["applied"] == "unchanged"
     assert apply(owner, document).json()["data"]["applied"] == "unchanged"

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from smarter.apps.account import selectors, services
-from smarter.apps.api.demo import DEMO_CHATBOT, seed_demo_resources
+from smarter.apps.api.demo import DEMO_CHATBOT, MANUAL_DOCUMENT, MANUAL_QUESTION, seed_demo_resources
 
 DEMO_USERNAME = "admin"
 
@@ -94,7 +94,9 @@ class Command(BaseCommand):
   API key           {key}
   API docs          {base_url}/api/docs/
 
-  Try it:
+  Try it (the first answer comes from the product manual, {MANUAL_DOCUMENT}, and cites it):
+    curl -s {base_url}/api/v1/chatbots/{DEMO_CHATBOT}/chat/ -H 'Authorization: Token {key}' \\
+         -H 'Content-Type: application/json' -d '{{"prompt": "{MANUAL_QUESTION}"}}'
     curl -s {base_url}/api/v1/cli/whoami/ -H 'Authorization: Token {key}'
     curl -s {base_url}/api/v1/chatbots/{DEMO_CHATBOT}/chat/ -H 'Authorization: Token {key}' \\
          -H 'Content-Type: application/json' -d '{{"prompt": "What is the price of the Everlasting Gobstopper?"}}'

@@ -94,6 +94,28 @@
     return box;
   }
 
+  // A knowledge plugin's call: it says which knowledge base it searched, and its result is the
+  // chunks it found, best first, each with its document, number, score and text.
+  function retrieved(call) {
+    return Boolean(call.executed && call.executed.knowledgeBase && call.result && Array.isArray(call.result.results));
+  }
+
+  function chunkList(results) {
+    const list = el("ol", "retrieved-chunks");
+    if (!results.length) list.appendChild(el("li", "muted small", "Nothing matched the query."));
+    results.forEach(function (chunk) {
+      const item = el("li", "retrieved-chunk");
+      const head = el("div", "chunk-head");
+      head.appendChild(el("span", "pill chunk-score", "score " + Number(chunk.score).toFixed(4)));
+      head.appendChild(el("strong", "chunk-document", chunk.document));
+      head.appendChild(el("span", "muted small chunk-number", "chunk " + chunk.chunk));
+      item.appendChild(head);
+      item.appendChild(el("pre", "code chunk-text", chunk.text));
+      list.appendChild(item);
+    });
+    return list;
+  }
+
   function renderInspector(body, details) {
     body.textContent = "";
     const meta = section("Turn");
@@ -137,6 +159,9 @@
       if (call.error) {
         box.appendChild(el("div", "label", "Error"));
         box.appendChild(el("pre", "code error tool-error", call.error));
+      } else if (retrieved(call)) {
+        box.appendChild(el("div", "label", "Retrieved chunks (" + call.result.results.length + ")"));
+        box.appendChild(chunkList(call.result.results));
       } else {
         box.appendChild(el("div", "label", "Result"));
         box.appendChild(el("pre", "code tool-result", pretty(call.result)));

@@ -175,6 +175,45 @@
     scrollDown();
   }
 
+  // The documents an answer came from (the turn's `citations`), under the answer: each document
+  // once, with the numbers of the chunks quoted from it, in the order they were retrieved.
+  function showSources(bubble, citations) {
+    if (!citations || !citations.length) return;
+    var chunks = {};
+    var order = [];
+    citations.forEach(function (citation) {
+      var key = String(citation.documentId);
+      if (!chunks[key]) {
+        chunks[key] = { name: citation.document, numbers: [] };
+        order.push(key);
+      }
+      chunks[key].numbers.push(citation.chunk);
+    });
+    var box = document.createElement("div");
+    box.className = "sources";
+    var label = document.createElement("span");
+    label.className = "sources-label";
+    label.textContent = "Sources";
+    box.appendChild(label);
+    var list = document.createElement("ul");
+    order.forEach(function (key) {
+      var item = document.createElement("li");
+      item.className = "source";
+      var name = document.createElement("span");
+      name.className = "source-name";
+      name.textContent = chunks[key].name;
+      item.appendChild(name);
+      var where = document.createElement("span");
+      where.className = "source-chunks";
+      where.textContent = (chunks[key].numbers.length > 1 ? " · chunks " : " · chunk ") + chunks[key].numbers.join(", ");
+      item.appendChild(where);
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    bubble.appendChild(box);
+    scrollDown();
+  }
+
   function typing(bubble) {
     bubble.textContent = "";
     var dots = document.createElement("span");
@@ -273,6 +312,7 @@
           setAnswer(bubble, answer);
         } else if (name === "done") {
           setAnswer(bubble, data.message.content);
+          showSources(bubble, data.citations);
           sessionKey = data.session_key;
         } else if (name === "error") {
           bubble.parentNode.classList.add("error");
