@@ -243,6 +243,8 @@ APPLY_ORDER = (
     "Plugin",
     "SqlPlugin",
     "ApiPlugin",
+    "KnowledgeBase",
+    "KnowledgePlugin",
     "Chatbot",
 )
 

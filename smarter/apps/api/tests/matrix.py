@@ -161,6 +161,7 @@ EXAMPLES: dict[str, Callable[[World], Resource]] = {
     "Plugin": _example("Plugin"),
     "SqlPlugin": _example("SqlPlugin"),
     "ApiPlugin": _example("ApiPlugin"),
+    "KnowledgePlugin": _example("KnowledgePlugin"),  # names the KnowledgeBase example: after it
     "Chatbot": _example("Chatbot"),
     "Chat": _chat_kind("Chat"),
     "ChatHistory": _chat_kind("ChatHistory"),
