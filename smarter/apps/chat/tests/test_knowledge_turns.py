@@ -18,7 +18,7 @@ from openai import OpenAI
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chat.models import ToolCall
-from smarter.apps.chat.tests.test_turn_pipeline import STATIC_PLUGIN, apply, chatbot, http, sse_events
+from smarter.apps.chat.tests.test_turn_pipeline import STATIC_PLUGIN, apply, chatbot, sse_events
 from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
 
 QUESTION = "What does the warranty cover?"
@@ -67,6 +67,12 @@ def upstream(smarter_settings: Any, tmp_path: Path) -> Iterator[OpenAIStub]:
 @pytest.fixture
 def owner(asgi_server: Any) -> Persona:
     return make_persona(make_account("Acme"), "owner", Role.ADMIN)
+
+
+def http(persona: Persona, server: Any) -> httpx.Client:
+    # Ingestion runs eagerly in the request here; the first one in a process loads the local
+    # embedding model (torch), which takes longer than a chat turn.
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Token {persona.key}"}, timeout=180)
 
 
 def ready_manual(client: httpx.Client) -> int:

@@ -195,3 +195,20 @@ def test_a_knowledge_plugin_cannot_change_class_in_place(owner: Any) -> None:
         "metadata.pluginClass": "plugin 'manual_search' exists as knowledge; delete it first to change its class"
     }
     assert Plugin.objects.get().plugin_class == "knowledge"
+
+
+def test_deleting_a_knowledge_base_in_use_is_a_409_naming_the_plugin_and_deletes_nothing(owner: Any) -> None:
+    base = knowledge_base(owner.account)
+    apply(owner, searcher())
+    response = owner.client.post("/api/v1/cli/delete/knowledgebase/?name=product_manual")
+    assert response.status_code == 409
+    assert response.json()["description"] == (
+        "KnowledgeBase 'product_manual' is in use by KnowledgePlugin manual_search; change or delete those first."
+    )
+    assert response.json()["context"]["usedBy"] == ["KnowledgePlugin manual_search"]
+    assert KnowledgeBase.objects.get() == base
+    assert Plugin.objects.get().knowledge_base == base
+    # Once the plugin is gone, the knowledge base goes too.
+    assert owner.client.post("/api/v1/cli/delete/knowledgeplugin/?name=manual_search").status_code == 200
+    assert owner.client.post("/api/v1/cli/delete/knowledgebase/?name=product_manual").status_code == 200
+    assert not KnowledgeBase.objects.exists()
