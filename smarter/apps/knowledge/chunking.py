@@ -88,9 +88,10 @@ def _splitter(*, size: int, overlap: int, count_tokens: TokenCounter) -> Recursi
 
 
 def _split(splitter: RecursiveCharacterTextSplitter, text: str, *, size: int, count_tokens: TokenCounter) -> list[str]:
-    """The splitter's pieces, each checked against `size`. The splitter adds up the token counts
-    of the pieces it merges, and tokens are not quite additive (a word cut into letters counts
-    more apart than whole, and seldom the other way), so a rare piece over the limit is halved."""
+    """The splitter's pieces, each checked against `size`. The splitter adds up the counts of the
+    pieces it merges, and the count of a joined text is not by construction their sum (WordPiece
+    cuts a word differently than its parts): the sum is nearly always the larger, but a piece
+    that still comes out over the limit is halved at a space until it fits."""
     fitted: list[str] = []
     for piece in splitter.split_text(text):
         fitted.extend(_halved_to_fit(piece, size=size, count_tokens=count_tokens))

@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from smarter.apps.knowledge.parsing.detection import detect_type
-from smarter.apps.knowledge.parsing.errors import MAX_CHARACTERS, SUPPORTED_TYPES, ParseError, UnsupportedDocument
+from smarter.apps.knowledge.parsing.errors import (
+    MAX_CHARACTERS,
+    SUPPORTED_TYPES,
+    ParseError,
+    UnsupportedDocument,
+    accepted_types_sentence,
+)
 from smarter.apps.knowledge.parsing.html import parse_html
 from smarter.apps.knowledge.parsing.markdown import parse_markdown
 from smarter.apps.knowledge.parsing.pdf import parse_pdf
@@ -35,9 +41,7 @@ def parse_document(data: bytes, *, doc_type: str) -> list[Section]:
     """The document's sections in reading order, at least one, each with some text."""
     parser = _PARSERS.get(doc_type)
     if parser is None:
-        raise UnsupportedDocument(
-            f"“{doc_type}” is not a supported document type; the accepted types are " + ", ".join(SUPPORTED_TYPES)
-        )
+        raise UnsupportedDocument(f"“{doc_type}” is not a supported document type; {accepted_types_sentence()}")
     if not data:
         raise ParseError(EMPTY)
     sections = parser(data)

@@ -20,10 +20,6 @@ class UnsupportedDocument(ValueError):
 class ParseError(ValueError):
     """The document is of an accepted type but its text cannot be read (the document fails)."""
 
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else "the document could not be read"
-
 
 def accepted_types_sentence() -> str:
     return "the accepted types are " + ", ".join(SUPPORTED_TYPES)
