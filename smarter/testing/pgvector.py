@@ -12,6 +12,7 @@ fixture skips naming what is missing, which SMARTER_REQUIRE_SERVICES=1 turns int
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -54,13 +55,13 @@ class EmbeddedPostgres:
         command = list(arguments)
         if self._as_root:
             command = ["runuser", "-u", UNPRIVILEGED_USER, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout, cwd="/")
+        subprocess.run(command, check=True, capture_output=True, text=True, timeout=timeout, cwd="/")  # noqa: S603
 
     def _reachable_by_user(self, install: Path) -> bool:
         if not self._as_root:
             return True
-        probe = subprocess.run(
-            ["runuser", "-u", UNPRIVILEGED_USER, "--", str(install / "bin" / "postgres"), "--version"],
+        probe = subprocess.run(  # noqa: S603
+            ["runuser", "-u", UNPRIVILEGED_USER, "--", str(install / "bin" / "postgres"), "--version"],  # noqa: S607
             capture_output=True,
             cwd="/",
         )
@@ -81,10 +82,14 @@ class EmbeddedPostgres:
             shutil.chown(self.folder, user=UNPRIVILEGED_USER)
             self.folder.chmod(0o755)
         data = self.folder / "data"
-        self._run(str(self.bin / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        self._run(
+            str(self.bin / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
+        )
         self.port = _free_port()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c synchronous_commit=off"
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.folder / "log"), "-o", options, "start")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.folder / "log"), "-o", options, "start"
+        )
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def log(self) -> str:
@@ -96,10 +101,8 @@ class EmbeddedPostgres:
             return
         data = self.folder / "data"
         if (data / "postmaster.pid").exists():
-            try:
+            with contextlib.suppress(subprocess.SubprocessError, OSError):
                 self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-w", "-m", "immediate", "stop", timeout=30)
-            except (subprocess.SubprocessError, OSError):
-                pass
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 

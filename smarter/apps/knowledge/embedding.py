@@ -128,7 +128,9 @@ class OpenAIEmbedder:
         try:
             response = client.post(url, json={"model": self.model_id, "input": texts})
         except OutboundRefused as refused:
-            raise EmbeddingError(self._redactor.text(f"the embeddings endpoint may not be reached: {refused}")) from None
+            raise EmbeddingError(
+                self._redactor.text(f"the embeddings endpoint may not be reached: {refused}")
+            ) from None
         except httpx.HTTPError as error:
             message = f"the embeddings endpoint failed: {type(error).__name__}: {error}"
             raise EmbeddingError(self._redactor.text(message)) from None

@@ -93,4 +93,3 @@ def retrieve(
     if parent_child:
         hits = collapse_parents(hits)
     return hits[:top_k]
-

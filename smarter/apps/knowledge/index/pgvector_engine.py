@@ -176,7 +176,7 @@ class PgvectorKnowledgeIndex:
                 ]
                 with connection.cursor() as cursor:
                     cursor.executemany(
-                        f"INSERT INTO {table} (account_id, knowledge_base_id, document_id, position, "
+                        f"INSERT INTO {table} (account_id, knowledge_base_id, document_id, position, "  # noqa: S608
                         "parent_position, text, parent_text, heading_path, page, embedding) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s::vector) "
                         "ON CONFLICT (account_id, knowledge_base_id, document_id, position) DO UPDATE SET "
@@ -190,7 +190,7 @@ class PgvectorKnowledgeIndex:
         deleted = 0
         with self._transaction() as connection:
             for dimensions in self._existing_tables(connection):
-                cursor = connection.execute(f"DELETE FROM {_table(dimensions)} WHERE {condition}", parameters)
+                cursor = connection.execute(f"DELETE FROM {_table(dimensions)} WHERE {condition}", parameters)  # noqa: S608
                 deleted += cursor.rowcount
         return deleted
 
@@ -214,7 +214,7 @@ class PgvectorKnowledgeIndex:
         connection = self._connection()
         total = 0
         for dimensions in self._existing_tables(connection):
-            row = connection.execute(f"SELECT COUNT(*) FROM {_table(dimensions)} WHERE {condition}", parameters)
+            row = connection.execute(f"SELECT COUNT(*) FROM {_table(dimensions)} WHERE {condition}", parameters)  # noqa: S608
             total += int(row.fetchone()[0])  # type: ignore[index]
         return total
 
@@ -230,7 +230,7 @@ class PgvectorKnowledgeIndex:
             connection.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
             connection.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
             rows = connection.execute(
-                f"SELECT {_HIT_COLUMNS}, embedding <=> %s::vector AS distance FROM {_table(dimensions)} "
+                f"SELECT {_HIT_COLUMNS}, embedding <=> %s::vector AS distance FROM {_table(dimensions)} "  # noqa: S608
                 "WHERE account_id = %s AND knowledge_base_id = %s ORDER BY distance LIMIT %s",
                 (literal, account_id, knowledge_base_id, int(k)),
             ).fetchall()
@@ -248,7 +248,7 @@ class PgvectorKnowledgeIndex:
         hits: list[Hit] = []
         for dimensions in self._existing_tables(connection):
             rows = connection.execute(
-                f"SELECT {_HIT_COLUMNS}, ts_rank_cd(lexemes, query) AS rank "
+                f"SELECT {_HIT_COLUMNS}, ts_rank_cd(lexemes, query) AS rank "  # noqa: S608
                 f"FROM {_table(dimensions)}, websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', %s) AS query "
                 "WHERE account_id = %s AND knowledge_base_id = %s AND lexemes @@ query "
                 "ORDER BY rank DESC, id LIMIT %s",

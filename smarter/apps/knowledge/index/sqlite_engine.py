@@ -182,7 +182,7 @@ class SqliteKnowledgeIndex:
                 chunk_id = cursor.lastrowid
                 table = self._vector_table(connection, len(chunk.vector))
                 connection.execute(
-                    f"INSERT INTO {table} (chunk_id, knowledge_base_id, account_id, embedding) VALUES (?, ?, ?, ?)",
+                    f"INSERT INTO {table} (chunk_id, knowledge_base_id, account_id, embedding) VALUES (?, ?, ?, ?)",  # noqa: S608
                     (chunk_id, chunk.knowledge_base_id, chunk.account_id, sqlite_vec.serialize_float32(chunk.vector)),
                 )
                 connection.execute(
@@ -191,10 +191,10 @@ class SqliteKnowledgeIndex:
                 )
 
     def _delete_where(self, connection: Any, condition: str, parameters: tuple[Any, ...]) -> int:
-        rows = connection.execute(f"SELECT id, dimensions FROM chunks WHERE {condition}", parameters).fetchall()
+        rows = connection.execute(f"SELECT id, dimensions FROM chunks WHERE {condition}", parameters).fetchall()  # noqa: S608
         for chunk_id, dimensions in rows:
             if self._has_vector_table(connection, dimensions):
-                connection.execute(f"DELETE FROM vec_{int(dimensions)} WHERE chunk_id = ?", (chunk_id,))
+                connection.execute(f"DELETE FROM vec_{int(dimensions)} WHERE chunk_id = ?", (chunk_id,))  # noqa: S608
             connection.execute("DELETE FROM chunks_fts WHERE rowid = ?", (chunk_id,))
             connection.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
         return len(rows)
@@ -230,7 +230,7 @@ class SqliteKnowledgeIndex:
         # The vec0 partition key confines the scan to this knowledge base; the account is checked
         # on the vector row and again on the chunk row.
         rows = connection.execute(
-            f"SELECT {_HIT_COLUMNS}, knn.distance FROM ("
+            f"SELECT {_HIT_COLUMNS}, knn.distance FROM ("  # noqa: S608
             f"  SELECT chunk_id, distance FROM vec_{len(vector)}"
             "   WHERE embedding MATCH ? AND k = ? AND knowledge_base_id = ? AND account_id = ?"
             ") AS knn JOIN chunks AS c ON c.id = knn.chunk_id"
@@ -254,13 +254,17 @@ class SqliteKnowledgeIndex:
         # or syntax of the user's reaches FTS5. Any word may match; bm25 ranks.
         words = " OR ".join(f'"{term}"' for term in terms)
         match = f'scope : "{_scope(account_id, knowledge_base_id)}" AND text : ({words})'
-        rows = self._connection().execute(
-            f"SELECT {_HIT_COLUMNS}, fts.score FROM ("
-            "  SELECT rowid, bm25(chunks_fts, 1.0, 0.0) AS score FROM chunks_fts"
-            "   WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?"
-            ") AS fts JOIN chunks AS c ON c.id = fts.rowid"
-            " WHERE c.account_id = ? AND c.knowledge_base_id = ? ORDER BY fts.score, c.id",
-            (match, int(k), account_id, knowledge_base_id),
-        ).fetchall()
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_HIT_COLUMNS}, fts.score FROM ("  # noqa: S608
+                "  SELECT rowid, bm25(chunks_fts, 1.0, 0.0) AS score FROM chunks_fts"
+                "   WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?"
+                ") AS fts JOIN chunks AS c ON c.id = fts.rowid"
+                " WHERE c.account_id = ? AND c.knowledge_base_id = ? ORDER BY fts.score, c.id",
+                (match, int(k), account_id, knowledge_base_id),
+            )
+            .fetchall()
+        )
         # bm25() is lower for better matches; negated, higher is better.
         return [_hit(row, -float(row[6])) for row in rows]

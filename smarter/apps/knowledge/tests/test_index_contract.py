@@ -11,7 +11,9 @@ import random
 import pytest
 
 from smarter.apps.knowledge.index import KnowledgeIndex, query_terms
-from smarter.apps.knowledge.tests.index_engines import chunk, index_engine, pgvector_url  # noqa: F401
+from smarter.apps.knowledge.tests.index_engines import chunk
+
+pytest_plugins = ["smarter.apps.knowledge.tests.index_engines"]
 
 ACME, GLOBEX = 7, 8
 MANUAL, FAQ = 11, 12
@@ -27,7 +29,9 @@ CORPUS = [
 QUERY = [1.0, 0.0, 0.0, 0.0]
 
 
-def load_corpus(engine: KnowledgeIndex, *, account: int = ACME, knowledge_base: int = MANUAL, document: int = 1) -> None:
+def load_corpus(
+    engine: KnowledgeIndex, *, account: int = ACME, knowledge_base: int = MANUAL, document: int = 1
+) -> None:
     engine.add(
         [
             chunk(
@@ -226,7 +230,9 @@ def test_a_dense_query_returns_k_rows_of_its_knowledge_base_among_many_others(in
     for position in range(30):
         mine[position] = _unit(rng, dimensions)
         batch.append(
-            chunk(account=ACME, knowledge_base=MANUAL, document=1, position=position, text="mine", vector=mine[position])
+            chunk(
+                account=ACME, knowledge_base=MANUAL, document=1, position=position, text="mine", vector=mine[position]
+            )
         )
     index_engine.add(batch)
     query = _unit(rng, dimensions)
