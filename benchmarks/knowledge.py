@@ -457,8 +457,28 @@ def report(
         "",
         f"A fresh web process: {memory['before']:.0f} MiB resident before its first query, {memory['after']:.0f} MiB",
         f"after it (torch and the model load on first use), {memory['second']:.0f} MiB after a second one.",
+        "",
+        "Targets: " + "; ".join(targets(quality_rows, sqlite_rows, pg_rows)) + ".",
     ]
     return "\n".join(lines)
+
+
+def targets(quality_rows: list[tuple[str, float, float]], sqlite_rows: list[Any], pg_rows: list[Any]) -> list[str]:
+    """Each target of the knowledge index, met or missed, as measured above."""
+    by_mode = {label: (recall, mrr) for label, recall, mrr in quality_rows}
+    hybrid_wins = by_mode["hybrid"][1] > max(by_mode["lexical"][1], by_mode["dense"][1])
+    verdicts = [
+        f"hybrid MRR@10 above lexical and dense: {'met' if hybrid_wins else 'missed'}",
+        f"recall@5 >= 0.6: {'met' if by_mode['hybrid'][0] >= 0.6 else 'missed'}",
+    ]
+    for size, _load, result in sqlite_rows:
+        p50, p99 = result["hybrid"]
+        met = p50 <= 10 and p99 <= 50
+        verdicts.append(f"embedded hybrid at {size:,} p50 <= 10 ms and p99 <= 50 ms: {'met' if met else 'missed'}")
+    for size, _load, result, recall, _recall_20 in pg_rows:
+        ok = result["dense"][0] <= 5 and recall >= 0.95
+        verdicts.append(f"pgvector dense at {size:,} p50 <= 5 ms with recall >= 0.95: {'met' if ok else 'missed'}")
+    return verdicts
 
 
 if __name__ == "__main__":

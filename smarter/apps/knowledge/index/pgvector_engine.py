@@ -226,9 +226,12 @@ class PgvectorKnowledgeIndex:
             return []
         literal = _vector_literal(vector)
         with self._transaction() as connection:
-            connection.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            connection.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
-            connection.execute(f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}")
+            # One round trip for the three settings (no parameters: the simple protocol takes several).
+            connection.execute(
+                "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+                f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}; "
+                f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
+            )
             rows = connection.execute(
                 f"SELECT {_HIT_COLUMNS}, embedding <=> %s::vector AS distance FROM {_table(dimensions)} "  # noqa: S608
                 "WHERE account_id = %s AND knowledge_base_id = %s ORDER BY distance LIMIT %s",

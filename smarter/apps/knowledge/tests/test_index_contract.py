@@ -11,7 +11,7 @@ import random
 import pytest
 
 from smarter.apps.knowledge.index import KnowledgeIndex, query_terms
-from smarter.apps.knowledge.tests.index_engines import chunk
+from smarter.apps.knowledge.tests.index_chunks import chunk
 
 pytest_plugins = ["smarter.apps.knowledge.tests.index_engines"]
 

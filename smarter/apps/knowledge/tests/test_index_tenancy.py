@@ -7,7 +7,7 @@ import math
 import random
 
 from smarter.apps.knowledge.index import KnowledgeIndex
-from smarter.apps.knowledge.tests.index_engines import chunk
+from smarter.apps.knowledge.tests.index_chunks import chunk
 
 pytest_plugins = ["smarter.apps.knowledge.tests.index_engines"]
 

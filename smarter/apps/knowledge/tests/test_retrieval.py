@@ -14,7 +14,7 @@ from smarter.apps.chatbot.services import provider_create
 from smarter.apps.knowledge.index import close_knowledge_indexes, knowledge_index
 from smarter.apps.knowledge.records import Hit
 from smarter.apps.knowledge.retrieval import RetrievalError, candidate_count, reciprocal_rank_fusion, retrieve
-from smarter.apps.knowledge.tests.index_engines import chunk, drop_chunk_tables
+from smarter.apps.knowledge.tests.index_chunks import chunk, drop_chunk_tables
 from smarter.testing.openai_stub import OpenAIStub
 
 pytest_plugins = ["smarter.apps.knowledge.tests.index_engines"]
