@@ -29,6 +29,7 @@ import math
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -309,10 +310,15 @@ def web_memory() -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the script")
+    parser.add_argument("--sizes", help="comma-separated chunk counts of the speed runs (default 10000,100000)")
+    parser.add_argument("--questions", type=int, help="questions of the quality run (default 400)")
+    parser.add_argument("--queries", type=int, help="timed queries per mode and size (default 100)")
     options = parser.parse_args(argv)
     sizes = [1000, 5000] if options.quick else [10_000, 100_000]
-    question_count = 100 if options.quick else 400
-    query_count = 50 if options.quick else 100
+    if options.sizes:
+        sizes = [int(size) for size in options.sizes.split(",")]
+    question_count = options.questions or (100 if options.quick else 400)
+    query_count = options.queries or (50 if options.quick else 100)
 
     documents = stdlib_documents(question_count)
     print(f"quality: {len(documents)} documents and questions", flush=True)
@@ -482,4 +488,7 @@ def targets(quality_rows: list[tuple[str, float, float]], sqlite_rows: list[Any]
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
