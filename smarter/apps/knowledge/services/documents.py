@@ -145,8 +145,9 @@ def _doc_type(*, name: str, content_type: str | None, data: bytes) -> str:
         extension = _EXTENSIONS.get(posixpath.splitext(name)[1].lower())
         if not data and extension is not None:
             return extension  # nothing to sniff: ingestion fails it, saying it is empty
+        sentence = str(error)
         raise UnsupportedMediaType(
-            f"{name!r} is not a document a knowledge base reads: {error}. Upload txt, md, html, pdf or docx.",
+            f"{sentence[:1].upper()}{sentence[1:]}.",
             context={"name": name, "contentType": content_type},
             errors=[FieldError("file", "must be txt, md, html, pdf or docx")],
         ) from None
