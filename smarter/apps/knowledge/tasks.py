@@ -18,7 +18,8 @@ INGEST_TASK_OPTIONS: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     # A network fetch or an embeddings endpoint that failed: tried again with exponential
-    # backoff (2 s, 4 s, ... at most 5 minutes apart), then the document fails with the reason.
+    # backoff (about 2 s, 4 s, ... at most 5 minutes apart), then the document fails with the
+    # reason. Eagerly run tasks (no broker) are not retried: see below.
     "autoretry_for": (services.TransientIngestError,),
     "retry_backoff": 2,
     "retry_backoff_max": 300,
@@ -30,6 +31,8 @@ INGEST_TASK_OPTIONS: dict[str, Any] = {
 @shared_task(**INGEST_TASK_OPTIONS)
 def ingest_document_task(self: Task, document_id: int) -> str | None:
     """Ingest one document; its status afterwards (None when it was deleted meanwhile)."""
-    last_attempt = self.request.retries >= (self.max_retries or 0)
+    # Run eagerly (no broker: the embedded default) there is no queue to wait in, and a retry
+    # would run at once inside the request that queued it: one attempt, then the reason.
+    last_attempt = bool(self.request.is_eager) or self.request.retries >= (self.max_retries or 0)
     document = services.document_ingest(document_id=document_id, retry_transient=not last_attempt)
     return document.status if document is not None else None
