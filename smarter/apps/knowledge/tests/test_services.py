@@ -18,20 +18,25 @@ from smarter.apps.knowledge.tests.documents_support import indexed, stored
 from smarter.apps.knowledge.tests.factories import MANUAL, make_knowledge_base
 
 Commit = Callable[..., Any]
+Answer = tuple[int, str, bytes]
 
 
 class DocumentServer:
-    """A real HTTP server on loopback answering each path with a scripted status, type and body."""
+    """A real HTTP server on loopback answering each path with a scripted status, type and body;
+    a list of answers is given one per request, the last one from then on."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[int, str, bytes]] = {}
+        self.routes: dict[str, Answer | list[Answer]] = {}
         self.hits: dict[str, int] = {}
         routes, hits = self.routes, self.hits
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
                 hits[self.path] = hits.get(self.path, 0) + 1
-                status, content_type, body = routes.get(self.path, (404, "text/plain", b"not here"))
+                answer = routes.get(self.path, (404, "text/plain", b"not here"))
+                if isinstance(answer, list):
+                    answer = answer.pop(0) if len(answer) > 1 else answer[0]
+                status, content_type, body = answer
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
