@@ -177,7 +177,9 @@ class DocumentsView(_Journaled):
     def _add_json(self, request: Request, knowledge_base: KnowledgeBase) -> Document:
         body = request.data if isinstance(request.data, dict) else None
         if body is None:
-            raise ValidationFailed("The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")])
+            raise ValidationFailed(
+                "The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")]
+            )
         account = request.auth.account
         if "url" in body:
             given = parse(UrlDocumentBody, body)
@@ -233,7 +235,9 @@ class SearchView(APIView):
         knowledge_base = _knowledge_base(request, name)
         body = request.data if isinstance(request.data, dict) else None
         if body is None:
-            raise ValidationFailed("The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")])
+            raise ValidationFailed(
+                "The body must be a JSON object.", errors=[FieldError("(root)", "expected an object")]
+            )
         given = parse(SearchBody, body)
         if not given.query.strip():
             raise ValidationFailed("Give a query to search for.", errors=[FieldError("query", "must not be blank")])

@@ -54,9 +54,7 @@ def knowledge_request_admit(*, caller: Any) -> None:
     """Uploads and searches embed text, which costs the platform: counted per API key (or console
     user) against the API key rate limit; 429 with Retry-After beyond it."""
     per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
-    limits.door_admit(
-        key=f"knowledge:{limits.caller_key(caller)}", per_minute=per_minute, what="to knowledge bases"
-    )
+    limits.door_admit(key=f"knowledge:{limits.caller_key(caller)}", per_minute=per_minute, what="to knowledge bases")
 
 
 def document_add_file(
@@ -95,9 +93,7 @@ def document_add_url(*, account: Account, knowledge_base: KnowledgeBase, url: st
             f"The URL cannot be fetched: {refused}", errors=[FieldError("url", str(refused))]
         ) from None
     name = url[:MAX_NAME_LENGTH]
-    document = (
-        Document.objects.select_for_update().filter(knowledge_base=knowledge_base, name=name).first()
-    )
+    document = Document.objects.select_for_update().filter(knowledge_base=knowledge_base, name=name).first()
     if document is None:
         document = Document.objects.create(
             account=account, knowledge_base=knowledge_base, name=name, source=DocumentSource.URL, url=url

@@ -175,14 +175,14 @@ def _fetch(document: Document) -> bytes:
     are stored and hashed like an upload's."""
     limit = max_upload_bytes()
     try:
-        with guarded_client(timeout=URL_FETCH_TIMEOUT, max_redirects=URL_MAX_REDIRECTS) as client:
-            with client.stream("GET", document.url) as response:
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise TransientIngestError(f"The URL answered {response.status_code}.")
-                if response.status_code >= 400:
-                    raise _Failed(f"The URL answered {response.status_code}; check that it is public.")
-                content_type = response.headers.get("content-type", "").split(";")[0].strip() or None
-                data = _read_capped(response.iter_bytes(), limit)
+        client = guarded_client(timeout=URL_FETCH_TIMEOUT, max_redirects=URL_MAX_REDIRECTS)
+        with client, client.stream("GET", document.url) as response:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise TransientIngestError(f"The URL answered {response.status_code}.")
+            if response.status_code >= 400:
+                raise _Failed(f"The URL answered {response.status_code}; check that it is public.")
+            content_type = response.headers.get("content-type", "").split(";")[0].strip() or None
+            data = _read_capped(response.iter_bytes(), limit)
     except OutboundRefused as refused:
         raise _Failed(f"The URL may not be fetched: {refused}") from None
     except httpx.TooManyRedirects:

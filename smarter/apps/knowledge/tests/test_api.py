@@ -64,9 +64,9 @@ def test_the_owner_and_a_teammate_use_every_endpoint(persona: str, request: pyte
     assert added.json() == {"id": document_id, "name": "gizmo.md", "status": "queued"}
 
     items = caller.client.get(documents_url()).json()["data"]["items"]
-    assert [(item["id"], item["name"], item["status"], item["chunks"], item["error"], item["progress"]) for item in items] == [
-        (document_id, "gizmo.md", "queued", 0, None, 0)
-    ]
+    assert [
+        (item["id"], item["name"], item["status"], item["chunks"], item["error"], item["progress"]) for item in items
+    ] == [(document_id, "gizmo.md", "queued", 0, None, 0)]
     assert {"id", "name", "status", "chunks", "error", "createdAt", "progress"} <= set(items[0])
     one = caller.client.get(f"{documents_url()}{document_id}/").json()["data"]
     assert one == items[0]
@@ -80,7 +80,11 @@ def test_an_unknown_knowledge_base_or_document_is_not_found(owner: Persona, manu
     assert owner.client.get(documents_url("nothing")).status_code == 404
     response = owner.client.get(f"{documents_url()}999999/")
     assert response.status_code == 404
-    assert without_request_id(response.json()["context"]) == {"kind": "Document", "knowledgeBase": "manual", "id": 999999}
+    assert without_request_id(response.json()["context"]) == {
+        "kind": "Document",
+        "knowledgeBase": "manual",
+        "id": 999999,
+    }
 
 
 def test_without_a_key_every_endpoint_answers_401(owner: Persona, manual: KnowledgeBase) -> None:

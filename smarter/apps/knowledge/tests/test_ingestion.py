@@ -46,7 +46,12 @@ def test_an_uploaded_document_becomes_ready_and_search_finds_it(
     assert ready.chunks == indexed(manual, ready.pk) > 0
 
     listed = owner.client.get(f"/api/v1/knowledge/manual/documents/{ready.pk}/").json()["data"]
-    assert (listed["status"], listed["chunks"], listed["error"], listed["progress"]) == ("ready", ready.chunks, None, 100)
+    assert (listed["status"], listed["chunks"], listed["error"], listed["progress"]) == (
+        "ready",
+        ready.chunks,
+        None,
+        100,
+    )
 
     results = search(owner, "how long does charging take?").json()["data"]["results"]
     assert results[0]["document"] == "gizmo.md"

@@ -64,10 +64,18 @@ def test_get_lists_knowledge_bases_by_their_plural(owner: Persona) -> None:
 @pytest.mark.parametrize(
     ("spec", "loc", "msg"),
     [
-        ({"chunking": {"strategy": "sentences"}}, "spec.chunking.strategy", "Input should be 'recursive', 'markdown' or 'parent_child'"),
+        (
+            {"chunking": {"strategy": "sentences"}},
+            "spec.chunking.strategy",
+            "Input should be 'recursive', 'markdown' or 'parent_child'",
+        ),
         ({"chunking": {"size": 100, "overlap": 100}}, "spec.chunking", "overlap (100) must be smaller than size (100)"),
         ({"chunking": {"size": 8}}, "spec.chunking.size", "Input should be greater than or equal to 16"),
-        ({"embedding": {"provider": "local", "model": "text-embedding-3-small"}}, "spec.embedding", "the local provider embeds with all-MiniLM-L6-v2 only"),
+        (
+            {"embedding": {"provider": "local", "model": "text-embedding-3-small"}},
+            "spec.embedding",
+            "the local provider embeds with all-MiniLM-L6-v2 only",
+        ),
         ({"retrieval": {"mode": "semantic"}}, "spec.retrieval.mode", "Input should be 'hybrid', 'dense' or 'lexical'"),
         ({"retrieval": {"topK": 0}}, "spec.retrieval.topK", "Input should be greater than or equal to 1"),
         ({"retrieval": {"top": 3}}, "spec.retrieval.top", "unknown field"),
@@ -119,4 +127,8 @@ def test_the_schema_describes_the_three_sections(owner: Persona) -> None:
     assert schema["title"] == "KnowledgeBase"
     spec = schema["$defs"]["KnowledgeBaseSpec"]["properties"]
     assert sorted(spec) == ["chunking", "embedding", "retrieval"]
-    assert schema["$defs"]["ChunkingSpec"]["properties"]["strategy"]["enum"] == ["recursive", "markdown", "parent_child"]
+    assert schema["$defs"]["ChunkingSpec"]["properties"]["strategy"]["enum"] == [
+        "recursive",
+        "markdown",
+        "parent_child",
+    ]

@@ -31,7 +31,7 @@ class DocumentServer:
         routes, hits = self.routes, self.hits
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_GET(self) -> None:
                 hits[self.path] = hits.get(self.path, 0) + 1
                 answer = routes.get(self.path, (404, "text/plain", b"not here"))
                 if isinstance(answer, list):
@@ -140,7 +140,11 @@ def test_a_url_past_the_upload_limit_fails_without_being_stored(
 
 
 def test_a_url_to_a_private_address_is_refused_by_the_guard_when_it_is_fetched(
-    owner: Persona, manual: KnowledgeBase, site: DocumentServer, smarter_settings: Any, django_capture_on_commit_callbacks: Commit
+    owner: Persona,
+    manual: KnowledgeBase,
+    site: DocumentServer,
+    smarter_settings: Any,
+    django_capture_on_commit_callbacks: Commit,
 ) -> None:
     # Accepted while private hosts were allowed, fetched after they no longer are.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -166,9 +170,7 @@ def test_parent_child_search_returns_the_section_around_the_matched_chunk(
     assert "water ruins the motor" in results[0].text
 
 
-def test_selectors_never_reach_another_accounts_rows(
-    owner: Persona, outsider: Persona, manual: KnowledgeBase
-) -> None:
+def test_selectors_never_reach_another_accounts_rows(owner: Persona, outsider: Persona, manual: KnowledgeBase) -> None:
     document = services.document_add_text(account=owner.account, knowledge_base=manual, name="a.md", text="words")
     assert selectors.knowledge_base_get(account=outsider.account, name="manual") is None
     assert list(selectors.knowledge_bases_of(outsider.account)) == []
