@@ -17,14 +17,19 @@ As a process, for benchmarks (every request gets the default reply):
     python -m smarter.testing.openai_stub --port 18001 --delay-ms 1000
 
 Endpoints: `POST /v1/chat/completions` (plain JSON, or SSE `chat.completion.chunk`s ending with
-`data: [DONE]` when `stream` is true, with a usage chunk when `stream_options.include_usage`)
-and `GET /v1/models`.
+`data: [DONE]` when `stream` is true, with a usage chunk when `stream_options.include_usage`),
+`POST /v1/embeddings` and `GET /v1/models`.
+
+Embeddings are deterministic: a text's vector is the unit-length sum of one signed unit per
+word, at a position its hash picks (so texts sharing words are close), unless a test set it with
+`stub.set_embedding(text, vector)`. `enqueue_embeddings(error_reply(...))` scripts failures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import math
 import re
@@ -41,6 +46,8 @@ from aiohttp import web
 
 DEFAULT_TEXT = "Hello from the Smarter stub model."
 CHAT_PATH = "/v1/chat/completions"
+EMBEDDINGS_PATH = "/v1/embeddings"
+DEFAULT_EMBEDDING_DIMENSIONS = 32
 MODELS_PATH = "/v1/models"
 _PIECES = re.compile(r"\s*\S+\s*|\s+")
 
@@ -154,6 +161,10 @@ class RecordedRequest:
         return self.method == "POST" and self.path == CHAT_PATH
 
     @property
+    def is_embeddings(self) -> bool:
+        return self.method == "POST" and self.path == EMBEDDINGS_PATH
+
+    @property
     def stream(self) -> bool:
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
@@ -164,6 +175,19 @@ class RecordedRequest:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return list(self.body.get("messages") or []) if isinstance(self.body, dict) else []
+
+
+def hashed_embedding(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> list[float]:
+    """The stub's vector for `text`: one signed unit per word at a position its hash picks,
+    summed and scaled to unit length (a text with no words gets the first axis)."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % dimensions] += 1.0 if digest[4] % 2 == 0 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector))
+    if norm == 0:
+        return [1.0] + [0.0] * (dimensions - 1)
+    return [value / norm for value in vector]
 
 
 def estimate_tokens(text: str) -> int:
@@ -205,12 +229,16 @@ class OpenAIStub:
         default_reply: ScriptedReply | None = None,
         models: Sequence[str] = ("gpt-4o-mini", "stub-model"),
         record_limit: int | None = 10_000,
+        embedding_dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS,
     ) -> None:
         self.host = host
         self.port = port
         self.default_reply = default_reply or text_reply(DEFAULT_TEXT)
         self.models = tuple(models)
         self._script: deque[ScriptedReply] = deque()
+        self.embedding_dimensions = embedding_dimensions
+        self._embedding_script: deque[ScriptedReply] = deque()
+        self._embeddings: dict[str, list[float]] = {}
         self._records: deque[RecordedRequest] = deque(maxlen=record_limit)
         # The loop thread writes the record while the test thread reads it and waits on it.
         self._changed = threading.Condition()
@@ -235,6 +263,22 @@ class OpenAIStub:
         with self._changed:
             self._script.extend(replies)
 
+    def enqueue_embeddings(self, *replies: ScriptedReply) -> None:
+        """Answer the next embeddings requests with these (an error, a delay); then vectors."""
+        with self._changed:
+            self._embedding_script.extend(replies)
+
+    def set_embedding(self, text: str, vector: Sequence[float]) -> None:
+        """Answer `vector` for exactly `text` (the crafted corpora of ranking tests)."""
+        with self._changed:
+            self._embeddings[text] = [float(value) for value in vector]
+
+    def embedding_of(self, text: str) -> list[float]:
+        """The vector the stub answers for `text`."""
+        with self._changed:
+            known = self._embeddings.get(text)
+        return list(known) if known is not None else hashed_embedding(text, self.embedding_dimensions)
+
     @property
     def pending_replies(self) -> int:
         with self._changed:
@@ -248,6 +292,10 @@ class OpenAIStub:
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [request for request in self.requests if request.is_chat]
+
+    @property
+    def embedding_requests(self) -> list[RecordedRequest]:
+        return [request for request in self.requests if request.is_embeddings]
 
     @property
     def errors(self) -> list[str]:
@@ -422,6 +470,8 @@ class OpenAIStub:
                 {"id": model, "object": "model", "created": 0, "owned_by": "smarter-stub"} for model in self.models
             ]
             return await self._send_json(exchange, 200, {"object": "list", "data": models})
+        if record.path == EMBEDDINGS_PATH:
+            return await self._answer_embeddings(exchange)
         if record.path != CHAT_PATH:
             return await self._send_error(exchange, 404, f"Unknown path {record.path}.", "invalid_request_error")
         if record.method != "POST":
@@ -448,6 +498,40 @@ class OpenAIStub:
         if reply.cut_after is not None:
             return await self._send_cut_json(exchange, completion, reply)
         return await self._send_json(exchange, 200, completion, reply.headers)
+
+    async def _answer_embeddings(self, exchange: _Exchange) -> str:
+        record = exchange.record
+        if record.method != "POST":
+            return await self._send_error(exchange, 405, "Use POST.", "invalid_request_error")
+        body = record.body if isinstance(record.body, dict) else {}
+        inputs = body.get("input")
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(item, str) for item in inputs):
+            return await self._send_error(
+                exchange, 400, "The body must be JSON with an input string or list of strings.", "invalid_request_error"
+            )
+        with self._changed:
+            reply = self._embedding_script.popleft() if self._embedding_script else None
+        if reply is not None:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            if reply.status != 200:
+                return await self._send_error(
+                    exchange, reply.status, reply.error_message, reply.error_type, reply.headers
+                )
+        data = [
+            {"object": "embedding", "index": index, "embedding": self.embedding_of(text)}
+            for index, text in enumerate(inputs)
+        ]
+        tokens = sum(estimate_tokens(text) for text in inputs)
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "stub-embedding"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return await self._send_json(exchange, 200, payload)
 
     # --- bodies ---
 

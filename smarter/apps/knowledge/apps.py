@@ -7,3 +7,8 @@ class KnowledgeConfig(AppConfig):
     name = "smarter.apps.knowledge"
     label = "knowledge"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from smarter.apps.knowledge.manifests import register_kinds
+
+        register_kinds()

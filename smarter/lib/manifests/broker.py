@@ -238,6 +238,7 @@ APPLY_ORDER = (
     "Secret",
     "ApiKey",
     "Provider",
+    "KnowledgeBase",
     "SqlConnection",
     "ApiConnection",
     "Plugin",

@@ -161,7 +161,7 @@ def test_models_are_listed(stub: OpenAIStub) -> None:
 
 
 def test_an_unknown_path_answers_404(stub: OpenAIStub) -> None:
-    assert httpx.post(f"{stub.url}/embeddings", json={}).status_code == 404
+    assert httpx.post(f"{stub.url}/audio/speech", json={}).status_code == 404
 
 
 def test_a_delay_holds_the_answer_back(stub: OpenAIStub) -> None:

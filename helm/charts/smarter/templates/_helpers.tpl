@@ -57,7 +57,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The secret settings, read from files of the mounted Secret (SMARTER_<NAME>_FILE). */}}
 {{- define "smarter.secretSettings" -}}
-{{- list "SMARTER_SECRET_KEY" "SMARTER_OPENAI_API_KEY" "SMARTER_FERNET_KEYS" "SMARTER_DATABASE_URL" "SMARTER_REDIS_URL" "SMARTER_EMAIL_PASSWORD" | toJson }}
+{{- list "SMARTER_SECRET_KEY" "SMARTER_OPENAI_API_KEY" "SMARTER_FERNET_KEYS" "SMARTER_DATABASE_URL" "SMARTER_REDIS_URL" "SMARTER_EMAIL_PASSWORD" "SMARTER_KNOWLEDGE_INDEX_URL" | toJson }}
 {{- end }}
 
 {{/* Settings: the non-secret ones as environment from the ConfigMap, the secret ones as files. */}}

@@ -156,6 +156,7 @@ EXAMPLES: dict[str, Callable[[World], Resource]] = {
     "ApiKey": _api_key,
     "Secret": _secret,
     "Provider": _provider,
+    "KnowledgeBase": _example("KnowledgeBase"),
     "SqlConnection": _example("SqlConnection"),
     "ApiConnection": _api_connection,
     "Plugin": _example("Plugin"),

@@ -175,6 +175,9 @@ DOCUMENTED = {
     "/api/v1/cli/version/": ["get", "post"],
     "/api/v1/cli/whoami/": ["get", "post"],
     "/api/v1/journal/": ["get"],
+    "/api/v1/knowledge/{name}/documents/": ["get", "post"],
+    "/api/v1/knowledge/{name}/documents/{document_id}/": ["delete", "get"],
+    "/api/v1/knowledge/{name}/search/": ["post"],
     "/api/v1/plugins/{name}/test/": ["post"],
     "/api/v1/usage/": ["get"],
 }
@@ -196,6 +199,8 @@ def test_the_openapi_document_lists_every_path_each_app_serves(db: None) -> None
         ("/api/v1/usage/", "api-usage", "smarter.apps.account.api.usage"),
         ("/api/v1/chatbots/support/versions/", "chatbot-versions", "smarter.apps.chatbot.api.versions"),
         ("/api/v1/plugins/catalogue/test/", "plugin-test", "smarter.apps.plugin.api.views"),
+        ("/api/v1/knowledge/manual/documents/", "knowledge-documents", "smarter.apps.knowledge.api.views"),
+        ("/api/v1/knowledge/manual/search/", "knowledge-search", "smarter.apps.knowledge.api.views"),
     ],
 )
 def test_each_apps_endpoints_are_its_own_and_mounted_under_the_api(path: str, name: str, app: str) -> None:
