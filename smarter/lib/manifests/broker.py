@@ -244,7 +244,6 @@ APPLY_ORDER = (
     "Plugin",
     "SqlPlugin",
     "ApiPlugin",
-    "KnowledgeBase",
     "KnowledgePlugin",
     "Chatbot",
 )
