@@ -9,7 +9,10 @@
 # --- builder: compilers and headers, a virtual environment with the project and its wheels ----
 FROM python:3.11-slim AS builder
 
+# PyTorch's CPU index: the local embedding model needs torch's CPU build only, which is a tenth
+# of the size of the CUDA build PyPI serves for Linux.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu \
     PYTHONDONTWRITEBYTECODE=1
 
 # Debian's own versions are pinned by the base image's release; pinning them again here would
