@@ -529,7 +529,7 @@ def upload(
     knowledge_base: KnowledgeBaseArgument,
     files: Annotated[
         list[str] | None,
-        typer.Argument(metavar="FILE...", help="Files to add: txt, md, html, pdf or docx.", show_default=False),
+        typer.Argument(metavar="FILE", help="Files to add: txt, md, html, pdf or docx.", show_default=False),
     ] = None,
     text_name: Annotated[
         str | None,
