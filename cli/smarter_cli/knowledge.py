@@ -58,6 +58,7 @@ class Row:
     document_id: str | None = None
     chunks: int | None = None
     error: str = ""
+    progress: int = 0  # percent of its ingestion done, as the server reports it
 
     @property
     def settled(self) -> bool:
@@ -69,6 +70,8 @@ class Row:
         chunks = document.get("chunks")
         self.chunks = chunks if isinstance(chunks, int) else self.chunks
         self.error = str(document.get("error") or "")
+        progress = document.get("progress")
+        self.progress = min(max(progress, 0), 100) if isinstance(progress, int) else self.progress
 
     def as_item(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "chunks": self.chunks, "error": self.error}
@@ -195,7 +198,9 @@ def wait_until_settled(
                     row.update(document)
             settled = sum(1 for row in rows if row.settled)
             ready = sum(1 for row in rows if row.status == "ready")
-            progress.update(task, completed=settled, description=f"Ingesting ({ready} ready)")
+            # The bar moves with each document's own progress; the count only with settled ones.
+            partly = sum(row.progress / 100 for row in rows if not row.settled)
+            progress.update(task, completed=settled + partly, description=f"Ingesting ({ready} ready)")
             if settled == len(rows):
                 return True
             if time.monotonic() >= deadline:

@@ -80,6 +80,7 @@ class KnowledgeStandIn:
                 "id": document_id,
                 "name": name,
                 "status": "queued",
+                "progress": 0,
                 "chunks": 0,
                 "error": "",
                 "createdAt": "2026-12-06T10:00:00+00:00",
@@ -97,11 +98,11 @@ class KnowledgeStandIn:
             self.reads[document_id] = self.reads.get(document_id, 0) + 1
             content = document["content"]
             if b"SLOW" in content or self.reads[document_id] < self.settle_after:
-                document["status"] = "processing"
+                document.update(status="processing", progress=min(10 * self.reads[document_id], 90))
             elif b"FAIL" in content:
                 document.update(status="failed", error=FAILED_ERROR)
             else:
-                document.update(status="ready", chunks=content.count(b"\n") + 1)
+                document.update(status="ready", progress=100, chunks=content.count(b"\n") + 1)
             return document
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
