@@ -59,10 +59,13 @@ class Row:
     chunks: int | None = None
     error: str = ""
     progress: int = 0  # percent of its ingestion done, as the server reports it
+    # The upload's answer has no chunks: a document already ready (the same content sent
+    # before) is still read once for them.
+    read: bool = False
 
     @property
     def settled(self) -> bool:
-        return self.document_id is None or self.status in SETTLED
+        return self.document_id is None or (self.read and self.status in SETTLED)
 
     def update(self, document: dict[str, Any]) -> None:
         self.name = str(document.get("name") or self.name)
@@ -196,6 +199,7 @@ def wait_until_settled(
                 document = client.document(knowledge_base, document_id)
                 for row in waiting:
                     row.update(document)
+                    row.read = True
             settled = sum(1 for row in rows if row.settled)
             ready = sum(1 for row in rows if row.status == "ready")
             # The bar moves with each document's own progress; the count only with settled ones.

@@ -155,6 +155,22 @@ def test_the_same_content_twice_is_one_document_read_once_per_round(
     assert knowledge.paths().count("GET /api/v1/knowledge/manual/documents/1/") == 2
 
 
+def test_a_document_already_ready_is_read_once_for_its_chunks(
+    run: RunCli, knowledge: KnowledgeStandIn, files: dict[str, Path]
+) -> None:
+    run("upload", "manual", str(files["faq.txt"]))
+    knowledge.requests.clear()
+
+    again = run("upload", "manual", str(files["faq.txt"]))
+
+    assert again.code == 0, again.stderr
+    assert again.out_lines[2:] == ["faq.txt   ready    2"]
+    assert knowledge.paths() == [
+        "POST /api/v1/knowledge/manual/documents/",
+        "GET /api/v1/knowledge/manual/documents/1/",
+    ]
+
+
 def test_a_refused_file_is_reported_and_the_others_are_still_sent(
     run: RunCli, knowledge: KnowledgeStandIn, files: dict[str, Path]
 ) -> None:
