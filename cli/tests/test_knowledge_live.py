@@ -4,6 +4,7 @@ local embeddings and retrieval behind the endpoints of API.md "Knowledge bases".
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ Charge the Lumo lamp overnight with the USB-C cable. A full charge lasts twelve 
 To reset the lamp, hold the power button for ten seconds until the light blinks twice.
 Resetting keeps your brightness settings.
 """
+# tqdm's bar, as `Loading weights: 100%|██████████| 103/103 [00:00<00:00, 3386.08it/s]`.
+SERVER_BAR = re.compile(r"\d+%\|")
 FAQ = "Does the Lumo lamp float?\nNo: keep it out of the bath.\n"
 
 
@@ -57,8 +60,18 @@ def documents(tmp_path: Path) -> dict[str, Path]:
 
 def client_stderr(stderr: str) -> str:
     """Standard error without the server's own lines: the live server runs in this process, and the
-    embedding model it loads on first use draws a progress bar on the same standard error."""
-    return "".join(line for line in stderr.splitlines(keepends=True) if "Loading weights" not in line)
+    embedding model it loads on first use draws a progress bar (lines redrawn with carriage
+    returns) on the same standard error. Each line is kept as a terminal would show it (what follows
+    its last carriage return), and the bar's lines are left out. The client draws no bar when its
+    standard error is not a terminal."""
+    shown = []
+    for line in stderr.split("\n"):
+        if "\r" in line:
+            line = line.rsplit("\r", 1)[1]
+            if not line or SERVER_BAR.search(line):
+                continue
+        shown.append(line)
+    return "\n".join(shown)
 
 
 def table_rows(stdout: str) -> list[list[str]]:
