@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -136,6 +137,34 @@ class SmarterClient:
         finally:
             response.close()
 
+    # --- knowledge bases ------------------------------------------------------------------------
+    def knowledge_url(self, knowledge_base: str, *parts: str) -> str:
+        path = "".join(f"{quote(part, safe='')}/" for part in (knowledge_base, *parts))
+        return f"{self.base_url}/api/v1/knowledge/{path}"
+
+    def upload_document(self, knowledge_base: str, path: Path, *, on_sent: Callable[[int], None]) -> dict[str, Any]:
+        """POST one file as multipart `file`; `on_sent` hears how many of its bytes have gone so far."""
+        with path.open("rb") as opened:
+            counted = _CountingReader(opened, on_sent)
+            return self._json_data(
+                "POST", self.knowledge_url(knowledge_base, "documents"), files={"file": (path.name, counted)}
+            )
+
+    def add_document(self, knowledge_base: str, body: dict[str, str]) -> dict[str, Any]:
+        """A document from text (`{"name", "text"}`) or from a URL the server fetches (`{"url"}`)."""
+        return self._json_data("POST", self.knowledge_url(knowledge_base, "documents"), json=body)
+
+    def document(self, knowledge_base: str, document_id: str) -> dict[str, Any]:
+        return self._json_data("GET", self.knowledge_url(knowledge_base, "documents", document_id))
+
+    def search(self, knowledge_base: str, *, query: str, top_k: int | None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"query": query}
+        if top_k is not None:
+            body["topK"] = top_k
+        data = self._json_data("POST", self.knowledge_url(knowledge_base, "search"), json=body)
+        results = data.get("results")
+        return [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
+
     # --- plumbing -----------------------------------------------------------------------------
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         with _transport_errors(self.base_url):
@@ -143,6 +172,46 @@ class SmarterClient:
         if response.status_code >= 300:
             raise _refusal(response)
         return response
+
+    def _json_data(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        """The object an endpoint answers, inside the `data` envelope or bare (both are in use)."""
+        response = self._send(method, url, **kwargs)
+        body = _json_or_none(response)
+        if isinstance(body, dict) and isinstance(body.get("data"), dict):
+            return dict(body["data"])
+        if isinstance(body, dict) and body:
+            return body
+        raise ServerRefused(
+            f"The server at {self.base_url} answered with something that is not a Smarter response; "
+            "check the base URL.",
+            status=response.status_code,
+        )
+
+
+class _CountingReader:
+    """A binary file that reports its position as httpx reads it into the request body, so the
+    progress bar follows the bytes actually handed to the connection."""
+
+    def __init__(self, file: IO[bytes], on_position: Callable[[int], None]) -> None:
+        self._file = file
+        self._on_position = on_position
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._on_position(self._file.tell())
+        return chunk
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        position = self._file.seek(offset, whence)
+        self._on_position(position)
+        return position
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        # httpx sizes the body from the file's descriptor: the request gets a Content-Length.
+        return self._file.fileno()
 
 
 @contextmanager

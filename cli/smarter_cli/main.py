@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from smarter_cli import chat as chat_module
-from smarter_cli import config, output
+from smarter_cli import config, knowledge, output
 from smarter_cli.client import SmarterClient
 from smarter_cli.deploy import wait_for_deployment
 from smarter_cli.errors import EXIT_REFUSED, CliFailure, ServerRefused, UsageFailure, field_lines
@@ -36,6 +36,8 @@ KNOWN_KINDS = (
     "plugin",
     "sqlplugin",
     "apiplugin",
+    "knowledgebase",
+    "knowledgeplugin",
     "chatbot",
     "chat",
     "chathistory",
@@ -220,9 +222,9 @@ def apply(
     """Create or update the resources of one or many manifests (YAML, several per file allowed).
 
     Manifests are applied in dependency order whatever the files' order: Account, User, Secret,
-    ApiKey, Provider, SqlConnection, ApiConnection, plugins, Chatbot, then other kinds. One line
-    per manifest says `created`, `updated` or `unchanged`; the exit code is 1 if any failed.
-    A new API key is printed once: store it then.
+    ApiKey, Provider, SqlConnection, ApiConnection, KnowledgeBase, plugins, Chatbot, then other
+    kinds. One line per manifest says `created`, `updated` or `unchanged`; the exit code is 1 if
+    any failed. A new API key is printed once: store it then.
 
     **Examples:** `smarter apply -f manifests/` · `smarter apply -f secret.yaml -f plugin.yaml` ·
     `cat chatbot.yaml | smarter apply -f -`
@@ -405,8 +407,8 @@ def _deployment(ctx: typer.Context, kind: str, name: str, *, deploy: bool, wait:
     output.write(f"Chatbot/{name} deployed" + (f": {url}" if url else ""))
 
 
-def _poll_interval() -> float:
-    value = os.environ.get("SMARTER_CLI_POLL_SECONDS") or "2"
+def _poll_interval(default: float = 2.0) -> float:
+    value = os.environ.get("SMARTER_CLI_POLL_SECONDS") or str(default)
     try:
         return max(float(value), 0.01)
     except ValueError:
@@ -511,6 +513,88 @@ def chat(
         code = chat_module.conversation(client, chatbot, new_session=new_session)
     if code:
         raise typer.Exit(code)
+
+
+# --- knowledge bases -------------------------------------------------------------------------
+
+KnowledgeBaseArgument = Annotated[
+    str, typer.Argument(metavar="KB", help="Name of the knowledge base.", show_default=False)
+]
+
+
+@app.command()
+@reported
+def upload(
+    ctx: typer.Context,
+    knowledge_base: KnowledgeBaseArgument,
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="FILE", help="Files to add: txt, md, html, pdf or docx.", show_default=False),
+    ] = None,
+    text_name: Annotated[
+        str | None,
+        typer.Option("--text", metavar="NAME", help="Also add standard input as a text document of this name."),
+    ] = None,
+    urls: Annotated[
+        list[str] | None,
+        typer.Option("--url", metavar="URL", help="Also add the page at this URL (the server fetches it). Repeatable."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until every document is ready or failed.")
+    ] = True,
+    timeout: TimeoutOption = 300.0,
+) -> None:
+    """Add documents to a knowledge base and wait until they are ingested.
+
+    A progress bar follows the bytes sent, then the documents becoming ready; a table of name,
+    status, chunks and error follows. Exit 0 when every document is ready, 1 when one failed, was
+    refused or is not ready in time. The same content uploaded twice is one document.
+
+    **Examples:** `smarter upload manual docs/manual.pdf docs/faq.md` ·
+    `git log | smarter upload changes --text changelog.txt` ·
+    `smarter upload manual --url https://example.com/guide.html --no-wait`
+    """
+    sources = knowledge.file_sources(files or [])
+    if text_name is not None:
+        if sys.stdin.isatty():
+            raise UsageFailure(f"--text {text_name} reads the document from standard input: pipe or redirect it.")
+        sources.append(knowledge.text_source(text_name, sys.stdin.read()))
+    sources.extend(knowledge.url_source(url) for url in urls or [])
+    if not sources:
+        raise UsageFailure("Say what to upload: FILE..., --text NAME (standard input) or --url URL.")
+    interval = _poll_interval(default=1.0)
+    with _client(ctx) as client:
+        all_ready = knowledge.upload(client, knowledge_base, sources, wait=wait, timeout=timeout, interval=interval)
+    if not all_ready:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command()
+@reported
+def search(
+    ctx: typer.Context,
+    knowledge_base: KnowledgeBaseArgument,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.", show_default=False)],
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", metavar="N", min=1, help="How many chunks (default: the knowledge base's topK)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON, for scripts.")] = False,
+) -> None:
+    """Search a knowledge base as its plugin does: the best chunks with their scores.
+
+    One line per chunk, best first: document, chunk number, score and the start of its text.
+
+    **Example:** `smarter search manual "How do I reset the device?" --top-k 3`
+    """
+    if not query.strip():
+        raise UsageFailure("The query is empty.")
+    with _client(ctx) as client:
+        results = client.search(knowledge_base, query=query, top_k=top_k)
+    if as_json:
+        output.write(output.as_json(results))
+    else:
+        output.print_hits(results)
 
 
 # --- about the server ------------------------------------------------------------------------

@@ -26,7 +26,9 @@ KIND_ORDER: tuple[tuple[str, ...], ...] = (
     ("provider",),
     ("sqlconnection",),
     ("apiconnection",),
-    ("plugin", "sqlplugin", "apiplugin"),
+    # A knowledge base may embed through a Provider; a KnowledgePlugin names its knowledge base.
+    ("knowledgebase",),
+    ("plugin", "sqlplugin", "apiplugin", "knowledgeplugin"),
     ("chatbot",),
 )
 _RANK = {kind: rank for rank, group in enumerate(KIND_ORDER) for kind in group}

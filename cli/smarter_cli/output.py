@@ -183,6 +183,42 @@ def print_turns(turns: list[dict[str, Any]], *, with_session: bool) -> None:
     write("\n".join(lines))
 
 
+# --- search: one line per chunk found ----------------------------------------------------------
+
+HIT_HEADINGS = ("DOCUMENT", "CHUNK", "SCORE", "TEXT")
+MIN_TEXT = 20
+
+
+def hit_row(hit: dict[str, Any]) -> list[str]:
+    score = hit.get("score")
+    chunk = hit.get("chunk")
+    return [
+        str(hit.get("document") or ""),
+        str(chunk) if chunk is not None else "",
+        f"{score:.4f}" if isinstance(score, int | float) else "",
+        " ".join(str(hit.get("text") or "").split()),
+    ]
+
+
+def print_hits(hits: list[dict[str, Any]]) -> None:
+    """The chunks found, best first, each on one line: the text is cut to what the terminal's
+    width leaves after the document name, chunk number and score (`COLUMNS` when not a terminal)."""
+    if not hits:
+        error_console().print("No results.", markup=False)
+        return
+    rows = [hit_row(hit) for hit in hits]
+    widths = [max(len(heading), *(len(row[index]) for row in rows)) for index, heading in enumerate(HIT_HEADINGS)]
+    fixed = sum(widths[:3]) + len(LOG_GAP) * 3
+    widths[3] = max(MIN_TEXT, min(widths[3], console().width - fixed))
+    lines = []
+    for cells in [list(HIT_HEADINGS), *rows]:
+        document, chunk, score, text = cells
+        shown = [document.ljust(widths[0]), chunk.rjust(widths[1]), score.rjust(widths[2]), excerpt(text, widths[3])]
+        lines.append(LOG_GAP.join(shown).rstrip())
+    lines.insert(1, "─" * max(len(line) for line in lines))
+    write("\n".join(lines))
+
+
 def print_failure_lines(lines: list[str]) -> None:
     for line in lines:
         write_error(line)

@@ -26,6 +26,8 @@ VERBS = [
     "manifest",
     "schema",
     "chat",
+    "upload",
+    "search",
     "whoami",
     "status",
     "version",
@@ -70,6 +72,13 @@ def test_kinds_complete(run_cli: RunCli) -> None:
 
     assert result.code == 0, result.stderr
     assert result.stdout.split() == ["secret"]
+
+
+def test_the_knowledge_kinds_complete(run_cli: RunCli) -> None:
+    result = run_cli(_SMARTER_COMPLETE="complete_bash", COMP_WORDS="smarter describe know", COMP_CWORD="2")
+
+    assert result.code == 0, result.stderr
+    assert result.stdout.split() == ["knowledgebase", "knowledgeplugin"]
 
 
 def test_the_client_version_needs_no_server(run_cli: RunCli) -> None:

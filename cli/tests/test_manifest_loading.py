@@ -26,10 +26,12 @@ def test_kinds_are_ordered_by_dependency_and_unknown_kinds_go_last(tmp_path: Pat
             for kind, name in [
                 ("Gizmo", "g"),
                 ("Chatbot", "bot"),
+                ("KnowledgePlugin", "kb_p"),
                 ("ApiPlugin", "api_p"),
                 ("SqlPlugin", "sql_p"),
                 ("Plugin", "static_p"),
                 ("ApiConnection", "api_c"),
+                ("KnowledgeBase", "kb"),
                 ("SqlConnection", "sql_c"),
                 ("Provider", "prov"),
                 ("SmarterAuthToken", "key"),
@@ -50,7 +52,9 @@ def test_kinds_are_ordered_by_dependency_and_unknown_kinds_go_last(tmp_path: Pat
         "Provider/prov",
         "SqlConnection/sql_c",
         "ApiConnection/api_c",
-        # The three plugin classes are one step: they keep the order they were read in.
+        "KnowledgeBase/kb",
+        # The plugin classes are one step: they keep the order they were read in.
+        "KnowledgePlugin/kb_p",
         "ApiPlugin/api_p",
         "SqlPlugin/sql_p",
         "Plugin/static_p",
