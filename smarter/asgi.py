@@ -2,8 +2,9 @@
 
 Django serves everything, except the OpenAI-compatible completions path on the platform's own
 hosts, which `OpenAIChatRoute` answers in front of it with the same door function
-(`smarter/apps/api/openai_route.py` says why). Outermost, `TrustedProxyHeaders` decides the
-client's address for both (`smarter/lib/client_address.py`).
+(`smarter/apps/api/openai_route.py` says why). In front of both, `RequestBodyLimit` refuses a
+body larger than any endpoint takes before Django spools it (`smarter/lib/http/body_limit.py`).
+Outermost, `TrustedProxyHeaders` decides the client's address (`smarter/lib/client_address.py`).
 """
 
 import os
@@ -15,6 +16,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 django_application = get_asgi_application()
 
 from smarter.apps.api.openai_route import OpenAIChatRoute  # noqa: E402  (needs Django set up)
+from smarter.apps.knowledge.services.documents import max_request_bytes, too_large  # noqa: E402
 from smarter.lib.client_address import TrustedProxyHeaders  # noqa: E402
+from smarter.lib.http.body_limit import RequestBodyLimit  # noqa: E402
 
-application = TrustedProxyHeaders(OpenAIChatRoute(django_application))
+application = TrustedProxyHeaders(
+    RequestBodyLimit(OpenAIChatRoute(django_application), limit=max_request_bytes, refusal=too_large)
+)

@@ -259,14 +259,16 @@ def test_an_optional_section_and_spec_take_their_defaults() -> None:
 
 # --- the example files ------------------------------------------------------------------------------
 def test_the_example_files_of_the_plugin_app_apply_together_as_the_cli_applies_a_folder(owner: Persona) -> None:
-    """docs/manifests.md: `smarter apply -f smarter/apps/plugin/examples/` on a fresh account."""
+    """docs/manifests.md: `smarter apply -f smarter/apps/knowledge/examples/ -f
+    smarter/apps/plugin/examples/` on a fresh account."""
     from smarter_cli.manifests import in_dependency_order, load_documents
 
-    folder = Path(apps.get_app_config("plugin").path) / "examples"
-    documents = in_dependency_order(load_documents([str(folder)]))
+    folders = [str(Path(apps.get_app_config(app).path) / "examples") for app in ("knowledge", "plugin")]
+    documents = in_dependency_order(load_documents(folders))
     kinds = [document.kind for document in documents]
-    assert sorted(kinds[:2]) == ["ApiConnection", "SqlConnection"]  # before the plugins that name them
-    assert sorted(kinds[2:]) == ["ApiPlugin", "Plugin", "SqlPlugin"]
+    # Before the plugins that name them:
+    assert sorted(kinds[:3]) == ["ApiConnection", "KnowledgeBase", "SqlConnection"]
+    assert sorted(kinds[3:]) == ["ApiPlugin", "KnowledgePlugin", "Plugin", "SqlPlugin"]
     for document in documents:
         response = owner.client.post(APPLY, data=document.to_yaml(), content_type="application/yaml")
         assert response.status_code == 200, response.content
@@ -278,7 +280,7 @@ def test_every_example_file_is_the_example_its_kind_serves(owner: Persona) -> No
     for broker in MODEL_BROKERS:
         served[broker.kind] = owner.client.get(f"/api/v1/cli/example_manifest/{broker.kind}/").json()["data"]
     files = {}
-    for app in ("account", "plugin", "chatbot"):
+    for app in ("account", "knowledge", "plugin", "chatbot"):
         for path in sorted((Path(apps.get_app_config(app).path) / "examples").glob("*.yaml")):
             files[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert files == served

@@ -22,13 +22,12 @@ from smarter.apps.account.caller import Caller
 from smarter.apps.knowledge import selectors, services
 from smarter.apps.knowledge.api.uploads import UploadLimit
 from smarter.apps.knowledge.models import Document, KnowledgeBase
-from smarter.apps.knowledge.services.documents import max_upload_bytes, too_large
+from smarter.apps.knowledge.services.documents import max_request_bytes, max_upload_bytes, too_large
 from smarter.lib.errors import FieldError, NotFound, ValidationFailed
 from smarter.lib.http.body import parse
 from smarter.lib.http.openapi import ERRORS
 
 # What a multipart body adds around its file (boundaries, part headers, a few form fields).
-MULTIPART_OVERHEAD = 64 * 1024
 # A search query is a question, not a document.
 MAX_QUERY_LENGTH = 2000
 MAX_TOP_K = 50
@@ -127,7 +126,7 @@ class DocumentsView(_Journaled):
     @property
     def max_body_bytes(self) -> int:
         # Text sent as JSON may be as large as a file, plus its quoting.
-        return max_upload_bytes() + MULTIPART_OVERHEAD
+        return max_request_bytes()
 
     @extend_schema(summary="A knowledge base's documents, newest first", operation_id="knowledge_documents", **DOCS)
     def get(self, request: Request, name: str) -> Response:
@@ -158,7 +157,7 @@ class DocumentsView(_Journaled):
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared > limit + MULTIPART_OVERHEAD:
+        if declared > max_request_bytes():
             raise too_large(declared)  # refused before a byte of the body is read
         request._request.upload_handlers.insert(0, UploadLimit(request._request, limit))
         upload = request.FILES.get("file")

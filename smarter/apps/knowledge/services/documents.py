@@ -42,6 +42,15 @@ def max_upload_bytes() -> int:
     return int(settings.SMARTER.knowledge_max_upload_mib) * MIB
 
 
+# Room a multipart upload's framing (boundaries, part headers) may take beside the file.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def max_request_bytes() -> int:
+    """The largest request body any endpoint of the platform takes: a document's upload."""
+    return max_upload_bytes() + MULTIPART_OVERHEAD
+
+
 def too_large(size: int | None) -> PayloadTooLarge:
     limit = settings.SMARTER.knowledge_max_upload_mib
     return PayloadTooLarge(
