@@ -11,21 +11,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from smarter.apps.chat.models import ToolCall, Turn
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from smarter.lib.admin import ReadOnlyAdmin
 
 
 @admin.register(Turn)
-class TurnAdmin(_ReadOnlyAdmin):
+class TurnAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "account",
@@ -69,7 +59,7 @@ class ToolCallOutcome(admin.SimpleListFilter):
 
 
 @admin.register(ToolCall)
-class ToolCallAdmin(_ReadOnlyAdmin):
+class ToolCallAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "account", "tool_name", "plugin_name", "round", "succeeded", "ms"]
     list_filter = [ToolCallOutcome, ("chat__account", admin.RelatedOnlyFieldListFilter), "tool_name"]
     search_fields = ["tool_name", "plugin_name", "call_id", "chat__session_key", "chat__account__name"]

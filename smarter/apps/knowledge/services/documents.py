@@ -26,16 +26,6 @@ from smarter.lib.outbound import OutboundRefused, server_url
 
 MAX_NAME_LENGTH = 255
 MIB = 1024 * 1024
-_EXTENSIONS = {
-    ".txt": "txt",
-    ".text": "txt",
-    ".md": "md",
-    ".markdown": "md",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
 
 
 def max_upload_bytes() -> int:
@@ -147,9 +137,8 @@ def _doc_type(*, name: str, content_type: str | None, data: bytes) -> str:
     try:
         return detect_type(name=name, content_type=content_type, data=data)
     except UnsupportedDocument as error:
-        extension = _EXTENSIONS.get(posixpath.splitext(name)[1].lower())
-        if not data and extension is not None:
-            return extension  # nothing to sniff: ingestion fails it, saying it is empty
+        # (An empty file with a known extension is not refused here: ingestion fails it, saying
+        # it is empty.)
         sentence = str(error)
         raise UnsupportedMediaType(
             f"{sentence[:1].upper()}{sentence[1:]}.",
