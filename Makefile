@@ -30,6 +30,7 @@ run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py migrate --noinput -v 0
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py seed_demo --base-url http://localhost:$(PORT)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} SMARTER_DEBUG=$${SMARTER_DEBUG:-true} \
+		SMARTER_EMBEDDING_PRELOAD=$${SMARTER_EMBEDDING_PRELOAD:-true} \
 		$(BIN)/uvicorn smarter.asgi:application --host $(HOST) --port $(PORT) --log-level warning --no-proxy-headers
 
 # Test processes: three per core, at most 12 (a Redis database each). The tests wait on

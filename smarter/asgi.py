@@ -15,7 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
 django_application = get_asgi_application()
 
+from django.conf import settings  # noqa: E402
+
 from smarter.apps.api.openai_route import OpenAIChatRoute  # noqa: E402  (needs Django set up)
+from smarter.apps.knowledge.embedding import preload_local_model  # noqa: E402
 from smarter.apps.knowledge.services.documents import max_request_bytes, too_large  # noqa: E402
 from smarter.lib.client_address import TrustedProxyHeaders  # noqa: E402
 from smarter.lib.http.body_limit import RequestBodyLimit  # noqa: E402
@@ -23,3 +26,6 @@ from smarter.lib.http.body_limit import RequestBodyLimit  # noqa: E402
 application = TrustedProxyHeaders(
     RequestBodyLimit(OpenAIChatRoute(django_application), limit=max_request_bytes, refusal=too_large)
 )
+
+if settings.SMARTER.embedding_preload:
+    preload_local_model()

