@@ -38,6 +38,8 @@ BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 30
 # A word in this share of all chunks or more is left out of a lexical query (`_weighted_terms`).
 COMMON_FRACTION = 0.25
+# ... once the file holds this many chunks (in five chunks, a word in two is not common).
+COMMON_MIN_CHUNKS = 1000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -273,6 +275,8 @@ class SqliteKnowledgeIndex:
         if len(terms) < 2:
             return terms
         total = int(connection.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        if total < COMMON_MIN_CHUNKS:
+            return terms  # scoring every match is cheap here, and a few chunks say little of a word
         found = connection.execute(
             f"SELECT term, doc FROM temp.{_VOCABULARY} WHERE term IN ({', '.join('?' * len(terms))})",  # noqa: S608
             terms,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smarter.apps.knowledge.index import KnowledgeIndex, query_terms
+from smarter.apps.knowledge.index import KnowledgeIndex, query_terms, sqlite_engine
 from smarter.apps.knowledge.index.base import MAX_QUERY_TERMS
 from smarter.apps.knowledge.index.sqlite_engine import SqliteKnowledgeIndex
 from smarter.apps.knowledge.tests.index_chunks import chunk
@@ -207,7 +207,8 @@ def test_a_query_of_stopwords_only_still_finds_in_the_embedded_index(tmp_path: P
         engine.close()
 
 
-def test_a_word_in_most_chunks_does_not_crowd_out_a_rare_one(tmp_path: Path) -> None:
+def test_a_word_in_most_chunks_does_not_crowd_out_a_rare_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_engine, "COMMON_MIN_CHUNKS", 5)
     engine = SqliteKnowledgeIndex(tmp_path / "index.sqlite3")
     try:
         engine.add(
