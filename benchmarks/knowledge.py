@@ -55,7 +55,7 @@ from benchmarks.report import write_section  # noqa: E402
 from smarter.apps.knowledge.embedding import LocalEmbedder  # noqa: E402
 from smarter.apps.knowledge.index import close_knowledge_indexes, knowledge_index  # noqa: E402
 from smarter.apps.knowledge.index.base import KnowledgeIndex  # noqa: E402
-from smarter.apps.knowledge.index.pgvector_engine import PgvectorKnowledgeIndex, _table  # noqa: E402
+from smarter.apps.knowledge.index.pgvector_engine import HNSW_BUILD, PgvectorKnowledgeIndex, _table  # noqa: E402
 from smarter.apps.knowledge.index.sqlite_engine import SqliteKnowledgeIndex  # noqa: E402
 from smarter.apps.knowledge.records import ChunkDraft, IndexedChunk  # noqa: E402
 from smarter.apps.knowledge.retrieval import candidate_count, reciprocal_rank_fusion, retrieve  # noqa: E402
@@ -271,7 +271,9 @@ def fill_pgvector(engine: PgvectorKnowledgeIndex, knowledge_base: int, vectors: 
     seconds = fill(engine, knowledge_base, vectors, texts)
     started = time.perf_counter()
     connection.execute("SET maintenance_work_mem = '1GB'")
-    connection.execute(f"CREATE INDEX {table}_embedding ON {table} USING hnsw (embedding vector_cosine_ops)")
+    connection.execute(
+        f"CREATE INDEX {table}_embedding ON {table} USING hnsw (embedding vector_cosine_ops) WITH ({HNSW_BUILD})"
+    )
     connection.execute(f"ANALYZE {table}")
     return seconds + time.perf_counter() - started
 

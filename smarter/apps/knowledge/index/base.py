@@ -38,14 +38,32 @@ class KnowledgeIndex(Protocol):
 # operators (AND, OR, NOT, NEAR, -, *, ^), parentheses and column filters (`text:`) are dropped
 # before a query reaches FTS5 or websearch_to_tsquery, so no query can fail or widen a search.
 _WORD = re.compile(r"\w+", re.UNICODE)
-MAX_QUERY_TERMS = 64
+# A question rarely needs more words than this to find its chunks; each one more is one more
+# posting list to read and rank.
+MAX_QUERY_TERMS = 32
+# English function words. They match nearly every chunk, so an OR of a question's words that
+# keeps them reads and ranks nearly the whole knowledge base, while bm25 gives them almost no
+# weight. PostgreSQL's `english` configuration drops the same kind of words by itself.
+_STOPWORDS = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 def query_terms(query: str) -> list[str]:
-    """The distinct words of `query`, in order, lower-cased, at most MAX_QUERY_TERMS."""
+    """The distinct words of `query`, in order, lower-cased, without stopwords (unless every word
+    is one: "to be or not to be" still searches), at most MAX_QUERY_TERMS."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(query.lower()):
         word = word.strip("_")
         if word:
             seen.setdefault(word, None)
-    return list(seen)[:MAX_QUERY_TERMS]
+    words = list(seen)
+    content = [word for word in words if word not in STOPWORDS]
+    return (content or words)[:MAX_QUERY_TERMS]

@@ -10,7 +10,8 @@ chunk's owner, position, texts and a generated `tsvector` of its text:
   order, so the rows are sorted again by their distance;
 - a GIN index serves lexical queries (`websearch_to_tsquery`, ranked by `ts_rank_cd`);
 - a b-tree on (account, knowledge base, document, position) serves deletes, counts and
-  re-ingestion, and lets the planner search a small knowledge base exactly.
+  re-ingestion, and the exact search of a small knowledge base (at most EXACT_MAX_ROWS chunks:
+  every vector compared, recall 1); a larger one goes through HNSW.
 
 Every query filters by account and knowledge base.
 """
@@ -32,7 +33,15 @@ from smarter.apps.knowledge.records import Hit, IndexedChunk
 TABLE_PREFIX = "knowledge_chunks_"
 TEXT_SEARCH_CONFIG = "english"
 # Candidates an HNSW scan keeps (pgvector's default is 40); iterative scans go past it as needed.
-MIN_EF_SEARCH = 64
+# Measured on 10k clustered 384-dimension vectors: recall@5 against exact search 0.81 at 64 and
+# 0.92 at 100 with the default build; 0.96 at 150 with ef_construction 200, at about 3 ms.
+MIN_EF_SEARCH = 150
+# The HNSW build: pgvector's default m (16) and a wider ef_construction (default 64), which
+# costs about twice the build time and raises the recall of the same ef_search.
+HNSW_BUILD = "m = 16, ef_construction = 200"
+# A knowledge base of at most this many chunks is searched exactly (every vector compared),
+# which at about 5 microseconds a row stays under 5 ms.
+EXACT_MAX_ROWS = 1000
 # Iterative scans stop after this many tuples (pgvector's default is 20,000).
 MAX_SCAN_TUPLES = 50_000
 
@@ -142,7 +151,8 @@ class PgvectorKnowledgeIndex:
             f"ON {table} (account_id, knowledge_base_id, document_id, position)"
         )
         connection.execute(
-            f"CREATE INDEX IF NOT EXISTS {table}_embedding ON {table} USING hnsw (embedding vector_cosine_ops)"
+            f"CREATE INDEX IF NOT EXISTS {table}_embedding ON {table} "
+            f"USING hnsw (embedding vector_cosine_ops) WITH ({HNSW_BUILD})"
         )
         connection.execute(f"CREATE INDEX IF NOT EXISTS {table}_lexemes ON {table} USING gin (lexemes)")
         self._tables.add(dimensions)
@@ -225,15 +235,31 @@ class PgvectorKnowledgeIndex:
         if dimensions not in self._tables and dimensions not in self._existing_tables(self._connection()):
             return []
         literal = _vector_literal(vector)
+        table = _table(dimensions)
         with self._transaction() as connection:
-            # One round trip for the three settings (no parameters: the simple protocol takes several).
-            connection.execute(
-                "SET LOCAL hnsw.iterative_scan = relaxed_order; "
-                f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}; "
-                f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
-            )
+            # A knowledge base of at most EXACT_MAX_ROWS chunks is searched exactly, through the
+            # b-tree on its owner (plain index scans off, so not HNSW); a larger one through
+            # HNSW, which the planner is told to use: past an ef_search of about 150 its estimate
+            # makes a sequential scan look cheaper, and that scan reads every toasted vector of
+            # the table (about 45 ms at 10k rows).
+            owned = connection.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE account_id = %s AND knowledge_base_id = %s "  # noqa: S608
+                "LIMIT %s) AS owned",
+                (account_id, knowledge_base_id, EXACT_MAX_ROWS + 1),
+            ).fetchone()
+            small = owned is not None and int(owned[0]) <= EXACT_MAX_ROWS
+            # One round trip for the settings (no parameters: the simple protocol takes several).
+            if small:
+                connection.execute("SET LOCAL enable_indexscan = off")
+            else:
+                connection.execute(
+                    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
+                    "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+                    f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}; "
+                    f"SET LOCAL hnsw.max_scan_tuples = {MAX_SCAN_TUPLES}"
+                )
             rows = connection.execute(
-                f"SELECT {_HIT_COLUMNS}, embedding <=> %s::vector AS distance FROM {_table(dimensions)} "  # noqa: S608
+                f"SELECT {_HIT_COLUMNS}, embedding <=> %s::vector AS distance FROM {table} "  # noqa: S608
                 "WHERE account_id = %s AND knowledge_base_id = %s ORDER BY distance LIMIT %s",
                 (literal, account_id, knowledge_base_id, int(k)),
             ).fetchall()

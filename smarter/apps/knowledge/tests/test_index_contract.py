@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 
-from smarter.apps.knowledge.index import KnowledgeIndex, query_terms
+from smarter.apps.knowledge.index import KnowledgeIndex, query_terms, sqlite_engine
+from smarter.apps.knowledge.index.base import MAX_QUERY_TERMS
+from smarter.apps.knowledge.index.sqlite_engine import SqliteKnowledgeIndex
 from smarter.apps.knowledge.tests.index_chunks import chunk
 
 pytest_plugins = ["smarter.apps.knowledge.tests.index_engines"]
@@ -163,6 +166,67 @@ def test_a_query_without_words_finds_nothing(index_engine: KnowledgeIndex, query
     load_corpus(index_engine)
 
     assert index_engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query=query, k=5) == []
+
+
+def test_query_terms_drop_stopwords_unless_the_query_has_nothing_else() -> None:
+    assert query_terms("Where are the penguins of the south?") == ["penguins", "south"]
+    assert query_terms("To be or not to be") == ["to", "be", "or", "not"]
+    assert len(query_terms(" ".join(f"word{number}" for number in range(100)))) == MAX_QUERY_TERMS
+
+
+@pytest.mark.parametrize(
+    ("query", "plain"),
+    [
+        ("What does the zebra do?", "zebra"),
+        ("how do the penguins swim in the water", "penguins swim water"),
+        ("the lions and the eagles", "lions eagles"),
+    ],
+)
+def test_stopwords_do_not_change_a_querys_hits(index_engine: KnowledgeIndex, query: str, plain: str) -> None:
+    load_corpus(index_engine)
+
+    hits = index_engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query=query, k=10)
+
+    expected = index_engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query=plain, k=10)
+    assert hits
+    assert [(hit.document_id, hit.chunk) for hit in hits] == [(hit.document_id, hit.chunk) for hit in expected]
+
+
+def test_a_query_of_stopwords_only_still_finds_in_the_embedded_index(tmp_path: Path) -> None:
+    # PostgreSQL's `english` configuration leaves such words out of the stored lexemes, so there
+    # only the dense half of a hybrid query can answer them.
+    engine = SqliteKnowledgeIndex(tmp_path / "index.sqlite3")
+    try:
+        load_corpus(engine)
+
+        hits = engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query="on the", k=5)
+
+        assert hits
+        assert {hit.chunk for hit in hits} <= {0, 4}
+    finally:
+        engine.close()
+
+
+def test_a_word_in_most_chunks_does_not_crowd_out_a_rare_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_engine, "COMMON_MIN_CHUNKS", 5)
+    engine = SqliteKnowledgeIndex(tmp_path / "index.sqlite3")
+    try:
+        engine.add(
+            [
+                chunk(account=ACME, knowledge_base=MANUAL, document=1, position=position, text=text, vector=[1.0, 0.0])
+                for position, text in enumerate(
+                    ["common words here"] * 8 + ["common words and a quagga", "a quagga alone"]
+                )
+            ]
+        )
+
+        hits = engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query="common quagga", k=3)
+        only_common = engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query="common words", k=3)
+
+        assert [hit.chunk for hit in hits] == [9, 8]
+        assert len(only_common) == 3
+    finally:
+        engine.close()
 
 
 def test_deleting_a_document_removes_its_chunks_vectors_and_words_only(index_engine: KnowledgeIndex) -> None:
