@@ -184,21 +184,46 @@ def quality(documents: Sequence[Document]) -> list[tuple[str, float, float]]:
 
 
 # --- synthetic corpora for speed ------------------------------------------------------------------
+SYNTHETIC_CENTRES = 1000
+# The synthetic vocabulary's most frequent words (w0 alone is a quarter of all words, as "the" is
+# of English) play the part of function words: a real question loses those to the stopword list
+# before it reaches the index, so the synthetic questions leave them out too.
+SYNTHETIC_FUNCTION_WORDS = 100
+
+
 def synthetic(count: int, seed: int = 7) -> tuple[np.ndarray, list[str]]:
     """`count` unit vectors around 1,000 cluster centres, and texts of 40 Zipf-drawn words."""
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((1000, DIMENSIONS)).astype(np.float32)
-    vectors = centres[rng.integers(0, 1000, count)] + 0.6 * rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
+    centres = rng.standard_normal((SYNTHETIC_CENTRES, DIMENSIONS)).astype(np.float32)
+    vectors = centres[rng.integers(0, SYNTHETIC_CENTRES, count)]
+    vectors += 0.6 * rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, zipf_texts(rng, count, 40)
+
+
+def zipf_texts(rng: np.random.Generator, count: int, words: int) -> list[str]:
     vocabulary = [f"w{index}" for index in range(20_000)]
-    ranks = np.minimum(rng.zipf(1.3, (count, 40)), len(vocabulary)) - 1
-    texts = [" ".join(vocabulary[r] for r in row) for row in ranks]
+    # The long tail past the vocabulary wraps around it instead of piling onto its last word.
+    ranks = (rng.zipf(1.3, (count, words)) - 1) % len(vocabulary)
+    return [" ".join(vocabulary[r] for r in row) for row in ranks]
+
+
+def synthetic_queries(count: int, *, related: bool = True) -> tuple[np.ndarray, list[str]]:
+    """`count` questions: vectors around the corpus's own centres (a question is about something
+    the knowledge base holds) or, with `related=False`, around unrelated centres (every chunk
+    about equally far: the worst case of any approximate search), and up to six content words."""
+    centres = np.random.default_rng(7).standard_normal((SYNTHETIC_CENTRES, DIMENSIONS)).astype(np.float32)
+    rng = np.random.default_rng(99)
+    if not related:
+        centres = rng.standard_normal((SYNTHETIC_CENTRES, DIMENSIONS)).astype(np.float32)
+    vectors = centres[rng.integers(0, SYNTHETIC_CENTRES, count)]
+    vectors += 0.6 * rng.standard_normal((count, DIMENSIONS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    texts = [
+        " ".join([word for word in text.split() if int(word[1:]) >= SYNTHETIC_FUNCTION_WORDS][:6])
+        for text in zipf_texts(rng, count, 40)
+    ]
     return vectors, texts
-
-
-def synthetic_queries(count: int) -> tuple[np.ndarray, list[str]]:
-    vectors, texts = synthetic(count, seed=99)
-    return vectors, [" ".join(text.split()[:6]) for text in texts]
 
 
 def fill(engine: KnowledgeIndex, knowledge_base: int, vectors: np.ndarray, texts: list[str]) -> float:
