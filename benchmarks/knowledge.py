@@ -58,7 +58,7 @@ from smarter.apps.knowledge.index.base import KnowledgeIndex  # noqa: E402
 from smarter.apps.knowledge.index.pgvector_engine import HNSW_BUILD, PgvectorKnowledgeIndex, _table  # noqa: E402
 from smarter.apps.knowledge.index.sqlite_engine import SqliteKnowledgeIndex  # noqa: E402
 from smarter.apps.knowledge.records import ChunkDraft, IndexedChunk  # noqa: E402
-from smarter.apps.knowledge.retrieval import candidate_count, reciprocal_rank_fusion, retrieve  # noqa: E402
+from smarter.apps.knowledge.retrieval import candidate_count, retrieve, search_index  # noqa: E402
 
 ACCOUNT = 1
 EMBEDDING = {"provider": "local"}
@@ -269,11 +269,14 @@ def speed(
         return engine.lexical(account_id=ACCOUNT, knowledge_base_id=knowledge_base, query=texts[index], k=TOP_K)
 
     def hybrid(index: int) -> Any:
-        return reciprocal_rank_fusion(
-            engine.dense(
-                account_id=ACCOUNT, knowledge_base_id=knowledge_base, vector=vectors[index].tolist(), k=wanted
-            ),
-            engine.lexical(account_id=ACCOUNT, knowledge_base_id=knowledge_base, query=texts[index], k=wanted),
+        return search_index(
+            engine,
+            account_id=ACCOUNT,
+            knowledge_base_id=knowledge_base,
+            query=texts[index],
+            query_vector=vectors[index].tolist,
+            mode="hybrid",
+            wanted=wanted,
         )[:TOP_K]
 
     return {"dense": timed(dense, count), "lexical": timed(lexical, count), "hybrid": timed(hybrid, count)}

@@ -6,7 +6,9 @@
   over the lists it appears in. Ranks, not raw scores, are fused because a cosine similarity
   and a bm25 score live on unrelated scales; a weighted sum of them would let whichever scale
   is larger decide. Each list holds max(4 * top_k, 20) candidates, so a chunk ranked modestly
-  by both methods can still rise to the top.
+  by both methods can still rise to the top. The lexical list is read on a second thread while
+  this one embeds the question and reads the dense list: both engines wait on their database
+  (or torch) without holding the interpreter, so a hybrid query costs about its slower half.
 
 With `parent_child`, the small chunks matched are children of larger sections: hits of the same
 section collapse into one (its best-ranked child keeps its place and number), and the text the
@@ -15,16 +17,19 @@ model reads (`Hit.parent_text`) is the section's. `Hit.text` is always the chunk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
 
 from smarter.apps.knowledge.embedding import embedder_for
-from smarter.apps.knowledge.index import knowledge_index
+from smarter.apps.knowledge.index import KnowledgeIndex, knowledge_index
 from smarter.apps.knowledge.records import Hit
 
 MODES = ("hybrid", "dense", "lexical")
 RRF_K = 60
 MIN_CANDIDATES = 20
+# Threads reading lexical lists beside dense ones (each holds its own index connection).
+_lexical_readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="knowledge-lexical")
 
 
 class RetrievalError(ValueError):
@@ -79,17 +84,50 @@ def retrieve(
         raise RetrievalError("top_k must be at least 1")
     if not query.strip():
         return []
-    index = knowledge_index()
     # Parent-child collapses siblings, so it asks for more than top_k to still return top_k.
     wanted = candidate_count(top_k) if (mode == "hybrid" or parent_child) else top_k
-    dense: list[Hit] = []
-    lexical: list[Hit] = []
-    if mode in ("dense", "hybrid"):
-        vector = embedder_for(account_id=account_id, embedding=dict(embedding)).embed_query(query)
-        dense = index.dense(account_id=account_id, knowledge_base_id=knowledge_base_id, vector=vector, k=wanted)
-    if mode in ("lexical", "hybrid"):
-        lexical = index.lexical(account_id=account_id, knowledge_base_id=knowledge_base_id, query=query, k=wanted)
-    hits = reciprocal_rank_fusion(dense, lexical) if mode == "hybrid" else (dense or lexical)
+
+    def query_vector() -> Sequence[float]:
+        return embedder_for(account_id=account_id, embedding=dict(embedding)).embed_query(query)
+
+    hits = search_index(
+        knowledge_index(),
+        account_id=account_id,
+        knowledge_base_id=knowledge_base_id,
+        query=query,
+        query_vector=query_vector,
+        mode=mode,
+        wanted=wanted,
+    )
     if parent_child:
         hits = collapse_parents(hits)
     return hits[:top_k]
+
+
+def search_index(
+    index: KnowledgeIndex,
+    *,
+    account_id: int,
+    knowledge_base_id: int,
+    query: str,
+    query_vector: Callable[[], Sequence[float]],
+    mode: str,
+    wanted: int,
+) -> list[Hit]:
+    """The index's `wanted` best chunks for `query` in `mode`, best first; in hybrid mode the
+    lexical list is read on another thread while `query_vector()` and the dense list run here."""
+    if mode == "lexical":
+        return index.lexical(account_id=account_id, knowledge_base_id=knowledge_base_id, query=query, k=wanted)
+    lexical = None
+    if mode == "hybrid":
+        lexical = _lexical_readers.submit(
+            index.lexical, account_id=account_id, knowledge_base_id=knowledge_base_id, query=query, k=wanted
+        )
+    try:
+        dense = index.dense(account_id=account_id, knowledge_base_id=knowledge_base_id, vector=query_vector(), k=wanted)
+    finally:
+        if lexical is not None:
+            wait([lexical])  # no read outlives its query, whatever happened here
+    if lexical is None:
+        return dense
+    return reciprocal_rank_fusion(dense, lexical.result())
