@@ -130,6 +130,7 @@ class SqliteKnowledgeIndex:
                 yield connection
             except BaseException:
                 connection.execute("ROLLBACK")
+                self._cells.clear()  # it may hold centroids this transaction wrote and undid
                 raise
             connection.execute("COMMIT")
 
