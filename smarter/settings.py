@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "smarter.apps.plugin",
     "smarter.apps.chatbot",
     "smarter.apps.chat",
+    "smarter.apps.evaluation",
     "smarter.apps.api",
     "smarter.apps.dashboard",
 ]

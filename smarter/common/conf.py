@@ -235,6 +235,12 @@ class SmarterSettings(BaseSettings):
         description="Chat turns per minute per signed-in console user: the sandbox and cli chats of a console "
         "session (0: unlimited).",
     )
+    rate_limit_evaluation_per_minute: int = Field(
+        300,
+        ge=0,
+        description="Turns per minute of an account's evaluation runs, which wait when they reach it instead of "
+        "failing (0: unlimited).",
+    )
     rate_limit_plugin_test_per_minute: int = Field(
         30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
     )

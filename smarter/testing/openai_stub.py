@@ -250,6 +250,7 @@ class OpenAIStub:
         self._connection_numbers: OrderedDict[Any, int] = OrderedDict()
         self._connection_count = 0
         self._errors: list[str] = []
+        self._responder: Callable[[RecordedRequest], ScriptedReply | None] | None = None
 
     # --- scripting and inspection (any thread) ---
 
@@ -262,6 +263,11 @@ class OpenAIStub:
         """Answer the next chat requests with these replies, in order; then the default reply."""
         with self._changed:
             self._script.extend(replies)
+
+    def respond_with(self, responder: Callable[[RecordedRequest], ScriptedReply | None] | None) -> None:
+        """Answer each chat request with `responder(request)` where it gives a reply (before the
+        script): answers chosen by the prompt, for clients that ask concurrently, in any order."""
+        self._responder = responder
 
     def enqueue_embeddings(self, *replies: ScriptedReply) -> None:
         """Answer the next embeddings requests with these (an error, a delay); then vectors."""
@@ -481,8 +487,12 @@ class OpenAIStub:
                 exchange, 400, "The body must be JSON with a messages list.", "invalid_request_error"
             )
 
+        chosen = self._responder(record) if self._responder is not None else None
         with self._changed:
-            reply = self._script.popleft() if self._script else self.default_reply
+            if chosen is not None:
+                reply = chosen
+            else:
+                reply = self._script.popleft() if self._script else self.default_reply
             self._served += 1
             number = self._served
 

@@ -19,6 +19,7 @@ class Channel(models.TextChoices):
     OPENAI = "openai", "OpenAI-compatible API"
     PUBLIC = "public", "Deployed chatbot"
     SANDBOX = "sandbox", "Dashboard sandbox"
+    EVALUATION = "evaluation", "Evaluation run"
 
 
 class Chat(models.Model):

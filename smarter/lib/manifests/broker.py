@@ -246,6 +246,7 @@ APPLY_ORDER = (
     "ApiPlugin",
     "KnowledgePlugin",
     "Chatbot",
+    "TestSuite",
 )
 
 

@@ -280,7 +280,7 @@ def test_every_example_file_is_the_example_its_kind_serves(owner: Persona) -> No
     for broker in MODEL_BROKERS:
         served[broker.kind] = owner.client.get(f"/api/v1/cli/example_manifest/{broker.kind}/").json()["data"]
     files = {}
-    for app in ("account", "knowledge", "plugin", "chatbot"):
+    for app in ("account", "knowledge", "plugin", "chatbot", "evaluation"):
         for path in sorted((Path(apps.get_app_config(app).path) / "examples").glob("*.yaml")):
             files[path.stem] = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert files == served

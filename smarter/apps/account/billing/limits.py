@@ -463,9 +463,17 @@ def turn_admit(
     returns the budget reservation to settle after the turn (None when no budget applies).
 
     A turn counts against its API key, else (a console session: the sandbox, a cli chat from the
-    console) against its signed-in user, and on a deployed chatbot against the visitor too."""
+    console) against its signed-in user, and on a deployed chatbot against the visitor too. An
+    evaluation run's turns count against the account's evaluation limit."""
     limits = _limits_of(account)
-    if api_key is not None:
+    if channel == "evaluation":
+        # A run asks its cases unattended, bounded by its own concurrency: one limit per account,
+        # and the runner waits out a refusal instead of failing the case.
+        per_minute = int(_setting("rate_limit_evaluation_per_minute"))
+        wait = rate_check(key=f"eval:{account.account_number}", per_minute=per_minute)
+        if wait:
+            raise _refuse_rate(wait, "for this account's evaluation runs", per_minute)
+    elif api_key is not None:
         per_minute = _override(limits, "api_key_requests_per_minute", "rate_limit_api_key_per_minute")
         wait = rate_check(key=f"key:{api_key.prefix}", per_minute=per_minute)
         if wait:
