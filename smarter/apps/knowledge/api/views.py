@@ -4,8 +4,6 @@ not found (404), like one that does not exist."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -17,8 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from smarter.apps.account import services as account_services
-from smarter.apps.account.caller import Caller
+from smarter.apps.account.api.journaled import JournaledView
 from smarter.apps.knowledge import selectors, services
 from smarter.apps.knowledge.api.uploads import UploadLimit
 from smarter.apps.knowledge.models import Document, KnowledgeBase
@@ -75,33 +72,8 @@ def document_item(document: Document) -> dict[str, Any]:
     }
 
 
-class _Journaled(APIView):
-    """Writes are journaled like the cli commands: who, what, on which document, the status."""
-
-    command = ""
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self._started = time.perf_counter()
-        self.journal_name = str(kwargs.get("name", ""))
-        super().initial(request, *args, **kwargs)
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        caller = getattr(request, "_auth", None)
-        if self.command and request.method in ("POST", "DELETE") and isinstance(caller, Caller):
-            account_services.journal_record(
-                key=uuid.uuid4().hex,
-                account=caller.account,
-                user=caller.user,
-                api_key=caller.api_key,
-                command=self.command,
-                kind="Document",
-                name=getattr(self, "journal_name", ""),
-                status_code=response.status_code,
-                duration_ms=(time.perf_counter() - self._started) * 1000,
-                request_id=getattr(request._request, "request_id", ""),
-            )
-        return response
+class _Journaled(JournaledView):
+    journal_kind = "Document"
 
 
 class TextDocumentBody(BaseModel):
