@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import pytest
 
 from .support import INSTALL_HINT, REPO, TERRAFORM, run, tool
 
-MODULES = ("vpc", "eks", "rds", "elasticache", "ecr", "s3", "dns", "iam")
+MODULES = ("vpc", "eks", "rds", "knowledge_index", "elasticache", "ecr", "s3", "dns", "iam")
 ENVIRONMENTS = ("staging", "prod")
 META_ARGUMENTS = {"source", "count", "for_each", "depends_on", "providers", "version"}
 
@@ -94,7 +97,8 @@ def test_module_calls_match_the_modules_interfaces(environment: str) -> None:
         required = {variable for variable, body in variables.items() if "default" not in body}
         assert required <= arguments, f"module {name}: missing arguments {required - arguments}"
     text = "\n".join(path.read_text(encoding="utf-8") for path in folder.glob("*.tf"))
-    for module, output in re.findall(r"\bmodule\.([a-z_]+)\.([a-z_]+)", text):
+    # `module.x.y`, and `module.x[*].y` of a module called with `count`.
+    for module, output in re.findall(r"\bmodule\.([a-z_]+)(?:\[[^\]]*\])?\.([a-z_]+)", text):
         assert module in calls, f"module.{module} is not called"
         assert output in outputs_of[module], f"module.{module} has no output {output}"
     for variable in re.findall(r"\bvar\.([a-z_]+)", text):
@@ -149,6 +153,59 @@ def test_the_database_is_private_encrypted_and_backed_up() -> None:
     assert variables["backup_retention_days"]["default"] >= 7
 
 
+def test_the_knowledge_index_is_private_encrypted_postgres_with_tls_only() -> None:
+    module = resources("knowledge_index")
+    database = module["aws_db_instance.this"]
+    assert database["engine"] == "postgres"
+    assert database["storage_encrypted"] is True
+    assert database["publicly_accessible"] is False
+    assert database["manage_master_user_password"] is True
+    assert database["db_subnet_group_name"] == "${aws_db_subnet_group.this.name}"
+    parameters = {p["name"]: p["value"] for p in module["aws_db_parameter_group.this"]["parameter"]}
+    assert parameters["rds.force_ssl"] == "1"
+    ingress = module["aws_vpc_security_group_ingress_rule.postgres"]
+    assert (ingress["from_port"], ingress["to_port"]) == (5432, 5432)
+    assert ingress["referenced_security_group_id"] == "${each.value}"
+    assert "cidr_ipv4" not in ingress and "cidr_ipv6" not in ingress
+
+
+def _pgvector_version_rule() -> re.Pattern[str]:
+    variable = blocks(TERRAFORM / "modules" / "knowledge_index", "variable")["engine_version"]
+    (validation,) = variable["validation"]
+    (pattern,) = re.findall(r'regex\("((?:[^"\\]|\\.)*)"', validation["condition"])
+    return re.compile(pattern.replace("\\\\", "\\"))
+
+
+PGVECTOR_0_8_VERSIONS = ["17", "17.2", "18", "16.5", "16.10"]
+OLDER_VERSIONS = ["16", "16.4", "15.9", "8.0", "17-beta"]
+
+
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [(version, True) for version in PGVECTOR_0_8_VERSIONS] + [(version, False) for version in OLDER_VERSIONS],
+)
+def test_the_knowledge_index_accepts_only_versions_that_ship_pgvector_0_8(version: str, accepted: bool) -> None:
+    """RDS ships pgvector 0.8.0 with PostgreSQL 17.1 (its first release of 17) and 16.5."""
+    assert bool(_pgvector_version_rule().search(version)) is accepted
+    default = blocks(TERRAFORM / "modules" / "knowledge_index", "variable")["engine_version"]["default"]
+    assert _pgvector_version_rule().search(default)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_knowledge_index_is_off_unless_enabled_and_feeds_the_charts_url(environment: str) -> None:
+    folder = TERRAFORM / "environments" / environment
+    call = blocks(folder, "module")["knowledge_index"]
+    assert call["count"] == "${var.knowledge_index_enabled ? 1 : 0}"
+    assert call["allowed_security_group_ids"] == ["${module.eks.cluster_security_group_id}"]
+    assert call["subnet_ids"] == "${module.vpc.private_subnet_ids}"
+    assert blocks(folder, "variable")["knowledge_index_enabled"]["default"] is False
+    outputs = blocks(folder, "output")
+    assert outputs["knowledge_index_url"]["value"] == "${one(module.knowledge_index[*].url_without_password)}"
+    assert outputs["knowledge_index_secret_arn"]["value"] == (
+        "${one(module.knowledge_index[*].master_user_secret_arn)}"
+    )
+
+
 def test_redis_uses_tls_and_an_auth_token() -> None:
     redis = resources("elasticache")["aws_elasticache_replication_group.this"]
     assert redis["transit_encryption_enabled"] is True
@@ -186,3 +243,27 @@ def test_terraform_fmt_finds_nothing_to_change() -> None:
     terraform = tool("terraform", Path("/usr/local/bin/terraform"))
     result = run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_terraform_validate_accepts_each_environment(environment: str, tmp_path: Path) -> None:
+    """The provider's own schema on every resource and expression (count, one(), attributes). It
+    needs the AWS provider from the Terraform registry: skipped where the registry is unreachable."""
+    terraform = tool("terraform", Path("/usr/local/bin/terraform"))
+    # A copy, so that `.terraform` and the lock file never land in the repository.
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
+    folder = copy / "environments" / environment
+    cache = REPO / ".tools" / "terraform-plugins"
+    cache.mkdir(parents=True, exist_ok=True)
+    environ = {**os.environ, "TF_PLUGIN_CACHE_DIR": str(cache), "TF_IN_AUTOMATION": "1"}
+    init = run_with(environ, [terraform, "init", "-backend=false", "-input=false", "-no-color"], folder)
+    if init.returncode != 0 and "registry.terraform.io" in init.stderr and "Failed to query" in init.stderr:
+        pytest.skip("needs the Terraform registry (registry.terraform.io) to install the AWS provider")
+    assert init.returncode == 0, init.stdout + init.stderr
+    result = run_with(environ, [terraform, "validate", "-no-color"], folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def run_with(environ: dict[str, str], command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=900, check=False)

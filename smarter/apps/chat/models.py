@@ -67,6 +67,9 @@ class Turn(models.Model):
     error = models.CharField(max_length=2000, blank=True)
     # What was actually sent to the model on the first round (the sandbox's inspector shows it).
     request_messages = models.JSONField(default=list, blank=True)
+    # `[{"document", "documentId", "chunk", "score"}]` of the chunks its knowledge plugins retrieved
+    # (`citations.py`); null when none ran. Kept so a reloaded page shows an answer's sources.
+    citations = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

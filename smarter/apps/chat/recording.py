@@ -28,6 +28,7 @@ from django.utils import timezone
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.account.billing import services as billing_services
 from smarter.apps.account.pricing import token_cost
+from smarter.apps.chat.citations import turn_citations
 from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
 from smarter.apps.chat.providers.base import Message, Usage
 from smarter.apps.chat.turns import ToolResultEvent, TurnInput
@@ -208,10 +209,17 @@ def _write_head(record: TurnRecord, now: datetime) -> _Head:
             "status": _status(record),
             "error": record.error[:2000],
             "request_messages": record.request_messages,
+            "citations": _citations(record),
             "created_at": now,
         },
     )
     return _Head(chat_id, turn_id, last_sequence)
+
+
+def _citations(record: TurnRecord) -> list[dict[str, Any]] | None:
+    """What the answer's `citations` said, for the history a reloaded page shows again."""
+    citations = turn_citations(record.tool_events)
+    return list(citations) if citations is not None else None
 
 
 def _status(record: TurnRecord) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import QuerySet
 
 from smarter.apps.account.models import Account
@@ -40,6 +43,12 @@ def recent_messages(chat: Chat, limit: int = HISTORY_MESSAGES) -> list[ChatMessa
     """The newest `limit` messages of a session, oldest first."""
     newest = list(ChatMessage.objects.filter(chat=chat).order_by("-sequence")[:limit])
     return newest[::-1]
+
+
+def turn_citations_of(chat: Chat, turn_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """The recorded `citations` of those turns of the session that ran a knowledge plugin, by turn id."""
+    rows = Turn.objects.filter(chat=chat, pk__in=set(turn_ids), citations__isnull=False)
+    return {turn_id: list(citations or ()) for turn_id, citations in rows.values_list("pk", "citations")}
 
 
 def turns_of(account: Account, *, chatbot: Chatbot | None = None, chat: Chat | None = None) -> QuerySet[Turn]:

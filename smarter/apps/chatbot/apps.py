@@ -19,11 +19,20 @@ class ChatbotConfig(AppConfig):
         from smarter.apps.chatbot import receivers
         from smarter.apps.chatbot.manifests import register_kinds
         from smarter.apps.knowledge.embedding import set_endpoint_resolver
+        from smarter.apps.knowledge.providers import set_provider_lookup
 
         register_kinds()
         receivers.connect()
         # The knowledge app sits below this one: it embeds with an account's Provider through this.
         set_endpoint_resolver(provider_embedding_endpoint)
+        set_provider_lookup(provider_exists)
+
+
+def provider_exists(account_id: int, name: str) -> bool:
+    """Whether the account has a Provider `name` (another account's does not count)."""
+    from smarter.apps.chatbot.models import Provider
+
+    return Provider.objects.filter(account_id=account_id, name=name).exists()
 
 
 def provider_embedding_endpoint(account_id: int, name: str) -> EmbeddingEndpoint | None:

@@ -28,6 +28,31 @@ output "database_secret_arn" {
   value       = module.rds.master_user_secret_arn
 }
 
+output "knowledge_index_address" {
+  description = "Host of the PostgreSQL knowledge index (null unless knowledge_index_enabled)."
+  value       = one(module.knowledge_index[*].address)
+}
+
+output "knowledge_index_database_name" {
+  description = "Database of the knowledge index (null unless knowledge_index_enabled)."
+  value       = one(module.knowledge_index[*].database_name)
+}
+
+output "knowledge_index_secret_arn" {
+  description = "Secrets Manager secret holding the knowledge index's master password (null unless enabled)."
+  value       = one(module.knowledge_index[*].master_user_secret_arn)
+}
+
+output "knowledge_index_url" {
+  description = "Chart secret knowledgeIndexUrl (SMARTER_KNOWLEDGE_INDEX_URL) without its password (null unless enabled)."
+  value       = one(module.knowledge_index[*].url_without_password)
+}
+
+output "knowledge_index_security_group_id" {
+  description = "Security group of the knowledge index, to restore a backup into (null unless enabled)."
+  value       = one(module.knowledge_index[*].security_group_id)
+}
+
 output "redis_url" {
   description = "SMARTER_REDIS_URL (TLS and AUTH token): terraform output -raw redis_url."
   value       = module.elasticache.redis_url

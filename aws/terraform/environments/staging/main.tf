@@ -41,6 +41,21 @@ module "rds" {
   backup_retention_days      = 7
 }
 
+# The knowledge bases' index (PostgreSQL with pgvector), only when knowledge_index_enabled: without
+# it the chart keeps each pod's own SQLite index (docs/deploy.md, step 7).
+module "knowledge_index" {
+  source                     = "../../modules/knowledge_index"
+  count                      = var.knowledge_index_enabled ? 1 : 0
+  name                       = local.name
+  vpc_id                     = module.vpc.vpc_id
+  subnet_ids                 = module.vpc.private_subnet_ids
+  allowed_security_group_ids = [module.eks.cluster_security_group_id]
+  instance_class             = var.knowledge_index_instance_class
+  allocated_storage          = 20
+  multi_az                   = false
+  backup_retention_days      = 7
+}
+
 module "elasticache" {
   source                     = "../../modules/elasticache"
   name                       = local.name

@@ -76,3 +76,15 @@ variable "files_bucket_name" {
   description = "Globally unique name of the platform's S3 bucket (SMARTER_S3_BUCKET)."
   type        = string
 }
+
+variable "knowledge_index_enabled" {
+  description = "Create the PostgreSQL (pgvector) knowledge index for SMARTER_KNOWLEDGE_INDEX_URL."
+  type        = bool
+  default     = false
+}
+
+variable "knowledge_index_instance_class" {
+  description = "Instance class of the knowledge index, when it is enabled."
+  type        = string
+  default     = "db.t4g.medium"
+}

@@ -147,6 +147,33 @@ def test_the_stream_done_event_carries_the_same_citations(
     assert events[-1][1]["citations"] == without_text(results)
 
 
+def test_the_sessions_history_carries_each_answers_citations_after_the_turns(
+    upstream: OpenAIStub, owner: Persona, asgi_server: Any
+) -> None:
+    """What a page shows again after a reload: the answer that came from the manual with its
+    citations, exactly as its turn answered them; an answer that searched nothing without any."""
+    with http(owner, asgi_server) as client:
+        _, results = setup_chatbot(client)
+        upstream.enqueue(tool_calls_reply(("manual_search", {"query": QUESTION})), text_reply("Two years."))
+        first = client.post("/api/v1/chatbots/support/chat/", json={"prompt": QUESTION}).json()
+        session_key = first["session_key"]
+        upstream.enqueue(text_reply("You are welcome."))
+        client.post("/api/v1/chatbots/support/chat/", json={"prompt": "Thanks!", "session_key": session_key})
+        upstream.enqueue(tool_calls_reply(("manual_search", {"query": "   "})), text_reply("Sorry."))
+        client.post("/api/v1/chatbots/support/chat/", json={"prompt": "And dropping it?", "session_key": session_key})
+        history = client.get(f"/api/v1/chatbots/support/config/?session_key={session_key}").json()["history"]
+    assert first["citations"] == without_text(results)
+    assert history == [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "Two years.", "citations": without_text(results)},
+        {"role": "user", "content": "Thanks!"},
+        {"role": "assistant", "content": "You are welcome."},
+        {"role": "user", "content": "And dropping it?"},
+        # The knowledge tool ran and found nothing: an empty list, as the turn's own body said.
+        {"role": "assistant", "content": "Sorry.", "citations": []},
+    ]
+
+
 def test_a_failed_search_is_the_tools_error_and_cites_nothing(
     upstream: OpenAIStub, owner: Persona, asgi_server: Any
 ) -> None:

@@ -1,6 +1,6 @@
 """Answers from a knowledge base in a real browser (Chromium), with the offline model: the branded
-page and the widget show the sources under the answer, and the sandbox's inspector shows the
-chunks the knowledge plugin retrieved, with their scores.
+page and the widget show the sources under the answer, and again after a reload, and the
+sandbox's inspector shows the chunks the knowledge plugin retrieved, with their scores.
 
 Screenshots go to `test-artifacts/` (ignored by git).
 """
@@ -18,6 +18,7 @@ from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chat.models import ToolCall
 from smarter.apps.chatbot.tests.helpers import apply, chatbot_manifest
+from smarter.apps.chatbot.tests.servers import StaticPage
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
@@ -62,7 +63,7 @@ def owner(asgi_server: Any, smarter_settings: Any, tmp_path: Path) -> Persona:
     return persona
 
 
-def manual_chatbot(owner: Persona) -> None:
+def manual_chatbot(owner: Persona, **config: Any) -> None:
     """The `shop` chatbot, deployed, answering from a knowledge base holding the Gizmo manual."""
     apply(
         owner,
@@ -97,7 +98,12 @@ def manual_chatbot(owner: Persona) -> None:
     apply(
         owner,
         chatbot_manifest(
-            "shop", plugins=["manual_search"], deployed=True, appName="Gizmo Shop", appExamplePrompts=[QUESTION]
+            "shop",
+            plugins=["manual_search"],
+            deployed=True,
+            appName="Gizmo Shop",
+            appExamplePrompts=[QUESTION],
+            **config,
         ),
     )
 
@@ -105,6 +111,14 @@ def manual_chatbot(owner: Persona) -> None:
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def expected_sources() -> list[str]:
+    """The sources line of the one answer: its document and the chunks the plugin retrieved."""
+    cited = ToolCall.objects.get().result["results"]
+    chunks = ", ".join(str(result["chunk"]) for result in cited)
+    label = "chunks" if len(cited) > 1 else "chunk"
+    return [f"gizmo-manual.md · {label} {chunks}"]
 
 
 def test_the_branded_page_shows_the_answer_from_the_manual_and_its_source_under_it(
@@ -119,12 +133,63 @@ def test_the_branded_page_shows_the_answer_from_the_manual_and_its_source_under_
     answer = page.locator(".message.assistant:not(.welcome) .bubble").last
     assert "two-year warranty covering the battery and the casing" in answer.inner_text()
     assert "From \u201cgizmo-manual.md\u201d" in answer.inner_text()
-    cited = ToolCall.objects.get().result["results"]
-    chunks = ", ".join(str(result["chunk"]) for result in cited)
-    label = "chunks" if len(cited) > 1 else "chunk"
     assert answer.locator(".sources-label").inner_text().lower() == "sources"
-    assert answer.locator(".source").all_inner_texts() == [f"gizmo-manual.md · {label} {chunks}"]
+    assert answer.locator(".source").all_inner_texts() == expected_sources()
     shot(page, "chatbot-answer-sources.png")
+
+
+def test_after_a_reload_the_page_shows_the_answer_with_its_sources_again(
+    owner: Persona, asgi_server: Any, browser: Any
+) -> None:
+    manual_chatbot(owner)
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(f"http://shop.{owner.account.account_number}.api.localhost:{asgi_server.port}/")
+    page.locator(".example", has_text=QUESTION).click()
+    page.wait_for_selector(".message.assistant .sources")
+    page.wait_for_function("() => !document.querySelector('[aria-busy]')")
+    answered = page.locator(".message.assistant:not(.welcome) .bubble").last.inner_text()
+
+    page.reload()
+    page.wait_for_selector(".message.user")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".message.user .bubble").all_inner_texts() == [QUESTION]
+    answer = page.locator(".message.assistant:not(.welcome) .bubble").last
+    assert answer.inner_text() == answered
+    assert answer.locator(".sources-label").inner_text().lower() == "sources"
+    assert answer.locator(".source").all_inner_texts() == expected_sources()
+    shot(page, "chatbot-sources-after-reload.png")
+
+
+def test_after_a_reload_of_the_site_the_widget_shows_the_answer_with_its_sources_again(
+    owner: Persona, asgi_server: Any, browser: Any
+) -> None:
+    """The company's site on the chatbot's own domain (the widget's cookies are first-party
+    there; a site of another domain gets the history only where the browser sends them)."""
+    url = f"http://shop.{owner.account.account_number}.api.localhost:{asgi_server.port}/"
+    html = f'<!doctype html><html><body><h1>Acme Store</h1><script src="{url}widget.js" async></script></body></html>'
+    with StaticPage(html) as site:
+        site_url = site.origin.replace("127.0.0.1", "www.api.localhost")
+        manual_chatbot(owner, allowedOrigins=[site_url])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(site_url)
+        launcher = page.get_by_role("button", name="Chat with Gizmo Shop")
+        launcher.click()
+        frame = page.frame_locator("iframe[title='Gizmo Shop']")
+        frame.locator(".example", has_text=QUESTION).click()
+        frame.locator(".message.assistant .sources").wait_for()
+        embedded = next(f for f in page.frames if f.url.startswith(url))
+        embedded.wait_for_function("() => !document.querySelector('[aria-busy]')")
+        answered = frame.locator(".message.assistant:not(.welcome) .bubble").last.inner_text()
+
+        page.reload()
+        page.get_by_role("button", name="Chat with Gizmo Shop").click()
+        frame = page.frame_locator("iframe[title='Gizmo Shop']")
+        frame.locator(".message.user").wait_for()
+        assert frame.locator(".message.user .bubble").all_inner_texts() == [QUESTION]
+        answer = frame.locator(".message.assistant:not(.welcome) .bubble").last
+        assert answer.inner_text() == answered
+        assert answer.locator(".source").all_inner_texts() == expected_sources()
+        shot(page, "widget-sources-after-reload.png")
 
 
 def test_the_sandbox_inspector_shows_the_retrieved_chunks_with_their_scores(

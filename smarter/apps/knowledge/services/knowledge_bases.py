@@ -10,12 +10,13 @@ from django.db.models import ProtectedError, RestrictedError
 
 from smarter.apps.account.models import Account
 from smarter.apps.knowledge import retrieval, storage
-from smarter.apps.knowledge.embedding import EmbeddingError
+from smarter.apps.knowledge.embedding import LOCAL_PROVIDER, EmbeddingError
 from smarter.apps.knowledge.index import knowledge_index
 from smarter.apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
+from smarter.apps.knowledge.providers import provider_exists
 from smarter.apps.knowledge.records import SearchResult
 from smarter.apps.knowledge.services.enqueue import ingestion_enqueue
-from smarter.lib.errors import Conflict, UpstreamError
+from smarter.lib.errors import Conflict, FieldError, UpstreamError, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +26,21 @@ _REINGESTING_FIELDS = ("embedding", "chunking")
 
 @transaction.atomic
 def knowledge_base_create(*, account: Account, name: str, **fields: Any) -> KnowledgeBase:
+    """Refused (400, nothing stored) when `embedding` names a Provider the account does not have."""
+    _check_embedding_provider(account_id=account.pk, name=name, embedding=fields.get("embedding"))
     return KnowledgeBase.objects.create(account=account, name=name, **fields)
 
 
 @transaction.atomic
 def knowledge_base_update(*, knowledge_base: KnowledgeBase, **fields: Any) -> bool:
     """Whether anything changed. Another embedding model or chunking makes the indexed chunks
-    wrong for the knowledge base, so every document is queued to be ingested again."""
+    wrong for the knowledge base, so every document is queued to be ingested again. Refused
+    (400, nothing changed) when `embedding` names a Provider the account does not have, even
+    one it had when the knowledge base was created: applying it again states it anew."""
+    if "embedding" in fields:
+        _check_embedding_provider(
+            account_id=knowledge_base.account_id, name=knowledge_base.name, embedding=fields["embedding"]
+        )
     changed = [name for name, value in fields.items() if getattr(knowledge_base, name) != value]
     if not changed:
         return False
@@ -41,6 +50,22 @@ def knowledge_base_update(*, knowledge_base: KnowledgeBase, **fields: Any) -> bo
     if any(name in _REINGESTING_FIELDS for name in changed):
         knowledge_base_reingest(knowledge_base=knowledge_base)
     return True
+
+
+def _check_embedding_provider(*, account_id: int, name: str, embedding: dict[str, Any] | None) -> None:
+    """A Provider named for embedding must be one of the account's. Another account's Provider
+    is refused with the very words of an unknown one, so the answer tells nothing of other
+    accounts."""
+    provider = str((embedding or {}).get("provider") or LOCAL_PROVIDER)
+    if provider == LOCAL_PROVIDER or provider_exists(account_id=account_id, name=provider):
+        return
+    raise ValidationFailed(
+        f"Unknown embedding provider {provider!r}.",
+        context={"kind": "KnowledgeBase", "name": name},
+        errors=[
+            FieldError("spec.embedding.provider", f"must be local or a Provider of your account; {provider!r} is none")
+        ],
+    )
 
 
 def knowledge_base_reingest(*, knowledge_base: KnowledgeBase) -> int:

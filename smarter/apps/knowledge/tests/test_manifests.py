@@ -9,6 +9,7 @@ import pytest
 
 from smarter.apps.account.models import JournalEntry
 from smarter.apps.account.tests.factories import Persona
+from smarter.apps.chatbot.services import provider_create
 from smarter.apps.knowledge.models import KnowledgeBase
 from smarter.apps.knowledge.tests.factories import knowledge_base_manifest
 
@@ -132,3 +133,59 @@ def test_the_schema_describes_the_three_sections(owner: Persona) -> None:
         "markdown",
         "parent_child",
     ]
+
+
+# --- spec.embedding.provider names a Provider of the caller's account ----------------------------
+def provider(account: Any, name: str) -> None:
+    # Never called: nothing is embedded until a document is added.
+    provider_create(account=account, name=name, base_url="http://127.0.0.1:9/v1", default_model="chat")
+
+
+def test_the_owner_applies_a_knowledge_base_that_embeds_with_a_provider_of_the_account(owner: Persona) -> None:
+    provider(owner.account, "house_llm")
+    embedding = {"provider": "house_llm", "model": "text-embedding-3-small"}
+    response = apply(owner, knowledge_base_manifest("manual", embedding=embedding))
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["applied"] == "created"
+    assert KnowledgeBase.objects.get(account=owner.account, name="manual").embedding == embedding
+
+
+UNKNOWN_PROVIDER = {
+    "errorClass": "ValidationError",
+    "status": 400,
+    "description": "Unknown embedding provider 'house_llm'.",
+    "context": {"kind": "KnowledgeBase", "name": "manual"},  # and the request's id
+    "errors": [
+        {"loc": "spec.embedding.provider", "msg": "must be local or a Provider of your account; 'house_llm' is none"}
+    ],
+}
+
+
+def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "context": {k: v for k, v in body["context"].items() if k != "requestId"}}
+
+
+def test_a_provider_the_account_does_not_have_is_refused_at_its_field_path_and_nothing_is_stored(
+    owner: Persona,
+) -> None:
+    response = apply(owner, knowledge_base_manifest("manual", embedding={"provider": "house_llm", "model": "e5"}))
+    assert response.status_code == 400
+    assert without_request_id(response.json()) == UNKNOWN_PROVIDER
+    assert not KnowledgeBase.objects.exists()
+
+
+def test_another_accounts_provider_is_refused_in_the_words_of_an_unknown_one(owner: Persona, outsider: Persona) -> None:
+    provider(outsider.account, "house_llm")
+    response = apply(owner, knowledge_base_manifest("manual", embedding={"provider": "house_llm", "model": "e5"}))
+    assert response.status_code == 400
+    assert without_request_id(response.json()) == UNKNOWN_PROVIDER
+    assert not KnowledgeBase.objects.exists()
+
+
+def test_changing_to_a_provider_the_account_does_not_have_changes_nothing(owner: Persona) -> None:
+    apply(owner, knowledge_base_manifest("manual"))
+    response = apply(owner, knowledge_base_manifest("manual", embedding={"provider": "house_llm", "model": "e5"}))
+    assert response.status_code == 400
+    assert without_request_id(response.json()) == UNKNOWN_PROVIDER
+    stored = KnowledgeBase.objects.get(account=owner.account, name="manual")
+    assert stored.embedding == {"provider": "local", "model": "all-MiniLM-L6-v2"}

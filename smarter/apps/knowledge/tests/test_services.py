@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from smarter.apps.account.tests.factories import Persona
+from smarter.apps.chatbot.services import provider_create
 from smarter.apps.knowledge import selectors, services
 from smarter.apps.knowledge.models import KnowledgeBase
 from smarter.apps.knowledge.tests.documents_support import indexed, stored
 from smarter.apps.knowledge.tests.factories import MANUAL, make_knowledge_base
+from smarter.lib.errors import ValidationFailed
 
 Commit = Callable[..., Any]
 Answer = tuple[int, str, bytes]
@@ -186,3 +188,16 @@ def test_a_document_of_a_deleted_knowledge_base_is_skipped_by_a_late_task(
     document = services.document_add_text(account=owner.account, knowledge_base=manual, name="a.md", text="words")
     services.knowledge_base_delete(knowledge_base=manual)
     assert services.document_ingest(document_id=document.pk) is None
+
+
+def test_creating_a_knowledge_base_that_embeds_with_another_accounts_provider_is_refused(
+    owner: Persona, outsider: Persona
+) -> None:
+    # Every caller of the service, not only the manifest's, is held to the account's Providers.
+    provider_create(account=outsider.account, name="house_llm", base_url="http://127.0.0.1:9/v1", default_model="x")
+    with pytest.raises(ValidationFailed) as refused:
+        make_knowledge_base(owner.account, "manual", embedding={"provider": "house_llm", "model": "e5"})
+    assert [error.as_dict() for error in refused.value.errors] == [
+        {"loc": "spec.embedding.provider", "msg": "must be local or a Provider of your account; 'house_llm' is none"}
+    ]
+    assert not KnowledgeBase.objects.exists()

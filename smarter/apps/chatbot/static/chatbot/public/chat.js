@@ -257,7 +257,9 @@
     if (data.history && data.history.length) {
       hideExamples();
       data.history.forEach(function (message) {
-        addMessage(message.role, message.content);
+        var bubble = addMessage(message.role, message.content);
+        // An answer from a knowledge base keeps its sources after a reload.
+        if (message.role === "assistant") showSources(bubble, message.citations);
       });
     }
   }
