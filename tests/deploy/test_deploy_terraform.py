@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -243,27 +240,3 @@ def test_terraform_fmt_finds_nothing_to_change() -> None:
     terraform = tool("terraform", Path("/usr/local/bin/terraform"))
     result = run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_terraform_validate_accepts_each_environment(environment: str, tmp_path: Path) -> None:
-    """The provider's own schema on every resource and expression (count, one(), attributes). It
-    needs the AWS provider from the Terraform registry: skipped where the registry is unreachable."""
-    terraform = tool("terraform", Path("/usr/local/bin/terraform"))
-    # A copy, so that `.terraform` and the lock file never land in the repository.
-    copy = tmp_path / "terraform"
-    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", ".terraform.lock.hcl"))
-    folder = copy / "environments" / environment
-    cache = REPO / ".tools" / "terraform-plugins"
-    cache.mkdir(parents=True, exist_ok=True)
-    environ = {**os.environ, "TF_PLUGIN_CACHE_DIR": str(cache), "TF_IN_AUTOMATION": "1"}
-    init = run_with(environ, [terraform, "init", "-backend=false", "-input=false", "-no-color"], folder)
-    if init.returncode != 0 and "registry.terraform.io" in init.stderr and "Failed to query" in init.stderr:
-        pytest.skip("needs the Terraform registry (registry.terraform.io) to install the AWS provider")
-    assert init.returncode == 0, init.stdout + init.stderr
-    result = run_with(environ, [terraform, "validate", "-no-color"], folder)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def run_with(environ: dict[str, str], command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=environ, capture_output=True, text=True, timeout=900, check=False)

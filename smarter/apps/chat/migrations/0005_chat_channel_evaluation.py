@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0003_turn_status_cancelled'),
+        ('chat', '0004_turn_citations'),
     ]
 
     operations = [
