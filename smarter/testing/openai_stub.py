@@ -489,10 +489,9 @@ class OpenAIStub:
 
         chosen = self._responder(record) if self._responder is not None else None
         with self._changed:
-            if chosen is not None:
-                reply = chosen
-            else:
-                reply = self._script.popleft() if self._script else self.default_reply
+            if chosen is None:
+                chosen = self._script.popleft() if self._script else self.default_reply
+            reply = chosen
             self._served += 1
             number = self._served
 
