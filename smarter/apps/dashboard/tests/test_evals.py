@@ -343,3 +343,29 @@ def test_signed_out_visitors_are_sent_to_sign_in_and_a_post_needs_the_csrf_token
     strict.force_login(owner.user)  # type: ignore[arg-type]
     assert strict.post(f"{SUITE}/runs/").status_code == 403
     assert EvalRun.objects.count() == 0
+
+
+@pytest.mark.django_db  # the run stays queued: only the starts are counted here
+def test_starting_runs_from_the_console_counts_against_the_apis_budget(
+    suite: None, owner: Persona, smarter_settings: Any
+) -> None:
+    smarter_settings.rate_limit_api_key_per_minute = 1
+    console = signed_in(owner)
+    run_from_console(console)
+
+    refused = console.post(f"{SUITE}/runs/")
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert b"<h1>The run did not start</h1>" in refused.content
+    assert EvalRun.objects.count() == 1
+    assert [(e.command, e.status_code) for e in JournalEntry.objects.order_by("id")] == [("eval", 302), ("eval", 429)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("run_id", ["0", "9" * 30])
+def test_a_run_id_that_cannot_exist_is_not_found(suite: None, owner: Persona, run_id: str) -> None:
+    console = signed_in(owner)
+    assert console.get(f"{SUITE}/runs/{run_id}/").status_code == 404
+    assert console.get(f"{SUITE}/compare/?base={run_id}&head=1").status_code == 404
+    assert console.post(f"{SUITE}/runs/{run_id}/results/{run_id}/review/", {"rating": "good"}).status_code == 404
