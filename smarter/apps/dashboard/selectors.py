@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account, Membership
@@ -14,6 +14,8 @@ from smarter.apps.chat.selectors import turns_of
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.apps.chatbot.versions import versions_of
+from smarter.apps.evaluation.models import EvalRun, TestSuite
+from smarter.apps.evaluation.selectors import runs_of, test_suites_of
 
 
 def memberships_of_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Membership]:
@@ -78,3 +80,19 @@ def chatbot_versions(caller: Caller, name: str) -> list[Any]:
     """The chatbot's configuration versions, newest first (empty for an unknown chatbot)."""
     chatbot = chatbot_get(account=caller.account, name=name)
     return versions_of(chatbot) if chatbot is not None else []
+
+
+def test_suites_with_last_run(account: Account) -> list[tuple[TestSuite, EvalRun | None]]:
+    """The account's suites by name, each with its newest run (two queries, however many suites)."""
+    newest = EvalRun.objects.filter(suite=OuterRef("pk")).order_by("-created_at", "-id").values("pk")[:1]
+    suites = list(test_suites_of(account).annotate(last_run_id=Subquery(newest)))
+    runs = EvalRun.objects.filter(account=account, pk__in=[suite.last_run_id for suite in suites])
+    by_id = {run.pk: run for run in runs}
+    return [(suite, by_id.get(suite.last_run_id)) for suite in suites]
+
+
+def recent_runs(account: Account, suite: TestSuite, limit: int) -> list[EvalRun]:
+    """The suite's newest `limit` runs, newest first, with who started each."""
+    return list(
+        runs_of(account=account, suite=suite).select_related("created_by").order_by("-created_at", "-id")[:limit]
+    )

@@ -3,7 +3,17 @@
 from django.urls import path
 
 from smarter.apps.dashboard.policy import with_console_policy
-from smarter.apps.dashboard.views import access_pages, account, apply, chatbots, plugins, sandbox, usage, versions
+from smarter.apps.dashboard.views import (
+    access_pages,
+    account,
+    apply,
+    chatbots,
+    evals,
+    plugins,
+    sandbox,
+    usage,
+    versions,
+)
 
 app_name = "dashboard"
 
@@ -38,6 +48,17 @@ urlpatterns = [
     path("dashboard/plugins/<slug:name>/test/", plugins.plugin_test, name="plugin_test"),
     path("dashboard/connections/", plugins.connection_list, name="connections"),
     path("dashboard/connections/<str:kind>/<slug:name>/", plugins.connection_detail, name="connection"),
+    path("dashboard/evals/", evals.suite_list, name="evals"),
+    path("dashboard/evals/<slug:name>/runs/", evals.run_start, name="eval_run_start"),
+    path("dashboard/evals/<slug:name>/runs/<int:run_id>/", evals.run_detail, name="eval_run"),
+    path("dashboard/evals/<slug:name>/runs/<int:run_id>/cancel/", evals.run_cancel, name="eval_run_cancel"),
+    path("dashboard/evals/<slug:name>/runs/<int:run_id>/retry/", evals.run_retry, name="eval_run_retry"),
+    path(
+        "dashboard/evals/<slug:name>/runs/<int:run_id>/results/<int:result_id>/review/",
+        evals.result_review,
+        name="eval_review",
+    ),
+    path("dashboard/evals/<slug:name>/compare/", evals.run_compare, name="eval_compare"),
     path("dashboard/secrets/", access_pages.secret_list, name="secrets"),
     path("dashboard/secrets/<slug:name>/", access_pages.secret_change, name="secret"),
     path("dashboard/secrets/<slug:name>/delete/", access_pages.secret_delete, name="secret_delete"),

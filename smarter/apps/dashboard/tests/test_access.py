@@ -35,6 +35,7 @@ PAGES = [
     "/dashboard/journal/",
     "/dashboard/apply/",
     "/dashboard/usage/",
+    "/dashboard/evals/",
     "/dashboard/usage.csv",
 ]
 

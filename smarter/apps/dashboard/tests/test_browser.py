@@ -1,7 +1,8 @@
 """The console in a real browser (Chromium, headless) against the platform served by uvicorn:
 sign in, chat in the sandbox with an overridden prompt and watch the tool call in the inspector,
-create an API key and see it once, apply an invalid manifest and see the field error, and as a
-member find the admin actions refused.
+create an API key and see it once, apply an invalid manifest and see the field error, as a
+member find the admin actions refused, and run an evaluation suite, review a failure and compare
+two runs.
 
 Screenshots go to `test-artifacts/` (ignored by git) for a look at the design.
 """
@@ -20,6 +21,7 @@ from smarter.apps.account.tests.factories import Persona
 from smarter.apps.chat.models import Turn
 from smarter.apps.chatbot.models import Chatbot, ChatbotVersion
 from smarter.apps.dashboard.tests.helpers import PASSWORD, shop, with_password
+from smarter.testing.openai_stub import OpenAIStub
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
@@ -320,4 +322,108 @@ def test_the_console_works_under_its_security_policy_without_one_violation(
     page.fill("#prompt", "What does the gizmo cost?")
     page.click("#send")
     page.wait_for_selector(".turn .inspector-body .tool-call")
+    assert violations == []
+
+
+@pytest.fixture
+def evaluated(site: Any, smarter_settings: Any, owner: Persona) -> Iterator[OpenAIStub]:
+    """The `support` chatbot on a stub upstream that answers per prompt, and its golden suite."""
+    from smarter.apps.dashboard.tests.helpers import apply
+    from smarter.apps.evaluation.tests.suites import GOLDEN_CASES, chatbot_manifest, golden_upstream, suite_manifest
+
+    with OpenAIStub() as stub:
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
+        stub.respond_with(golden_upstream)
+        apply(owner, chatbot_manifest())
+        apply(owner, suite_manifest(GOLDEN_CASES, threshold=0.8))
+        yield stub
+
+
+def test_a_suite_is_run_its_failures_reviewed_and_two_runs_compared_on_a_chart(
+    site: Any, chromium: Any, evaluated: OpenAIStub
+) -> None:
+    from smarter.apps.evaluation.models import EvalResult, EvalReview, EvalRun
+    from smarter.apps.evaluation.tests.suites import failing_upstream, golden_upstream
+
+    page = chromium.new_page(viewport={"width": 1440, "height": 900})
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Security Policy" in message.text else None)
+    sign_in(page, site, "owner", "/dashboard/evals/")
+    assert page.locator(".nav a.active").inner_text() == "Evaluations"
+    suite_row = page.locator("#suites tr[data-suite=support_golden]")
+    assert suite_row.locator(".last-run").inner_text() == "Never run"
+    shot(page, "console-evals.png")
+
+    # Run: the suite's cases are asked of the stub upstream, and the run's page opens.
+    page.click("button[aria-label='Run support_golden']")
+    page.wait_for_url(re.compile(r".*/dashboard/evals/support_golden/runs/\d+/$"))
+    first = EvalRun.objects.get()
+    assert page.locator("#run-status").inner_text() == "passed"
+    assert page.locator("#kpi-pass-rate").inner_text() == "80%"
+    assert page.locator("#kpi-counts").inner_text() == "4 / 1 / 0"
+    assert page.locator("#results tbody th[scope=row]").all_inner_texts() == [
+        "price", "exact_colour", "sum", "no_refunds_talk", "follow_up"
+    ]  # fmt: skip
+    assert "calculator" in page.locator("#results tr[data-case=sum] .tool-calls").inner_text()
+    shot(page, "console-eval-run.png")
+
+    # Only what failed, then a review of it.
+    page.click("#show-failures")
+    page.wait_for_url(f"{site.url}/dashboard/evals/support_golden/runs/{first.pk}/?show=failures")
+    assert page.locator("#results tbody th[scope=row]").all_inner_texts() == ["exact_colour"]
+    row = page.locator("#results tr[data-case=exact_colour]")
+    assert row.locator(".outcome").inner_text() == "Failed"
+    assert row.locator(".answer").inner_text() == "Red and teal."
+    row.locator("summary").click()
+    row.get_by_label("Rating").select_option("wrong")
+    row.get_by_label("Note").fill("Teal only, not red.")
+    row.get_by_role("button", name="Save review").click()
+    colour = EvalResult.objects.get(run=first, case="exact_colour")
+    page.wait_for_url(f"{site.url}/dashboard/evals/support_golden/runs/{first.pk}/?show=failures#result-{colour.pk}")
+    assert page.locator(f"#result-{colour.pk} .review-line").inner_text() == "wrong owner: Teal only, not red."
+    assert list(EvalReview.objects.values_list("result_id", "rating", "note")) == [
+        (colour.pk, "wrong", "Teal only, not red.")
+    ]
+    shot(page, "console-eval-review.png")
+
+    # A second run while the upstream fails one question: an errored case, a retry offered.
+    evaluated.respond_with(failing_upstream)
+    page.click("a:has-text('Compare')")
+    assert page.locator("#comparison-missing").inner_text() == "Run the suite once more to compare two runs."
+    page.click("#run-suite")
+    page.wait_for_url(re.compile(r".*/runs/\d+/$"))
+    second = EvalRun.objects.exclude(pk=first.pk).get()
+    assert page.locator("#run-status").inner_text() == "error"
+    assert page.locator("#kpi-counts").inner_text() == "3 / 1 / 1"
+    assert page.locator("#retry-run").is_visible()
+
+    # Compared: the case that errored is a regression, and the chart has a bar per run.
+    page.click("a:has-text('Compare')")
+    assert page.locator("#base").input_value() == str(first.pk)
+    assert page.locator("#head").input_value() == str(second.pk)
+    regressions = page.locator("#comparison tr.regression th[scope=row]").all_inner_texts()
+    assert regressions == ["no_refunds_talk"]
+    assert page.locator("#comparison tr.regression .change").inner_text() == "Regression"
+    chart = page.locator("#pass-rate-chart svg.chart")
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 500 and box["height"] > 100
+    assert chart.locator("rect.bar title").all_text_contents() == [f"#{first.pk}: 80%", f"#{second.pk}: 75%"]
+    assert chart.locator("line.reference").count() == 1
+    shot(page, "console-eval-compare.png")
+    # The other way round, chosen in the form: nothing regressed.
+    page.locator("#base").select_option(str(second.pk))
+    page.locator("#head").select_option(str(first.pk))
+    page.click("#compare-form button[type=submit]")
+    assert page.locator("#comparison-summary .pill").first.inner_text() == "No regression"
+
+    # The upstream is back: retrying asks the errored case again, and the run passes.
+    evaluated.respond_with(golden_upstream)
+    page.goto(f"{site.url}/dashboard/evals/support_golden/runs/{second.pk}/")
+    page.click("#retry-run")
+    page.wait_for_url(f"{site.url}/dashboard/evals/support_golden/runs/{second.pk}/")
+    assert page.locator("#run-status").inner_text() == "passed"
+    assert page.locator("#retry-run").count() == 0
     assert violations == []

@@ -30,6 +30,7 @@ PAGES = [
     "/dashboard/journal/",
     "/dashboard/apply/",
     "/dashboard/usage/",
+    "/dashboard/evals/",
 ]
 STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.IGNORECASE)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
