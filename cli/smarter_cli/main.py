@@ -69,7 +69,7 @@ app = typer.Typer(
     name="smarter",
     help=(
         "Command-line client of Smarter: apply manifests, read and delete resources, deploy "
-        "chatbots and chat with them.\n\n"
+        "chatbots, chat with them and evaluate them.\n\n"
         "The server and API key come from `--base-url`/`--api-key`, else `SMARTER_BASE_URL`/"
         "`SMARTER_API_KEY`, else `~/.smarter/config.yaml` (see `smarter configure`).\n\n"
         "Exit codes: 0 ok, 1 the server refused, 2 usage error, 3 the server cannot be reached.\n\n"
