@@ -14,10 +14,12 @@ import pytest
 from smarter.apps.account.tests.billing_support import WORKER_BROKER_URL, Worker, celery_mode, mariadb_url_or_skip
 from smarter.apps.evaluation.models import EvalRun
 from smarter.testing.fixtures import flushed_redis_or_skip
-from tests.conftest import MANIFESTS, RunCli
+from tests.conftest import MANIFESTS, RunCli, cli_command, cli_environment
 from tests.test_eval_live import rows
 
 FAST = {"SMARTER_CLI_POLL_SECONDS": "0.2"}
+# The client these tests import: this checkout's, whichever one is installed.
+CLIENT_PATH = str(Path(__file__).resolve().parents[1])
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def start_worker(plugin_data: Path) -> Iterator[Any]:
 
 
 def test_a_run_is_started_left_waited_for_in_vain_then_followed_until_a_worker_finished_it(
-    queued: RunCli, start_worker: Any
+    queued: RunCli, start_worker: Any, pexpect: Any, cli_home: Path, server: Any
 ) -> None:
     started = queued("eval", "candy_golden", **FAST)
 
@@ -73,7 +75,33 @@ def test_a_run_is_started_left_waited_for_in_vain_then_followed_until_a_worker_f
         f"smarter eval candy_golden --run {run.pk} --wait\n"
     )
 
+    # In a terminal, the wait shows the run queued, then its cases asked, then the table.
+    environment = cli_environment(
+        cli_home,
+        SMARTER_BASE_URL=server.url,
+        SMARTER_API_KEY=server.owner.key,
+        SMARTER_CLI_POLL_SECONDS="0.2",
+        TERM="xterm-256color",
+        PYTHONPATH=CLIENT_PATH,
+    )
+    command, *prefix = cli_command()
+    child = pexpect.spawn(
+        command,
+        [*prefix, "eval", "candy_golden", "--run", str(run.pk), "--wait", "--timeout", "180"],
+        env=environment,
+        encoding="utf-8",
+        timeout=180,
+        dimensions=(40, 140),
+    )
+    child.expect_exact("Queued candy_golden")
+    child.expect_exact("0/3")
     start_worker()
+    child.expect_exact("cheap_courses   1         yes")
+    child.expect_exact(f"Run {run.pk} of candy_golden: passed. 2 of 3 cases passed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
     followed = queued("eval", "candy_golden", "--run", str(run.pk), "--wait", "--timeout", "180", **FAST)
 
     assert (followed.code, followed.stderr) == (0, "")
