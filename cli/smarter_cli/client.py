@@ -165,6 +165,22 @@ class SmarterClient:
         results = data.get("results")
         return [item for item in results if isinstance(item, dict)] if isinstance(results, list) else []
 
+    # --- evaluation suites ----------------------------------------------------------------------
+    def evals_url(self, suite: str, *parts: str) -> str:
+        path = "".join(f"{quote(part, safe='')}/" for part in (suite, *parts))
+        return f"{self.base_url}/api/v1/evals/{path}"
+
+    def start_run(self, suite: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Start a run of the suite: `{"id", "status"}` (the server answers 202 at once)."""
+        return self._json_data("POST", self.evals_url(suite, "runs"), json=body)
+
+    def eval_run(self, suite: str, run_id: int) -> dict[str, Any]:
+        """A run with its counts and every case attempt's result."""
+        return self._json_data("GET", self.evals_url(suite, "runs", str(run_id)))
+
+    def compare_runs(self, suite: str, base: int, head: int) -> dict[str, Any]:
+        return self._json_data("GET", self.evals_url(suite, "compare"), params={"base": base, "head": head})
+
     # --- plumbing -----------------------------------------------------------------------------
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         with _transport_errors(self.base_url):

@@ -9,20 +9,17 @@ so a missing or unreadable file changes nothing on the server.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
@@ -30,6 +27,7 @@ from rich.progress import (
 from smarter_cli import output
 from smarter_cli.client import SmarterClient
 from smarter_cli.errors import ServerRefused, UsageFailure
+from smarter_cli.output import progress_bar
 
 SETTLED = ("ready", "failed")
 # Refusals about one source (bad type, too large, invalid body): the next sources are still sent.
@@ -228,18 +226,3 @@ def report(knowledge_base: str, rows: list[Row], *, waited: bool, timed_out: boo
     if not waited:
         return refused == 0
     return all(row.status == "ready" for row in rows)
-
-
-@contextmanager
-def progress_bar(console: Console, *columns: Any) -> Iterator[Progress]:
-    """A bar on standard error while it is a terminal; nothing at all otherwise (scripts, pipes)."""
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        *columns,
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    with progress:
-        yield progress

@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from smarter_cli import chat as chat_module
-from smarter_cli import config, knowledge, output
+from smarter_cli import config, evaluation, knowledge, output
 from smarter_cli.client import SmarterClient
 from smarter_cli.deploy import wait_for_deployment
 from smarter_cli.errors import EXIT_REFUSED, CliFailure, ServerRefused, UsageFailure, field_lines
@@ -69,7 +69,7 @@ app = typer.Typer(
     name="smarter",
     help=(
         "Command-line client of Smarter: apply manifests, read and delete resources, deploy "
-        "chatbots and chat with them.\n\n"
+        "chatbots, chat with them and evaluate them.\n\n"
         "The server and API key come from `--base-url`/`--api-key`, else `SMARTER_BASE_URL`/"
         "`SMARTER_API_KEY`, else `~/.smarter/config.yaml` (see `smarter configure`).\n\n"
         "Exit codes: 0 ok, 1 the server refused, 2 usage error, 3 the server cannot be reached.\n\n"
@@ -595,6 +595,135 @@ def search(
         output.write(output.as_json(results))
     else:
         output.print_hits(results)
+
+
+# --- evaluation suites ---------------------------------------------------------------------
+
+
+@app.command(name="eval")
+@reported
+def eval_(
+    ctx: typer.Context,
+    suite: Annotated[str, typer.Argument(metavar="SUITE", help="Name of the TestSuite.", show_default=False)],
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Wait until the run has finished, then print its results.")
+    ] = False,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under",
+            metavar="RATE",
+            min=0,
+            max=1,
+            help="Exit 1 when the pass rate is below RATE (0 to 1); replaces the suite's threshold for the exit code.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", metavar="MODEL", help="Ask this model instead of the chatbot's.")
+    ] = None,
+    chatbot_version: Annotated[
+        int | None,
+        typer.Option("--chatbot-version", metavar="N", min=1, help="Run against this version of the chatbot."),
+    ] = None,
+    repeat: Annotated[
+        int | None,
+        typer.Option("--repeat", metavar="K", min=1, max=10, help="Ask each case K times (a case passes if all do)."),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", metavar="T", min=0, max=2, help="Sampling temperature, 0 to 2.")
+    ] = None,
+    run_id: Annotated[
+        int | None,
+        typer.Option("--run", metavar="ID", min=1, help="Report this run of the suite instead of starting one."),
+    ] = None,
+    compare: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--compare",
+            metavar="BASE HEAD",
+            help="Compare two runs case by case; exit 1 when a case that passed in BASE does not in HEAD.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run (or comparison) as JSON, for scripts.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", metavar="SECONDS", min=1, help="Give up waiting after this long (exit 1).")
+    ] = 1800.0,
+) -> None:
+    """Run a chatbot's test suite and gate on its result: a table of every case, the pass rate.
+
+    Without `--wait` the run is started and its id printed (unless it has already finished).
+    Exit 0 when the run passed (with `--fail-under`: when its pass rate reaches RATE), 1 when it
+    did not or was cancelled, 2 when a case errored (the platform could not ask or score it),
+    3 when the server cannot be reached. `--compare BASE HEAD` prints two runs side by side.
+
+    **Examples:** `smarter eval support_golden --wait --fail-under 0.8` ·
+    `smarter eval support_golden --wait --model gpt-4o --repeat 3` ·
+    `smarter eval support_golden --compare 12 15`
+    """
+    options = evaluation.RunOptions(
+        chatbot_version=chatbot_version, model=model, temperature=temperature, repeat=repeat
+    )
+    if compare is not None:
+        extra = [
+            *options.given,
+            *(["--run"] if run_id is not None else []),
+            *(["--fail-under"] if fail_under is not None else []),
+            *(["--wait"] if wait else []),
+        ]
+        if extra:
+            raise UsageFailure(f"--compare reads two runs already made: it takes no {', '.join(extra)}.")
+        with _client(ctx) as client:
+            comparison = client.compare_runs(suite, *compare)
+        if as_json:
+            output.write(output.as_json(comparison))
+        else:
+            evaluation.print_comparison(suite, comparison)
+        regressions = comparison.get("regressions") or []
+        if regressions:
+            output.write_error(f"{len(regressions)} of {len(comparison.get('cases') or [])} cases regressed.")
+            raise typer.Exit(EXIT_REFUSED)
+        return
+    if run_id is not None and options.given:
+        raise UsageFailure(f"--run reads a run already started: it takes no {', '.join(options.given)}.")
+    if model is not None and not model.strip():
+        raise UsageFailure("--model needs a model name.")
+    with _client(ctx) as client:
+        run = client.eval_run(suite, run_id) if run_id is not None else client.start_run(suite, options.body())
+        if not evaluation.finished(run) and not wait:
+            if as_json:
+                output.write(output.as_json(run))
+            else:
+                output.write(f"Run {run.get('id')} of {suite} {run.get('status')}.")
+                output.write(f"Follow it with: smarter eval {suite} --run {run.get('id')} --wait")
+            return
+        timed_out = False
+        if wait and not evaluation.finished(run):
+            interval = _poll_interval(default=2.0)
+            run, settled = evaluation.wait_until_finished(
+                client, suite, run, timeout=timeout, interval=interval, console=output.error_console()
+            )
+            timed_out = not settled
+        if "results" not in run:
+            run = client.eval_run(suite, int(run["id"]))
+    if timed_out:
+        if as_json:
+            output.write(output.as_json(run))
+        output.write_error(
+            f"Run {run.get('id')} of {suite} has not finished after {timeout:g} s ({run.get('status')}); it goes on: "
+            f"smarter eval {suite} --run {run.get('id')} --wait"
+        )
+        raise typer.Exit(EXIT_REFUSED)
+    verdict = evaluation.verdict(run, fail_under)
+    if as_json:
+        output.write(output.as_json(run))
+    else:
+        evaluation.print_run(suite, run, fail_under)
+    if verdict.reason:
+        output.write_error(verdict.reason)
+    if verdict.exit_code:
+        raise typer.Exit(verdict.exit_code)
 
 
 # --- about the server ------------------------------------------------------------------------

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -222,3 +225,18 @@ def print_hits(hits: list[dict[str, Any]]) -> None:
 def print_failure_lines(lines: list[str]) -> None:
     for line in lines:
         write_error(line)
+
+
+@contextmanager
+def progress_bar(console: Console, *columns: Any) -> Iterator[Progress]:
+    """A bar on standard error while it is a terminal; nothing at all otherwise (scripts, pipes)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        *columns,
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    with progress:
+        yield progress

@@ -28,6 +28,7 @@ VERBS = [
     "chat",
     "upload",
     "search",
+    "eval",
     "whoami",
     "status",
     "version",

@@ -1,6 +1,7 @@
 """The demo `make run` starts with: a product plugin, a course catalogue in SQLite, the product's
-manual in a knowledge base with a knowledge plugin searching it, and a chatbot using all three,
-applied through the same brokers as `/api/v1/cli/apply/`."""
+manual in a knowledge base with a knowledge plugin searching it, a chatbot using all three, and
+a test suite of what that chatbot must keep answering, applied through the same brokers as
+`/api/v1/cli/apply/`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from smarter.apps.plugin.sqlite_files import account_folder
 from smarter.lib.manifests import broker_for
 
 DEMO_CHATBOT = "demo"
+DEMO_SUITE = "demo_golden"
 # The first question `make run` suggests: the manual answers it, and the answer cites it.
 MANUAL_QUESTION = "What does the warranty cover?"
 MANUAL_DOCUMENT = "gobstopper-manual.md"
@@ -149,6 +151,53 @@ DEMO_CHATBOT_MANIFEST = _manifest(
 )
 
 
+# Every case holds on the offline provider as on a real model: the facts come from the plugins,
+# so the checks are on the plugin called and the facts quoted, not on the wording.
+DEMO_SUITE_MANIFEST = _manifest(
+    "TestSuite",
+    DEMO_SUITE,
+    {
+        "chatbot": DEMO_CHATBOT,
+        "threshold": 1.0,
+        "cases": [
+            {
+                "name": "product_price",
+                "prompt": "What is the price of the Everlasting Gobstopper?",
+                "mustContain": ["$1.00", "$10.00"],
+                "expectPlugins": [{"name": "everlasting_gobstopper", "arguments": {"inquiry_type": "price"}}],
+                "tags": ["product"],
+            },
+            {
+                "name": "courses_within_budget",
+                "prompt": "Which courses cost at most 300 dollars?",
+                "mustContain": ["Intro to AI", "Modern web apps", "SQL for analysts"],
+                "mustNotContain": ["Building AI agents"],
+                "expectPlugins": [{"name": "course_catalogue", "arguments": {"max_cost": 300}}],
+                "tags": ["courses"],
+            },
+            {
+                "name": "warranty_from_the_manual",
+                "prompt": MANUAL_QUESTION,
+                "mustContain": ["two-year warranty", MANUAL_DOCUMENT],
+                "expectPlugins": [{"name": "gobstopper_manual_search"}],
+                "forbidPlugins": ["course_catalogue"],
+                "tags": ["manual"],
+            },
+            {
+                "name": "ingredients",
+                "prompt": "What are the gobstopper ingredients?",
+                "expected": "The ingredients are sugar, corn syrup and a secret Wonka ingredient.",
+                "scorers": ["similarity"],
+                "minScore": 0.5,
+                "expectPlugins": [{"name": "everlasting_gobstopper"}],
+                "tags": ["product"],
+            },
+        ],
+    },
+    description="What the demo chatbot must keep answering right",
+)
+
+
 def _courses_database(account_number: str) -> None:
     """The catalogue file, in the demo account's own plugin data folder (the only one it may read)."""
     folder = account_folder(account_number)
@@ -180,6 +229,7 @@ def seed_demo_resources(caller: Caller) -> list[str]:
         MANUAL_KNOWLEDGE_BASE,
         MANUAL_PLUGIN,
         DEMO_CHATBOT_MANIFEST,
+        DEMO_SUITE_MANIFEST,
     )
     for document in documents:
         broker = broker_for(document["kind"])

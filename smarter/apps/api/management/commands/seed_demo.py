@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from smarter.apps.account import selectors, services
-from smarter.apps.api.demo import DEMO_CHATBOT, MANUAL_DOCUMENT, MANUAL_QUESTION, seed_demo_resources
+from smarter.apps.api.demo import DEMO_CHATBOT, DEMO_SUITE, MANUAL_DOCUMENT, MANUAL_QUESTION, seed_demo_resources
 
 DEMO_USERNAME = "admin"
 
@@ -102,4 +102,7 @@ class Command(BaseCommand):
          -H 'Content-Type: application/json' -d '{{"prompt": "What is the price of the Everlasting Gobstopper?"}}'
     curl -s {base_url}/api/v1/cli/apply/ -H 'Authorization: Token {key}' \\
          -H 'Content-Type: application/yaml' --data-binary {manifest}
+
+  Evaluate the demo chatbot with its test suite, {DEMO_SUITE} (the client: pip install ./cli):
+    smarter eval {DEMO_SUITE} --wait --base-url {base_url} --api-key {key}
 """
