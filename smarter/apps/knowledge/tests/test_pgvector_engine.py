@@ -143,3 +143,21 @@ def test_a_word_in_most_chunks_does_not_crowd_out_a_rare_one(
 
     assert [hit.chunk for hit in hits] == [9, 8]
     assert len(only_common) == 3
+
+
+def test_a_chunk_with_more_of_the_questions_words_ranks_first(engine: PgvectorKnowledgeIndex) -> None:
+    engine.add(
+        [
+            chunk(account=ACME, knowledge_base=MANUAL, document=1, position=position, text=text, vector=[1.0, 0.0])
+            for position, text in enumerate(
+                ["Zebra zebra zebra zebra", "A lion", "The zebra and the lion", "Penguins swim"]
+            )
+        ]
+    )
+
+    best = engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query="zebra lion", k=1)
+    hits = engine.lexical(account_id=ACME, knowledge_base_id=MANUAL, query="zebra lion", k=4)
+
+    assert [hit.chunk for hit in best] == [2]
+    assert [hit.chunk for hit in hits] == [2, 1, 0]
+    assert hits[0].score > 1 > hits[1].score > hits[2].score > 0
