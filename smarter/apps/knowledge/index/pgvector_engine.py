@@ -55,7 +55,7 @@ TEXT_SEARCH_CONFIG = "english"
 # Measured on 10k clustered 384-dimension vectors (benchmarks/knowledge.py): questions near what
 # the knowledge base holds find 0.99 of the exact top 5 from 40 on; questions about nothing in it
 # (every chunk about as far, the worst case) 0.72 at 40, 0.90 at 100 and 0.95 at 150, which
-# costs 1 to 3 ms more than 40 at 100k. The margin is kept for questions of the second kind.
+# costs up to 3 ms more than 40 at 100k. The margin is kept for questions of the second kind.
 MIN_EF_SEARCH = 150
 # The HNSW build: pgvector's defaults. ef_construction 200 (the previous build) gained about
 # 0.015 of recall@5 on the worst-case questions and nothing on the others, for about three
@@ -75,10 +75,10 @@ SIZE_CACHE_SECONDS = 60.0
 # from the table's statistics (ANALYZE, run by autovacuum), read again after this many seconds.
 COMMON_SHARE = 0.25
 COMMON_CACHE_SECONDS = 300.0
-# How long the list of chunk tables is trusted by lexical queries (see `_searchable_tables`).
-TABLES_CACHE_SECONDS = 60.0
 # ... once the table holds this many chunks (in five chunks, a word in two is not common).
 COMMON_MIN_CHUNKS = 1000
+# How long the list of chunk tables is trusted by lexical queries (see `_searchable_tables`).
+TABLES_CACHE_SECONDS = 60.0
 
 _HIT_COLUMNS = "document_id, position, text, parent_text, heading_path, page"
 
