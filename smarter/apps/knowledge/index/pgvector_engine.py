@@ -52,11 +52,13 @@ from smarter.apps.knowledge.records import Hit, IndexedChunk
 TABLE_PREFIX = "knowledge_chunks_"
 TEXT_SEARCH_CONFIG = "english"
 # Candidates an HNSW scan keeps (pgvector's default is 40); iterative scans go past it as needed.
-# Measured on 10k clustered 384-dimension vectors (benchmarks/knowledge.py): questions near what
-# the knowledge base holds find 0.99 of the exact top 5 from 40 on; questions about nothing in it
-# (every chunk about as far, the worst case) 0.72 at 40, 0.90 at 100 and 0.95 at 150, which
-# costs up to 3 ms more than 40 at 100k. The margin is kept for questions of the second kind.
-MIN_EF_SEARCH = 150
+# Measured on 10k clustered 384-dimension vectors (benchmarks/knowledge.py, the same queries
+# interleaved): questions near what the knowledge base holds find 0.996 of the exact top 5 at 40
+# and 64, 1.0 at 100 and 150; questions about nothing it holds (every chunk about as far, the
+# worst case of an approximate search, and one where no chunk answers anyway) 0.68, 0.81, 0.91
+# and 0.95. The scan took 1.2, 1.3, 2.0 and 4.0 ms: 150 doubled the time of 100 for the worst
+# case's last 0.04.
+MIN_EF_SEARCH = 100
 # The HNSW build: pgvector's defaults. ef_construction 200 (the previous build) gained about
 # 0.015 of recall@5 on the worst-case questions and nothing on the others, for about three
 # times the build time (and the time of every insert into the graph).
