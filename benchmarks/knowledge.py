@@ -458,14 +458,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     close_knowledge_indexes()
 
     queries = synthetic_queries(query_count)
+    unrelated = synthetic_queries(100, related=False)[0]
     sqlite_rows = []
     for size in sizes:
         engine = SqliteKnowledgeIndex(WORK / f"speed-{size}.sqlite3")
         stored, texts = synthetic(size)
         load = fill(engine, 100, stored, texts)
         result = speed(engine, 100, queries, query_count)
-        sqlite_rows.append((size, load, result))
-        print(f"sqlite {size}: load {load:.1f}s {result}", flush=True)
+        recall = dense_recall(engine, 100, stored, queries[0][:100], TOP_K)
+        recall_unrelated = dense_recall(engine, 100, stored, unrelated, TOP_K)
+        sqlite_rows.append((size, load, result, recall, recall_unrelated))
+        print(
+            f"sqlite {size}: load {load:.1f}s {result} recall {recall:.3f} unrelated {recall_unrelated:.3f}", flush=True
+        )
         engine.close()
 
     pg_rows = pgvector_speed(sizes, query_count)
@@ -528,13 +533,18 @@ def report(
         "| dense recall@5 vs exact |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, load, result in sqlite_rows:
+    for size, load, result, recall, _recall_unrelated in sqlite_rows:
         cells = " | ".join(f"{result[mode][0]:.1f} / {result[mode][1]:.1f}" for mode in ("dense", "lexical", "hybrid"))
-        lines.append(f"| SQLite + sqlite-vec + FTS5 | {size:,} | {load:.0f} | {cells} | 1.000 (exact scan) |")
+        lines.append(f"| SQLite + sqlite-vec (cells) + FTS5 | {size:,} | {load:.0f} | {cells} | {recall:.3f} |")
     for size, load, result, recall, _recall_20, _recall_unrelated in pg_rows:
         cells = " | ".join(f"{result[mode][0]:.1f} / {result[mode][1]:.1f}" for mode in ("dense", "lexical", "hybrid"))
         lines.append(f"| PostgreSQL 18 + pgvector (HNSW) | {size:,} | {load:.0f} | {cells} | {recall:.3f} |")
     lines += [
+        "",
+        "The embedded engine's load includes splitting the knowledge base into cells each time it doubles",
+        "from 4,096 chunks (`cells.py`); its recall@5 of questions about nothing the knowledge base holds: "
+        + ", ".join(f"{row[4]:.3f} at {row[0]:,}" for row in sqlite_rows)
+        + ".",
         "",
         "pgvector's load is rows first, then the HNSW index built once (as a bulk import would); its",
         f"recall@{candidate_count(TOP_K)} (hybrid's candidate list): "
@@ -547,12 +557,14 @@ def report(
         f"A fresh web process: {memory['before']:.0f} MiB resident before its first query, {memory['after']:.0f} MiB",
         f"after it (torch and the model load on first use), {memory['second']:.0f} MiB after a second one.",
         "",
-        "Targets: " + "; ".join(targets(quality_rows, sqlite_rows, pg_rows)) + ".",
+        "Targets: " + "; ".join(targets(quality_rows, sqlite_rows, pg_rows, pages / ingest_seconds)) + ".",
     ]
     return "\n".join(lines)
 
 
-def targets(quality_rows: list[tuple[str, float, float]], sqlite_rows: list[Any], pg_rows: list[Any]) -> list[str]:
+def targets(
+    quality_rows: list[tuple[str, float, float]], sqlite_rows: list[Any], pg_rows: list[Any], pages_per_second: float
+) -> list[str]:
     """Each target of the knowledge index, met or missed, as measured above."""
     by_mode = {label: (recall, mrr) for label, recall, mrr in quality_rows}
     hybrid_wins = by_mode["hybrid"][1] > max(by_mode["lexical"][1], by_mode["dense"][1])
@@ -560,13 +572,14 @@ def targets(quality_rows: list[tuple[str, float, float]], sqlite_rows: list[Any]
         f"hybrid MRR@10 above lexical and dense: {'met' if hybrid_wins else 'missed'}",
         f"recall@5 >= 0.6: {'met' if by_mode['hybrid'][0] >= 0.6 else 'missed'}",
     ]
-    for size, _load, result in sqlite_rows:
+    for size, _load, result, _recall, _recall_unrelated in sqlite_rows:
         p50, p99 = result["hybrid"]
         met = p50 <= 10 and p99 <= 50
         verdicts.append(f"embedded hybrid at {size:,} p50 <= 10 ms and p99 <= 50 ms: {'met' if met else 'missed'}")
     for size, _load, result, recall, _recall_20, _recall_unrelated in pg_rows:
         ok = result["dense"][0] <= 5 and recall >= 0.95
         verdicts.append(f"pgvector dense at {size:,} p50 <= 5 ms with recall >= 0.95: {'met' if ok else 'missed'}")
+    verdicts.append(f"ingestion >= 10 pages/s: {'met' if pages_per_second >= 10 else 'missed'}")
     return verdicts
 
 
