@@ -489,10 +489,8 @@ class OpenAIStub:
 
         chosen = self._responder(record) if self._responder is not None else None
         with self._changed:
-            if chosen is not None:
-                reply = chosen
-            else:
-                reply = self._script.popleft() if self._script else self.default_reply
+            scripted = self._script.popleft() if chosen is None and self._script else None
+            reply = chosen or scripted or self.default_reply
             self._served += 1
             number = self._served
 
