@@ -1,6 +1,6 @@
 """Running a suite: each case asked through the one turn pipeline, as a door would, then scored.
 
-A run asks its cases `repeat` times each, at most `CONCURRENT_CASES` at once. Each attempt is a
+A run asks its cases `repeat` times each, at most SMARTER_EVALUATION_CONCURRENCY at once. Each attempt is a
 new conversation on the `evaluation` channel (billed and counted in usage like any other turn,
 and marked as evaluation traffic there). A case of several turns asks them in order in one
 conversation and scores the last answer. An attempt the pipeline refuses for the rate limit
@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,7 +34,6 @@ from smarter.lib.errors import RateLimited, SmarterError
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_CASES = 4
 RATE_LIMIT_WAITS = 6
 LONGEST_WAIT_SECONDS = 60.0
 LOCAL_EMBEDDING = {"provider": "local"}
@@ -109,7 +109,7 @@ async def _ask_all(
     overrides: TurnOverrides,
     judge: Judge | SmarterError | None,
 ) -> None:
-    gate = asyncio.Semaphore(CONCURRENT_CASES)
+    gate = asyncio.Semaphore(settings.SMARTER.evaluation_concurrency)
 
     async def ask(position: int, attempt: int) -> None:
         async with gate:
