@@ -247,9 +247,9 @@ def report(
     verdict = "within" if worst <= LIMIT_SECONDS else "OVER"
     return "\n".join(
         [
-            "## Evaluation runs",
+            "## Evaluation runs (`benchmarks/evaluation.py`)",
             "",
-            f"A suite of {CASES} cases (`benchmarks/evaluation.py`) against the stub upstream answering after "
+            f"A suite of {CASES} cases against the stub upstream answering after "
             f"{UPSTREAM_DELAY_MS} ms (a process of its own), on MariaDB and Redis, run by `run_evaluation` as a "
             "worker runs it; `SMARTER_EVALUATION_CONCURRENCY` cases at once. Medians of "
             f"{repeat} runs per concurrency, interleaved (the range of wall times in brackets). CPU per case is "
@@ -264,6 +264,14 @@ def report(
             f"(1, 5, 15 min) {load_before[0]:.1f}, {load_before[1]:.1f}, {load_before[2]:.1f} before and "
             f"{load_after[0]:.1f}, {load_after[1]:.1f}, {load_after[2]:.1f} after, on 2 cores shared with "
             "other work: the CPU per case is the steadier figure.",
+            "",
+            "The runner's CPU per case does not grow with the number of cases at once (it falls a little from "
+            "one at a time): a case is a turn waiting on the model, and its cost is the turn's. "
+            "What the concurrency decides is how close a run "
+            "comes to the account's evaluation rate limit (`SMARTER_RATE_LIMIT_EVALUATION_PER_MINUTE`, 300), "
+            "the platform's deliberate bound on evaluation traffic: with answers taking 2 s, 4 at once ask "
+            "120 turns a minute and 8 ask 240. The default is 8, so the rate limit, not a second, hidden "
+            "bound, decides how fast a run goes; an operator whose upstream quota is tight lowers either.",
         ]
     )
 

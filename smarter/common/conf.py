@@ -242,7 +242,7 @@ class SmarterSettings(BaseSettings):
         "failing (0: unlimited).",
     )
     evaluation_concurrency: int = Field(
-        4,
+        8,
         ge=1,
         le=64,
         description="Cases of one evaluation run asked at once (each a turn waiting on the model).",

@@ -40,7 +40,9 @@ from smarter.lib.errors import RateLimited, SmarterError, UpstreamError, Upstrea
 ASKS_PER_SAMPLE = 2  # a malformed reply is asked once more
 RATE_LIMIT_WAITS = 6
 LONGEST_WAIT_SECONDS = 60.0
-MAX_VERDICT_TOKENS = 200  # a score and one sentence
+# A verdict is a score and a sentence: what the budget holds for its answer. The request sets no
+# length limit, since a reasoning model spends its limit on reasoning and would answer nothing.
+VERDICT_TOKENS = 200
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,6 @@ class Judge:
             messages=tuple(messages),
             model=self.upstream.model,
             temperature=self.temperature,
-            max_tokens=MAX_VERDICT_TOKENS,
             timeout=self.upstream.timeout,
         )
         client = self.upstream.client()
@@ -96,7 +97,7 @@ class Judge:
 
     async def _ask(self, client: ChatProvider, request: ProviderRequest, session_key: str) -> ProviderReply:
         """One judge call, admitted and accounted as a turn is."""
-        reservation = await self._admit(estimate_prompt_tokens(request) + (request.max_tokens or 0))
+        reservation = await self._admit(estimate_prompt_tokens(request) + VERDICT_TOKENS)
         try:
             reply = await client.complete(request)
         except (UpstreamError, UpstreamTimeout) as error:

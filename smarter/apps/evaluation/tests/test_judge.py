@@ -129,8 +129,8 @@ def test_the_judge_samples_each_answer_k_times_and_reports_their_mean_and_spread
     )
     colour_prompt = next(r.messages[1]["content"] for r in judge_calls if COLOUR_ANSWER in r.messages[1]["content"])
     assert "A reference answer (a good answer need not repeat it word for word):\nTeal." in colour_prompt
-    assert {(r.body["model"], r.body["max_tokens"], "temperature" in r.body) for r in judge_calls} == {
-        ("gpt-4o-mini", 200, False)
+    assert {(r.body["model"], "max_tokens" in r.body, "temperature" in r.body) for r in judge_calls} == {
+        ("gpt-4o-mini", False, False)
     }
 
     # Every judge call (13, the malformed ones too) is charged to the account as a turn is.

@@ -29,6 +29,7 @@ from smarter.testing.openai_stub import OpenAIStub, RecordedRequest, ScriptedRep
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = "/api/v1/evals/support_golden/runs/"
 SLOW_SECONDS = 1.0
+CASES_AT_ONCE = 2
 
 
 @pytest.fixture
@@ -46,6 +47,8 @@ def upstream(transactional_db: Any, smarter_settings: Any) -> Iterator[OpenAIStu
             "SMARTER_OPENAI_BASE_URL": stub.url,
             "SMARTER_OPENAI_API_KEY": "sk-platform",
             "SMARTER_ALLOW_PRIVATE_HOSTS": "true",
+            # Two cases at once, so a slow run of 12 is cancelled well before its last case starts.
+            "SMARTER_EVALUATION_CONCURRENCY": str(CASES_AT_ONCE),
         }
         saved = {name: os.environ.get(name) for name in worker_env}
         os.environ.update(worker_env)
