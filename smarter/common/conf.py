@@ -241,6 +241,12 @@ class SmarterSettings(BaseSettings):
         description="Turns per minute of an account's evaluation runs, which wait when they reach it instead of "
         "failing (0: unlimited).",
     )
+    evaluation_concurrency: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="Cases of one evaluation run asked at once (each a turn waiting on the model).",
+    )
     rate_limit_plugin_test_per_minute: int = Field(
         30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
     )

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field, replace
 from django.conf import settings
 
 from smarter.apps.account import pricing
-from smarter.apps.account import services as account_services
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.chat import selectors
 from smarter.apps.chat.citations import turn_citations
@@ -49,7 +48,7 @@ from smarter.apps.chat.providers.base import (
     estimate_tokens,
 )
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
-from smarter.apps.chat.providers.factory import platform_default_model, provider_for
+from smarter.apps.chat.providers.factory import provider_for
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
 from smarter.apps.chat.recording import TurnRecord, turn_record, turn_record_later
 from smarter.apps.chat.turns import (
@@ -61,7 +60,8 @@ from smarter.apps.chat.turns import (
     TurnInput,
     TurnResult,
 )
-from smarter.apps.chatbot.selectors import attached_plugins, provider_of_turn
+from smarter.apps.chat.upstreams import platform_provider_name, upstream_for
+from smarter.apps.chatbot.selectors import attached_plugins
 from smarter.apps.plugin.execution import PluginResult, builtin_execute, plugin_execute
 from smarter.apps.plugin.models import Plugin
 from smarter.apps.plugin.selection import PromptSettings, SelectionDecision, apply_overlay, select_plugins
@@ -221,29 +221,21 @@ def _prompt_settings(turn: TurnInput, overlaid: list[Plugin]) -> PromptSettings:
 
 
 def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
-    """Resolve the provider name to credentials. A chatbot asking for `openai` on a platform
-    with no OpenAI configured gets the offline model, which says so in its answer."""
-    name = plan.prompt_settings.provider or settings.SMARTER.effective_llm_provider
-    model = plan.prompt_settings.model
-    if name == "openai" and not (settings.SMARTER.platform_openai_key or settings.SMARTER.openai_base_url):
-        name = "offline"
-    if name == "offline":
-        plan.provider, plan.model = "offline", OFFLINE_MODEL
-    elif name == "openai":
-        plan.provider, plan.model = "openai", model or platform_default_model()
-        plan.api_key, plan.base_url = settings.SMARTER.platform_openai_key, settings.SMARTER.openai_base_url
+    """Resolve the provider name to credentials (`upstreams.upstream_for`). A chatbot asking for
+    `openai` on a platform with no OpenAI configured gets the offline model, which says so in its
+    answer."""
+    name = plan.prompt_settings.provider or platform_provider_name()
+    chosen = upstream_for(account=turn.account, name=name, model=plan.prompt_settings.model, chatbot=turn.chatbot)
+    if chosen is None:
+        raise ValidationFailed(
+            f"The chatbot's provider {name!r} no longer exists.",
+            context={"kind": "Chatbot", "name": turn.chatbot.name},
+            errors=[FieldError("spec.config.provider", f"no Provider named {name!r}")],
+        )
+    plan.provider, plan.model, plan.api_key = chosen.provider, chosen.model, chosen.api_key
+    plan.base_url, plan.timeout, plan.guarded = chosen.base_url, chosen.timeout, chosen.guarded
+    if chosen.needs_price:
         _require_price(turn, plan)
-    else:
-        provider = provider_of_turn(account=turn.account, name=name, chatbot=turn.chatbot)
-        if provider is None:
-            raise ValidationFailed(
-                f"The chatbot's provider {name!r} no longer exists.",
-                context={"kind": "Chatbot", "name": turn.chatbot.name},
-                errors=[FieldError("spec.config.provider", f"no Provider named {name!r}")],
-            )
-        plan.provider, plan.model = provider.name, model or provider.default_model
-        plan.base_url, plan.timeout, plan.guarded = provider.base_url, float(provider.timeout), True
-        plan.api_key = account_services.secret_reveal(secret=provider.api_key) if provider.api_key else None
 
 
 def _require_price(turn: TurnInput, plan: _Plan) -> None:

@@ -15,7 +15,10 @@ from typing import Annotated, Any, Literal
 from django.db.models import QuerySet
 from pydantic import Field, StringConstraints, model_validator
 
-from smarter.apps.chatbot.selectors import chatbot_get
+from smarter.apps.account import pricing
+from smarter.apps.chat.providers.factory import platform_default_model
+from smarter.apps.chat.upstreams import platform_provider_name
+from smarter.apps.chatbot.selectors import chatbot_get, provider_get
 from smarter.apps.evaluation import selectors, services
 from smarter.apps.evaluation.models import TestSuite
 from smarter.apps.evaluation.scorers import DEFAULT_MIN_SCORE, SCORERS
@@ -29,7 +32,8 @@ from smarter.lib.manifests.model_broker import Written
 
 MAX_CASES = 500
 MAX_TURNS = 20
-ScorerName = Literal["exact", "contains", "regex", "tools", "similarity", "bleu", "chrf", "rouge"]
+MAX_JUDGE_SAMPLES = 10
+ScorerName = Literal["exact", "contains", "regex", "tools", "similarity", "bleu", "chrf", "rouge", "judge"]
 Phrase = Annotated[str, StringConstraints(min_length=1, max_length=1000)]
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
@@ -81,6 +85,9 @@ class CaseSpec(CamelModel):
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
         default_factory=list, max_length=20
     )
+    rubric: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = Field(
+        None, description="what the judge checks in this case, beside the suite's rubric"
+    )
 
     @model_validator(mode="after")
     def _asks_and_expects(self) -> CaseSpec:
@@ -105,11 +112,29 @@ class CaseSpec(CamelModel):
         return self
 
 
+class JudgeSpec(CamelModel):
+    """The model that scores answers against a rubric (scorer `judge`), asked `samples` times."""
+
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = Field(
+        None, description="openai or a Provider of your account; default: the platform's provider"
+    )
+    model: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        None, description="default: the provider's default model"
+    )
+    rubric: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+        description="what a good answer is, in words the judge scores against"
+    )
+    samples: int = Field(3, ge=1, le=MAX_JUDGE_SAMPLES, description="judge calls per answer; the score is their mean")
+    scale: Literal["0-1", "1-5"] = Field("0-1", description="the score the judge gives; 1-5 is mapped onto 0-1")
+    temperature: float | None = Field(None, ge=0, le=2, description="default: the provider's, which samples")
+
+
 class TestSuiteSpec(CamelModel):
     __test__ = False
 
     chatbot: ResourceName = Field(description="a Chatbot of your account")
     threshold: float = Field(0.8, ge=0, le=1, description="the share of cases that must pass")
+    judge: JudgeSpec | None = Field(None, description="the model behind the judge scorer")
     cases: list[CaseSpec] = Field(min_length=1, max_length=MAX_CASES)
 
     @model_validator(mode="after")
@@ -119,6 +144,14 @@ class TestSuiteSpec(CamelModel):
             if case.name in seen:
                 raise ValueError(f"two cases are named {case.name!r}")
             seen.add(case.name)
+        return self
+
+    @model_validator(mode="after")
+    def _judged_cases_have_a_judge(self) -> TestSuiteSpec:
+        if self.judge is None:
+            unjudged = next((case.name for case in self.cases if "judge" in case.scorers), None)
+            if unjudged is not None:
+                raise ValueError(f"the case {unjudged!r} names the judge scorer: give the suite a judge")
         return self
 
 
@@ -154,7 +187,36 @@ class TestSuiteBroker(ModelBroker[TestSuite]):
             error = FieldError("spec.chatbot", f"no Chatbot named {spec.chatbot!r} in your account")
             raise self.invalid(manifest.metadata.name, [error])
         cases = [case.model_dump(by_alias=True, mode="json") for case in spec.cases]
-        return {**self.metadata_fields(manifest), "chatbot": chatbot, "threshold": spec.threshold, "cases": cases}
+        judge = self._judge(caller, manifest) if spec.judge is not None else {}
+        return {
+            **self.metadata_fields(manifest),
+            "chatbot": chatbot,
+            "threshold": spec.threshold,
+            "judge": judge,
+            "cases": cases,
+        }
+
+    def _judge(self, caller: Caller, manifest: Any) -> dict[str, Any]:
+        """The judge section as stored. Its provider is looked up in the caller's account only
+        (another account's is as unknown as a name nobody has), and the platform's key judges
+        only with a priced model, as a turn on it does."""
+        judge: JudgeSpec = manifest.spec.judge
+        name = judge.provider or platform_provider_name()
+        problem: FieldError | None = None
+        if name == "offline":
+            problem = FieldError("spec.judge.provider", "the offline model cannot judge: name openai or a Provider")
+        elif name == "openai":
+            model = judge.model or platform_default_model()
+            if not pricing.is_priced(provider="openai", model=model):
+                loc = "spec.judge.model" if judge.model else "spec.judge"
+                problem = FieldError(loc, f"model {model!r} has no price on this platform")
+        elif provider_get(account=caller.account, name=name) is None:
+            problem = FieldError(
+                "spec.judge.provider", f"must be openai or a Provider of your account; {name!r} is none"
+            )
+        if problem is not None:
+            raise self.invalid(manifest.metadata.name, [problem])
+        return judge.model_dump(by_alias=True, mode="json", exclude_none=True)
 
     def write(self, caller: Caller, name: str, row: TestSuite | None, fields: dict[str, Any]) -> Written[TestSuite]:
         if row is None:
@@ -168,6 +230,7 @@ class TestSuiteBroker(ModelBroker[TestSuite]):
         return {
             "chatbot": row.chatbot.name,
             "threshold": row.threshold,
+            "judge": JudgeSpec.model_validate(row.judge) if row.judge else None,
             "cases": [CaseSpec.model_validate(case) for case in row.cases],
         }
 

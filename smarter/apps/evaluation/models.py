@@ -107,6 +107,8 @@ class EvalResult(models.Model):
     score = models.FloatField(null=True, blank=True)
     scores = models.JSONField(default=dict)
     details = models.JSONField(default=dict)
+    # Per sampling scorer (the judge), each sample's score: {"judge": [0.8, 0.6, 0.7]}.
+    samples = models.JSONField(default=dict, blank=True)
     answer = models.TextField(blank=True)
     tool_calls = models.JSONField(default=list)
     error = models.CharField(max_length=2000, blank=True)

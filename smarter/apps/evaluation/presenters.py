@@ -6,6 +6,7 @@ import statistics
 from typing import Any
 
 from smarter.apps.evaluation.models import EvalResult, EvalRun
+from smarter.apps.evaluation.scorers.judge import spread_of
 
 
 def _when(value: Any) -> str | None:
@@ -47,6 +48,9 @@ def result_item(result: EvalResult) -> dict[str, Any]:
         "score": result.score,
         "scores": result.scores,
         "details": result.details,
+        # A sampling scorer (the judge): each sample, and their standard deviation.
+        "samples": result.samples,
+        "spread": {scorer: round(spread_of(values), 6) for scorer, values in result.samples.items()},
         "answer": result.answer,
         "toolCalls": result.tool_calls,
         "error": result.error or None,

@@ -1,13 +1,13 @@
 """Running a suite: each case asked through the one turn pipeline, as a door would, then scored.
 
-A run asks its cases `repeat` times each, at most `CONCURRENT_CASES` at once. Each attempt is a
+A run asks its cases `repeat` times each, at most SMARTER_EVALUATION_CONCURRENCY at once. Each attempt is a
 new conversation on the `evaluation` channel (billed and counted in usage like any other turn,
 and marked as evaluation traffic there). A case of several turns asks them in order in one
 conversation and scores the last answer. An attempt the pipeline refuses for the rate limit
 waits as told and asks again; any other failure (the upstream down or too slow, the budget
-spent) makes the attempt an error, which is never scored as 0. A cancelled run starts no new
-attempt. Re-running a run asks only the attempts it has no result for, so a retried or
-redelivered run never asks a case twice.
+spent) makes the attempt an error, which is never scored as 0; so does a judge that cannot give
+a score (`judging`). A cancelled run starts no new attempt. Re-running a run asks only the
+attempts it has no result for, so a retried or redelivered run never asks a case twice.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import time
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from smarter.apps.chat.pipeline import run_turn
 from smarter.apps.chat.turns import TurnInput, TurnOverrides, TurnResult
 from smarter.apps.chatbot.models import ChatbotVersion
+from smarter.apps.evaluation.judging import Judge, judge_of
 from smarter.apps.evaluation.models import FINISHED, EvalResult, EvalRun, RunStatus
 from smarter.apps.evaluation.records import CaseAnswer, CaseExpectation, PluginExpectation, Score, ToolCallMade
 from smarter.apps.evaluation.scorers import ScoringContext, default_scorers, passes, score_answer
@@ -32,7 +34,6 @@ from smarter.lib.errors import RateLimited, SmarterError
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_CASES = 4
 RATE_LIMIT_WAITS = 6
 LONGEST_WAIT_SECONDS = 60.0
 LOCAL_EMBEDDING = {"provider": "local"}
@@ -97,20 +98,24 @@ def run_evaluation(run_id: int) -> str | None:
         for attempt in range(1, run.repeat + 1)
         if (position, attempt) not in done
     ]
-    async_to_sync(_ask_all)(run, cases, pending, overrides_of(run))
+    async_to_sync(_ask_all)(run, cases, pending, overrides_of(run), judge_of(run))
     return settle(run.pk)
 
 
 async def _ask_all(
-    run: EvalRun, cases: list[dict[str, Any]], pending: list[tuple[int, int]], overrides: TurnOverrides
+    run: EvalRun,
+    cases: list[dict[str, Any]],
+    pending: list[tuple[int, int]],
+    overrides: TurnOverrides,
+    judge: Judge | SmarterError | None,
 ) -> None:
-    gate = asyncio.Semaphore(CONCURRENT_CASES)
+    gate = asyncio.Semaphore(settings.SMARTER.evaluation_concurrency)
 
     async def ask(position: int, attempt: int) -> None:
         async with gate:
             if await _cancel_requested(run.pk):
                 return
-            await _attempt(run, cases[position], position, attempt, overrides)
+            await _attempt(run, cases[position], position, attempt, overrides, judge)
 
     await asyncio.gather(*(ask(position, attempt) for position, attempt in pending))
 
@@ -162,7 +167,14 @@ def _answer_of(result: TurnResult) -> CaseAnswer:
     return CaseAnswer(text=result.content, tool_calls=calls)
 
 
-async def _attempt(run: EvalRun, case: dict[str, Any], position: int, attempt: int, overrides: TurnOverrides) -> None:
+async def _attempt(
+    run: EvalRun,
+    case: dict[str, Any],
+    position: int,
+    attempt: int,
+    overrides: TurnOverrides,
+    judge: Judge | SmarterError | None,
+) -> None:
     started = time.perf_counter()
     try:
         result, latency_ms, tokens = await _converse(run, case, overrides)
@@ -190,7 +202,24 @@ async def _attempt(run: EvalRun, case: dict[str, Any], position: int, attempt: i
     answer = _answer_of(result)
     expectation = expectation_of(case)
     names = case.get("scorers") or default_scorers(expectation)
-    context = ScoringContext(account_id=run.account_id, embedding=LOCAL_EMBEDDING)
+    judged: Score | None = None
+    if "judge" in names:
+        try:
+            judged = await _judged(judge, case, answer, expectation, result.session_key)
+        except SmarterError as error:
+            await _save(
+                run,
+                case,
+                position,
+                attempt,
+                answer=answer,
+                error=f"{error.status} {error.description}"[:2000],
+                latency_ms=latency_ms,
+                tokens=tokens,
+                session_key=result.session_key,
+            )
+            return
+    context = ScoringContext(account_id=run.account_id, embedding=LOCAL_EMBEDDING, judged=judged)
     try:
         scores = await sync_to_async(score_answer, thread_sensitive=False)(answer, expectation, names, context)
     except Exception as error:  # a scorer's model failing is an error, not a 0
@@ -209,6 +238,22 @@ async def _attempt(run: EvalRun, case: dict[str, Any], position: int, attempt: i
         session_key=result.session_key,
         provider=result.provider,
         model=result.model,
+    )
+
+
+async def _judged(
+    judge: Judge | SmarterError | None,
+    case: dict[str, Any],
+    answer: CaseAnswer,
+    expectation: CaseExpectation,
+    session_key: str,
+) -> Score:
+    if judge is None:  # the manifest refuses a judged case without a judge; an old version may have one
+        raise SmarterError("The case names the judge scorer but its suite has no judge.")
+    if isinstance(judge, SmarterError):
+        raise judge
+    return await judge.score(
+        case=case, prompts=prompts_of(case), answer=answer, expectation=expectation, session_key=session_key
     )
 
 
@@ -240,6 +285,7 @@ def _save(
             "score": None if error or not values else round(statistics.fmean(values), 6),
             "scores": {score.scorer: score.value for score in scores or ()},
             "details": {score.scorer: score.detail for score in scores or () if score.detail},
+            "samples": {score.scorer: list(score.samples) for score in scores or () if score.samples},
             "answer": answer.text if answer else "",
             "tool_calls": [{"name": call.name, "arguments": call.arguments} for call in answer.tool_calls]
             if answer

@@ -29,11 +29,14 @@ from smarter.lib.errors import Conflict, FieldError, ValidationFailed
 
 MAX_REPEAT = 10
 # What makes a new version of a suite (its metadata does not).
-_SPEC_FIELDS = ("chatbot", "threshold", "cases")
+_SPEC_FIELDS = ("chatbot", "threshold", "judge", "cases")
 
 
 def _spec_of(suite: TestSuite) -> dict[str, Any]:
-    return {"chatbot": suite.chatbot.name, "threshold": suite.threshold, "cases": suite.cases}
+    spec: dict[str, Any] = {"chatbot": suite.chatbot.name, "threshold": suite.threshold, "cases": suite.cases}
+    if suite.judge:
+        spec["judge"] = suite.judge
+    return spec
 
 
 def _record_version(suite: TestSuite, user: User | None) -> TestSuiteVersion:

@@ -49,7 +49,8 @@ class ChargeKind(models.TextChoices):
 
 
 class UsageEvent(models.Model):
-    """The outbox: one row per chat turn, written in the turn's own transaction.
+    """The outbox: one row per chat turn (or per evaluation judge call, keyed `judge-...`),
+    written in the turn's own transaction.
 
     A Celery task turns it into Charges after commit; a periodic sweep re-enqueues rows still
     pending (broker down, worker killed). `payload` lists what to write, so the task needs

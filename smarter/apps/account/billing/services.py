@@ -48,7 +48,7 @@ class ToolUse:
 def usage_event_record(
     *,
     account: Account,
-    turn_id: int,
+    turn_id: int | None,
     created_at: datetime,
     user: User | None,
     api_key: ApiKey | None,
@@ -62,12 +62,15 @@ def usage_event_record(
     completion_tokens: int,
     tools: list[ToolUse],
     cost: Decimal | None = None,
+    key: str | None = None,
 ) -> int:
     """The outbox row of a turn; returns its id. Call it inside the turn's transaction: the task
     is published only after that transaction commits, so it never looks for a row that is not
-    there yet. `cost`: the completion's price when the caller has it already."""
+    there yet. `cost`: the completion's price when the caller has it already. `key`: the row's
+    unique key for a model call that is no turn (an evaluation judge's, with `turn_id` None);
+    a turn's is `turn-<id>`."""
     total = prompt_tokens + completion_tokens
-    key = f"turn-{turn_id}"
+    key = key or f"turn-{turn_id}"
     if cost is None:
         # Priced when the usage happens, so a later price edit does not change past turns.
         cost = token_cost(

@@ -115,7 +115,7 @@ class RunView(_Journaled):
 class RunCancelView(_Journaled):
     command = "eval_cancel"
 
-    @extend_schema(summary="Stop a run: no new case starts", operation_id="eval_run_cancel", **DOCS)
+    @extend_schema(summary="Stop a run: no new case starts", operation_id="eval_run_cancel", request=None, **DOCS)
     def post(self, request: Request, name: str, run_id: str) -> Response:
         run = _run(request, _suite(request, name), run_id)
         _admit(request)
@@ -130,6 +130,7 @@ class RunRetryView(_Journaled):
     @extend_schema(
         summary="Ask a finished run's errored cases again",
         operation_id="eval_run_retry",
+        request=None,
         tags=["evaluation"],
         responses={202: OpenApiTypes.OBJECT, **ERRORS},
     )

@@ -8,9 +8,13 @@
 | `tools` | `expectPlugins` / `forbidPlugins` | the share of those assertions that hold |
 | `similarity` | `expected` | cosine similarity of the two embeddings |
 | `bleu`, `chrf`, `rouge` | `expected` | sentence BLEU, chrF, ROUGE-L F (0 to 1) |
+| `judge` | the suite's `judge` (a rubric) | the mean of k samples of a judge model's score |
 
 Rule scorers (`exact`, `contains`, `regex`, `tools`) pass only at 1; graded ones pass at the
 case's `minScore`. A case passes when every scorer it runs passes; its score is their mean.
+
+The judge calls a model, so the runner asks it (`evaluation.judging`) before the other scorers
+run and hands its score in through the context; the scorers here stay plain functions.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class ScoringContext:
 
     account_id: int
     embedding: dict[str, Any]
+    judged: Score | None = None  # the judge's score of this answer, when the case runs the judge
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,12 @@ class Scorer:
     graded: bool  # passes at the case's minScore (else only at 1)
     needs_expected: bool
     score: Callable[[CaseAnswer, CaseExpectation, ScoringContext], Score]
+
+
+def _judged(answer: CaseAnswer, expectation: CaseExpectation, context: ScoringContext) -> Score:
+    if context.judged is None:
+        raise RuntimeError("the judge's score is asked by the runner before scoring")
+    return context.judged
 
 
 def _plain(function: Callable[[CaseAnswer, CaseExpectation], Score]) -> Callable[..., Score]:
@@ -66,6 +77,7 @@ SCORERS: dict[str, Scorer] = {
         Scorer("bleu", graded=True, needs_expected=True, score=_plain(bleu)),
         Scorer("chrf", graded=True, needs_expected=True, score=_plain(chrf)),
         Scorer("rouge", graded=True, needs_expected=True, score=_plain(rouge)),
+        Scorer("judge", graded=True, needs_expected=False, score=_judged),
     )
 }
 
