@@ -78,3 +78,15 @@ def flushed_redis_or_skip(url: str) -> str:
 def redis_url() -> str:
     """A real Redis on loopback (this process's database, flushed before the test), or a skip naming it."""
     return flushed_redis_or_skip(worker_redis_url())
+
+
+@pytest.fixture
+def platform_upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
+    """The platform's own provider (`openai`, with the platform's key) is a stub upstream on
+    loopback: what a turn of a chatbot without its own Provider calls."""
+    with OpenAIStub() as stub:
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
+        yield stub

@@ -6,7 +6,6 @@ found (404) and a refused write changes nothing. Runs ask a stub upstream on loo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,14 +32,9 @@ SUITE = "/dashboard/evals/support_golden"
 
 
 @pytest.fixture
-def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        smarter_settings.llm_provider = "openai"
-        smarter_settings.openai_base_url = stub.url
-        smarter_settings.openai_api_key = "sk-platform"
-        smarter_settings.allow_private_hosts = True
-        stub.respond_with(golden_upstream)
-        yield stub
+def upstream(platform_upstream: OpenAIStub) -> OpenAIStub:
+    platform_upstream.respond_with(golden_upstream)
+    return platform_upstream
 
 
 @pytest.fixture

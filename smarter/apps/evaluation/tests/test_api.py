@@ -3,7 +3,6 @@ them, comparing two, reviewing a result; bad bodies refused at their field, chan
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,9 @@ RUNS = "/api/v1/evals/support_golden/runs/"
 
 
 @pytest.fixture
-def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        smarter_settings.llm_provider = "openai"
-        smarter_settings.openai_base_url = stub.url
-        smarter_settings.openai_api_key = "sk-platform"
-        smarter_settings.allow_private_hosts = True
-        stub.respond_with(golden_upstream)
-        yield stub
+def upstream(platform_upstream: OpenAIStub) -> OpenAIStub:
+    platform_upstream.respond_with(golden_upstream)
+    return platform_upstream
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ charged on the evaluation channel as a turn is."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -40,13 +39,8 @@ JUDGED_CASES: list[dict[str, Any]] = [
 
 
 @pytest.fixture
-def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        smarter_settings.llm_provider = "openai"
-        smarter_settings.openai_base_url = stub.url
-        smarter_settings.openai_api_key = "sk-platform"
-        smarter_settings.allow_private_hosts = True
-        yield stub
+def upstream(platform_upstream: OpenAIStub) -> OpenAIStub:
+    return platform_upstream
 
 
 def apply(persona: Persona, manifest: dict[str, Any]) -> Any:

@@ -3,7 +3,6 @@ loopback that answers per prompt, scored, counted; an upstream failure is an err
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,13 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
-    with OpenAIStub() as stub:
-        smarter_settings.llm_provider = "openai"
-        smarter_settings.openai_base_url = stub.url
-        smarter_settings.openai_api_key = "sk-platform"
-        smarter_settings.allow_private_hosts = True
-        yield stub
+def upstream(platform_upstream: OpenAIStub) -> OpenAIStub:
+    return platform_upstream
 
 
 def apply(persona: Persona, manifest: dict[str, Any]) -> None:
