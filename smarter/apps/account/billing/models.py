@@ -121,7 +121,8 @@ class Charge(models.Model):
 
 
 class UsageRollup(models.Model):
-    """Charges summed per hour or per day, account, chatbot, model and API key (0: no key)."""
+    """Charges summed per hour or per day, account, chatbot, model, API key (0: no key) and the
+    channel the turns came through (`evaluation` for evaluation runs)."""
 
     class Period(models.TextChoices):
         HOUR = "hour", "Hour"
@@ -135,6 +136,7 @@ class UsageRollup(models.Model):
     model = models.CharField(max_length=255, blank=True)
     api_key_id = models.BigIntegerField(default=0)
     api_key_name = models.CharField(max_length=50, blank=True)
+    channel = models.CharField(max_length=10, blank=True)
     requests = models.PositiveIntegerField(default=0, help_text="completion charges: one per turn")
     tool_calls = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveBigIntegerField(default=0)
@@ -145,8 +147,8 @@ class UsageRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "period", "period_start", "chatbot_id", "model", "api_key_id"],
-                name="rollup_unique_bucket",
+                fields=["account", "period", "period_start", "chatbot_id", "model", "api_key_id", "channel"],
+                name="rollup_unique_bucket_channel",
             )
         ]
         indexes = [models.Index(fields=["account", "period", "period_start"], name="rollup_account_period")]

@@ -13,8 +13,8 @@ from django.db.models.functions import TruncDate
 from smarter.apps.account.billing.models import Charge, ChargeKind, UsageRollup
 from smarter.apps.account.models import Account
 
-GroupBy = Literal["day", "chatbot", "model", "api_key"]
-GROUP_BY_CHOICES: tuple[str, ...] = ("day", "chatbot", "model", "api_key")
+GroupBy = Literal["day", "chatbot", "model", "api_key", "channel"]
+GROUP_BY_CHOICES: tuple[str, ...] = ("day", "chatbot", "model", "api_key", "channel")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def usage_report(*, account: Account, start: datetime, end: datetime, group_by: 
         "chatbot": "chatbot_name",
         "model": "model",
         "api_key": "api_key_name",
+        "channel": "channel",
     }[group_by]
     grouped = (
         charges.annotate(group=group if not isinstance(group, str) else _field(group))
@@ -111,6 +112,7 @@ def usage_report_from_rollups(*, account: Account, start: datetime, end: datetim
         "chatbot": _field("chatbot_name"),
         "model": _field("model"),
         "api_key": _field("api_key_name"),
+        "channel": _field("channel"),
     }[group_by]
     grouped = (
         rollups.annotate(group=group)

@@ -351,15 +351,9 @@ def _rollup_day(*, account_id: int, day: datetime) -> None:
         rows: list[UsageRollup] = []
         for period, bucket in ((UsageRollup.Period.HOUR, TruncHour("created_at")), (UsageRollup.Period.DAY, None)):
             query = charges.annotate(bucket=bucket) if bucket is not None else charges
-            group = (
-                ["bucket", "chatbot_id", "model", "api_key_id"]
-                if bucket is not None
-                else [
-                    "chatbot_id",
-                    "model",
-                    "api_key_id",
-                ]
-            )
+            group = ["chatbot_id", "model", "api_key_id", "channel"]
+            if bucket is not None:
+                group = ["bucket", *group]
             for row in query.values(*group).annotate(
                 chatbot_label=Max("chatbot_name"),
                 key_label=Max("api_key_name"),
@@ -380,6 +374,7 @@ def _rollup_day(*, account_id: int, day: datetime) -> None:
                         model=row["model"],
                         api_key_id=row["api_key_id"] or 0,
                         api_key_name=row["key_label"] or "",
+                        channel=row["channel"] or "",
                         requests=row["requests"],
                         tool_calls=row["tools"],
                         prompt_tokens=row["prompt"] or 0,

@@ -107,7 +107,7 @@ def test_two_hundred_turns_write_one_completion_charge_each_and_one_per_tool_cal
     services.usage_rollup(since=timezone.now() - timedelta(hours=1))
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     tomorrow = today + timedelta(days=1)
-    for group_by in ("day", "chatbot", "model", "api_key"):
+    for group_by in ("day", "chatbot", "model", "api_key", "channel"):
         raw = usage_report(account=owner.account, start=today, end=tomorrow, group_by=group_by)
         rolled = usage_report_from_rollups(account=owner.account, start=today, end=tomorrow, group_by=group_by)
         assert rolled == raw

@@ -437,6 +437,8 @@ def test_usage_shows_tokens_and_cost_per_chatbot_and_model_and_exports_csv(owner
     assert response.context["totals"].total_tokens == 1800
     assert [(row.key, row.total_tokens) for row in response.context["by_chatbot"]] == [("kiosk", 300), ("shop", 1500)]
     assert [(row.key, row.requests) for row in response.context["by_model"]] == [("gpt-4o-mini", 2)]
+    assert [(row.key, row.requests) for row in response.context["by_channel"]] == [("sandbox", 2)]
+    assert b'<td class="mono">sandbox</td><td class="num">2</td>' in response.content
     assert len(response.context["tokens_chart"].bars) == 7
     assert response.context["tokens_chart"].bars[-1].value == 1800
     cost = token_cost(model="gpt-4o-mini", prompt_tokens=1000, completion_tokens=500) + token_cost(

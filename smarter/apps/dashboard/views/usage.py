@@ -44,6 +44,7 @@ def usage(request: HttpRequest) -> HttpResponse:
     by_day = usage_report(account=account, start=start, end=end, group_by="day")
     by_chatbot = usage_report(account=account, start=start, end=end, group_by="chatbot")
     by_model = usage_report(account=account, start=start, end=end, group_by="model")
+    by_channel = usage_report(account=account, start=start, end=end, group_by="channel")
     points = _by_day(by_day, start, days)
     context = {
         "days": days,
@@ -53,6 +54,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         "cost_chart": bar_chart([(day, cost) for day, _, cost in points], unit="$", decimals=4),
         "by_chatbot": by_chatbot.rows,
         "by_model": by_model.rows,
+        "by_channel": by_channel.rows,
         "chatbot_chart": bar_chart(
             [(row.key or "(none)", float(row.total_tokens)) for row in by_chatbot.rows], unit="tokens", horizontal=True
         ),

@@ -132,3 +132,20 @@ def test_a_run_pins_an_earlier_chatbot_version_as_that_versions_prompt_and_model
     sent = upstream.chat_requests[-1].body
     assert sent["model"] == "gpt-4o-mini"
     assert sent["messages"][0]["content"].startswith("You sell Gizmos.")
+
+
+def test_a_runs_turns_are_billed_and_shown_apart_as_evaluation_traffic_in_usage(
+    upstream: OpenAIStub, owner: Persona
+) -> None:
+    upstream.respond_with(golden_upstream)
+    apply(owner, chatbot_manifest())
+    apply(owner, suite_manifest(GOLDEN_CASES))
+    chatted = owner.client.post("/api/v1/chatbots/support/chat/", {"prompt": "What does a Gizmo cost?"}, format="json")
+    assert chatted.status_code == 200, chatted.content
+
+    start(owner)
+    usage = owner.client.get("/api/v1/usage/", {"group_by": "channel"}).json()["data"]
+
+    requests_by_channel = {row["key"]: row["requests"] for row in usage["rows"]}
+    assert requests_by_channel == {"api": 1, "evaluation": 6}  # 5 cases, one of two turns
+    assert all(row["cost"] > 0 for row in usage["rows"])
