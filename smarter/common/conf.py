@@ -245,7 +245,8 @@ class SmarterSettings(BaseSettings):
         8,
         ge=1,
         le=64,
-        description="Cases of one evaluation run asked at once (each a turn waiting on the model).",
+        description="Cases of one evaluation run asked at once (each a turn waiting on the model); "
+        "on SQLite, the embedded default, always one.",
     )
     rate_limit_plugin_test_per_minute: int = Field(
         30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."

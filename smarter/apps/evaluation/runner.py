@@ -20,6 +20,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -102,6 +103,16 @@ def run_evaluation(run_id: int) -> str | None:
     return settle(run.pk)
 
 
+def cases_at_once() -> int:
+    """`SMARTER_EVALUATION_CONCURRENCY`, except on SQLite (the embedded default): one case at a
+    time there. SQLite lets one connection write at a time, and a turn's writes come from more
+    than one thread (the billing task runs in the web process there), so concurrent cases made
+    each other fail with "database is locked"."""
+    if connection.vendor == "sqlite":
+        return 1
+    return int(settings.SMARTER.evaluation_concurrency)
+
+
 async def _ask_all(
     run: EvalRun,
     cases: list[dict[str, Any]],
@@ -109,7 +120,7 @@ async def _ask_all(
     overrides: TurnOverrides,
     judge: Judge | SmarterError | None,
 ) -> None:
-    gate = asyncio.Semaphore(settings.SMARTER.evaluation_concurrency)
+    gate = asyncio.Semaphore(cases_at_once())
 
     async def ask(position: int, attempt: int) -> None:
         async with gate:
