@@ -7,11 +7,13 @@ import hashlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from smarter.apps.account.billing import limits
 from smarter.apps.account.models import Account
 from smarter.apps.chatbot.models import Chatbot, ChatbotVersion
 from smarter.apps.evaluation.models import (
@@ -67,6 +69,13 @@ def test_suite_update(*, test_suite: TestSuite, user: User | None = None, **fiel
 
 def test_suite_delete(*, test_suite: TestSuite) -> None:
     test_suite.delete()
+
+
+def eval_request_admit(*, caller: Any) -> None:
+    """Starting, cancelling and retrying runs, from the API or the console: counted per API key
+    (or console user) against the API key rate limit; 429 with Retry-After beyond it."""
+    per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
+    limits.door_admit(key=f"evals:{limits.caller_key(caller)}", per_minute=per_minute, what="to evaluation runs")
 
 
 def config_hash(spec: dict[str, Any]) -> str:

@@ -10,18 +10,16 @@ the API's command names.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from smarter.apps.account.billing import limits
-from smarter.apps.account.caller import Caller
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.charts import bar_chart
 from smarter.apps.dashboard.journaling import journal_as, journaled
@@ -48,12 +46,6 @@ def _run(request: HttpRequest, suite: TestSuite, run_id: int) -> EvalRun:
     return run
 
 
-def _admit(caller: Caller) -> None:
-    """The API's budget for starting, cancelling and retrying runs, shared with it per user."""
-    per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
-    limits.door_admit(key=f"evals:{limits.caller_key(caller)}", per_minute=per_minute, what="to evaluation runs")
-
-
 def _refused(request: HttpRequest, error: SmarterError, title: str) -> HttpResponse:
     context = {"status": error.status, "title": title, "message": error.description}
     response = page(request, "dashboard/error.html", context, status=error.status)
@@ -78,7 +70,7 @@ def run_start(request: HttpRequest, name: str) -> HttpResponse:
     caller = caller_of(request)
     suite = _suite(request, name)
     try:
-        _admit(caller)
+        services.eval_request_admit(caller=caller)
         run = services.eval_run_start(account=caller.account, suite=suite, user=caller.user)
     except SmarterError as error:
         return _refused(request, error, "The run did not start")
@@ -167,34 +159,31 @@ def run_detail(request: HttpRequest, name: str, run_id: int) -> HttpResponse:
     return _run_page(request, suite, _run(request, suite, run_id))
 
 
-@require_POST
-@journaled("eval_cancel", "TestSuite")
-@console_page()
-def run_cancel(request: HttpRequest, name: str, run_id: int) -> HttpResponse:
+def _act_on_run(request: HttpRequest, name: str, run_id: int, act: Callable[..., Any]) -> HttpResponse:
+    """Cancel or retry: admitted like the API's, journaled as `suite/run`, back to the run page."""
     suite = _suite(request, name)
     run = _run(request, suite, run_id)
     journal_as(request, f"{suite.name}/{run.pk}")
     try:
-        _admit(caller_of(request))
-        services.eval_run_cancel(run=run)
+        services.eval_request_admit(caller=caller_of(request))
+        act(run=run)
     except SmarterError as error:
         return _run_page(request, suite, run, error=error.description, status=error.status)
     return _back_to_run(request, suite, run)
+
+
+@require_POST
+@journaled("eval_cancel", "TestSuite")
+@console_page()
+def run_cancel(request: HttpRequest, name: str, run_id: int) -> HttpResponse:
+    return _act_on_run(request, name, run_id, services.eval_run_cancel)
 
 
 @require_POST
 @journaled("eval_retry", "TestSuite")
 @console_page()
 def run_retry(request: HttpRequest, name: str, run_id: int) -> HttpResponse:
-    suite = _suite(request, name)
-    run = _run(request, suite, run_id)
-    journal_as(request, f"{suite.name}/{run.pk}")
-    try:
-        _admit(caller_of(request))
-        services.eval_run_retry(run=run)
-    except SmarterError as error:
-        return _run_page(request, suite, run, error=error.description, status=error.status)
-    return _back_to_run(request, suite, run)
+    return _act_on_run(request, name, run_id, services.eval_run_retry)
 
 
 @require_POST

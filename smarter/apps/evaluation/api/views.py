@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from smarter.apps.account.api.journaled import JournaledView
-from smarter.apps.account.billing import limits
 from smarter.apps.evaluation import presenters, selectors, services
 from smarter.apps.evaluation.models import EvalResult, EvalRun, Rating, TestSuite
 from smarter.lib.errors import FieldError, NotFound, ValidationFailed
@@ -41,12 +39,6 @@ def _run(request: Request, suite: TestSuite, run_id: Any) -> EvalRun:
             context={"kind": "EvalRun", "suite": suite.name, "id": int(run_id)},
         )
     return run
-
-
-def _admit(request: Request) -> None:
-    """Starting, cancelling and retrying runs, counted per API key (or console user)."""
-    per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
-    limits.door_admit(key=f"evals:{limits.caller_key(request.auth)}", per_minute=per_minute, what="to evaluation runs")
 
 
 def _object_body(request: Request) -> dict[str, Any]:
@@ -89,7 +81,7 @@ class RunsView(_Journaled):
     def post(self, request: Request, name: str) -> Response:
         suite = _suite(request, name)
         given = parse(RunBody, _object_body(request))
-        _admit(request)
+        services.eval_request_admit(caller=request.auth)
         run = services.eval_run_start(
             account=request.auth.account,
             suite=suite,
@@ -118,7 +110,7 @@ class RunCancelView(_Journaled):
     @extend_schema(summary="Stop a run: no new case starts", operation_id="eval_run_cancel", request=None, **DOCS)
     def post(self, request: Request, name: str, run_id: str) -> Response:
         run = _run(request, _suite(request, name), run_id)
-        _admit(request)
+        services.eval_request_admit(caller=request.auth)
         self.journal_name = f"{name}/{run.pk}"
         run = services.eval_run_cancel(run=run)
         return Response({"data": presenters.run_item(run)})
@@ -136,7 +128,7 @@ class RunRetryView(_Journaled):
     )
     def post(self, request: Request, name: str, run_id: str) -> Response:
         run = _run(request, _suite(request, name), run_id)
-        _admit(request)
+        services.eval_request_admit(caller=request.auth)
         self.journal_name = f"{name}/{run.pk}"
         run = services.eval_run_retry(run=run)
         return Response({"data": {"id": run.pk, "status": run.status}}, status=202)
