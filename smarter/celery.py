@@ -33,4 +33,10 @@ app.conf.beat_schedule = {
         "task": "smarter.apps.chatbot.tasks.expire_custom_domain_claims_task",
         "schedule": crontab(minute=35),
     },
+    # Channels: messages and replies no worker took (the broker lost them, a worker died) are
+    # handed over again; a message is claimed once, so a duplicate costs nothing.
+    "sweep-channel-messages": {
+        "task": "smarter.apps.channels.tasks.sweep_channel_messages_task",
+        "schedule": 60.0,
+    },
 }

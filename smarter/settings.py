@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "smarter.apps.chatbot",
     "smarter.apps.chat",
     "smarter.apps.evaluation",
+    "smarter.apps.channels",
     "smarter.apps.api",
     "smarter.apps.dashboard",
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("smarter.apps.api.urls")),
+    path("", include("smarter.apps.channels.urls")),
     path("admin/", admin.site.urls),
     path("", include("smarter.apps.dashboard.urls")),
 ]

@@ -248,6 +248,18 @@ class SmarterSettings(BaseSettings):
         description="Cases of one evaluation run asked at once (each a turn waiting on the model); "
         "on SQLite, the embedded default, always one.",
     )
+    rate_limit_channel_webhook_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="Webhook deliveries per minute to one channel, before any is read (0: unlimited); "
+        "the providers retry what is refused.",
+    )
+    channel_send_attempts: int = Field(
+        5, ge=1, le=20, description="Attempts to send a channel reply the provider refuses for a reason that may pass."
+    )
+    channel_retry_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Wait before the first new attempt to send a channel reply; doubled each time."
+    )
     rate_limit_plugin_test_per_minute: int = Field(
         30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
     )

@@ -20,6 +20,8 @@ class Channel(models.TextChoices):
     PUBLIC = "public", "Deployed chatbot"
     SANDBOX = "sandbox", "Dashboard sandbox"
     EVALUATION = "evaluation", "Evaluation run"
+    WHATSAPP = "whatsapp", "WhatsApp channel"
+    TWILIO = "twilio", "Twilio channel"
 
 
 class Chat(models.Model):

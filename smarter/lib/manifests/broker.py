@@ -247,6 +247,7 @@ APPLY_ORDER = (
     "KnowledgePlugin",
     "Chatbot",
     "TestSuite",
+    "Channel",
 )
 
 

@@ -15,6 +15,7 @@ from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import field_of
 from smarter.apps.dashboard.selectors import chatbot_versions
+from smarter.lib.console_panels import panels_for
 from smarter.lib.errors import NotFound, SmarterError
 from smarter.lib.manifests import broker_for
 
@@ -120,6 +121,7 @@ def chatbot_detail(request: HttpRequest, name: str) -> HttpResponse:
         "values": values,
         "examples": [line.strip() for line in values["appExamplePrompts"].splitlines() if line.strip()],
         "versions": chatbot_versions(caller, name),
+        "panels": panels_for("chatbot", caller, name),
         "other_errors": other_errors,
         "message": message,
     }

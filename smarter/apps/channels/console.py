@@ -1,0 +1,35 @@
+"""The chatbot page's "Channels" section in the console: the chatbot's channels, whether each
+is ready, its webhook URL, and its recent deliveries with every reply's status and error
+(a failed send is visible here, with the provider's code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smarter.apps.channels import selectors
+from smarter.apps.chatbot.selectors import chatbot_get
+from smarter.lib.console_panels import Panel, register_panel
+
+RECENT = 20
+
+
+def chatbot_channels(caller: Any, chatbot_name: str) -> dict[str, Any]:
+    chatbot = chatbot_get(account=caller.account, name=chatbot_name)
+    if chatbot is None:
+        return {"channels": []}
+    channels = []
+    for channel in selectors.channels_of_chatbot(account=caller.account, chatbot=chatbot):
+        channels.append(
+            {
+                "name": channel.name,
+                "type": channel.get_type_display(),
+                "webhook_url": selectors.webhook_url(channel),
+                "missing": selectors.missing_fields(channel),
+                "deliveries": selectors.recent_deliveries(channel, limit=RECENT),
+            }
+        )
+    return {"channels": channels}
+
+
+def register_panels() -> None:
+    register_panel(Panel(page="chatbot", template="channels/chatbot_channels.html", context=chatbot_channels))

@@ -1,0 +1,107 @@
+"""The channels door: `/webhooks/<id>/`, where Meta and Twilio deliver messages.
+
+Public (the providers hold no API key), so a delivery is proven before anything else is done
+with it: the channel named by the URL's random id, at most its rate of deliveries, then the
+provider's signature over the raw bytes of the body (`providers/`). A missing, malformed or
+wrong signature is a 403 and nothing is stored; so is every delivery to a channel whose signing
+secret is not set (it fails closed). A proven delivery is read whole (a malformed one is a 400,
+nothing stored), its messages are stored once each and handed to the workers, and it is
+acknowledged at once: the turn and the reply run in the background, whatever the model's
+latency. Meta's subscription handshake (GET with `hub.challenge`) answers the challenge when the
+verify token matches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+
+from smarter.apps.account.billing.limits import door_admit
+from smarter.apps.channels import selectors, services
+from smarter.apps.channels.models import Channel
+from smarter.apps.channels.providers import adapter_for
+from smarter.apps.channels.providers.whatsapp import WhatsAppAdapter
+from smarter.lib.db_threads import in_db_thread
+from smarter.lib.errors import MethodNotAllowed, NotFound, PayloadTooLarge, PermissionDenied, SmarterError
+from smarter.lib.http.errors import error_response, internal_error
+
+log = logging.getLogger(__name__)
+
+LARGEST_DELIVERY = 1024 * 1024  # bytes; Meta batches at most a few hundred KiB, Twilio far less
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    content_type: str
+    new: list[int] = field(default_factory=list)
+
+
+def _channel(public_id: str) -> Channel:
+    channel = selectors.channel_for_webhook(public_id)
+    if channel is None:
+        raise NotFound("No channel answers at this address.")
+    per_minute = int(settings.SMARTER.rate_limit_channel_webhook_per_minute)
+    door_admit(key=f"webhook:{channel.pk}", per_minute=per_minute, what="to this channel's webhook")
+    return channel
+
+
+def receive(public_id: str, body: bytes, headers: Mapping[str, str], content_type: str) -> Answer:
+    """A POST: proven, read, stored; what to answer and the messages to hand over."""
+    channel = _channel(public_id)
+    adapter = adapter_for(channel.type)
+    credentials = services.credentials_of(channel)
+    refusal = adapter.signature_refusal(channel, credentials, body, headers)
+    if refusal is not None:
+        log.warning("channel delivery refused", extra={"channel": channel.pk, "reason": refusal})
+        raise PermissionDenied(f"The delivery is not signed by the provider: {refusal}.")
+    delivery = adapter.parse(channel, body, content_type)
+    received = services.delivery_record(channel=channel, delivery=delivery)
+    return Answer(200, adapter.ack_body(delivery), adapter.ack_content_type, received.new)
+
+
+def handshake(public_id: str, params: dict[str, str]) -> Answer:
+    """Meta's GET: the challenge echoed when the verify token is ours, else 403."""
+    channel = _channel(public_id)
+    adapter = adapter_for(channel.type)
+    if not isinstance(adapter, WhatsAppAdapter):
+        raise MethodNotAllowed("Twilio delivers with POST only.")
+    challenge = adapter.handshake(services.credentials_of(channel), params)
+    if challenge is None:
+        raise PermissionDenied("The verify token does not match this channel's (or it has none).")
+    return Answer(200, challenge.encode(), "text/plain; charset=utf-8")
+
+
+@csrf_exempt
+async def webhook(request: HttpRequest, public_id: str) -> HttpResponseBase:
+    try:
+        if request.method == "GET":
+            answer = await in_db_thread(handshake, public_id, request.GET.dict())
+        elif request.method == "POST":
+            declared = int(request.headers.get("Content-Length") or 0)
+            if declared > LARGEST_DELIVERY:
+                raise PayloadTooLarge(f"A delivery is at most {LARGEST_DELIVERY} bytes.")
+            body = request.body
+            if len(body) > LARGEST_DELIVERY:
+                raise PayloadTooLarge(f"A delivery is at most {LARGEST_DELIVERY} bytes.")
+            content_type = request.content_type or ""
+            answer = await in_db_thread(receive, public_id, body, request.headers, content_type)
+        else:
+            raise MethodNotAllowed("Use POST (and GET for the subscription handshake).")
+    except SmarterError as error:
+        return error_response(error)
+    except Exception:
+        log.exception("unhandled error in a channel webhook")
+        return error_response(internal_error())
+    if answer.new:
+        # Not on the database pool: run eagerly (no broker), the turn itself runs here.
+        await sync_to_async(services.inbound_dispatch, thread_sensitive=False)(answer.new)
+    return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
