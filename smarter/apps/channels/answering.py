@@ -63,7 +63,7 @@ def message_answer(*, message_id: int) -> str | None:
     try:
         status, detail, replies = _decide(message, contact)
     except Exception:  # a bug must not leave the message claimed until the sweep
-        log.exception("answering a channel message failed", extra={"message": message.pk})
+        log.exception("answering a channel message failed", extra={"inbound": message.pk})
         status, detail, replies = InboundStatus.FAILED, "The turn failed inside the platform.", [UNAVAILABLE_NOTICE]
     return _finish(message, status, detail, replies)
 

@@ -104,5 +104,5 @@ def _fail(replies: list[Reply], error: str, code: str) -> str:
         Reply.objects.filter(pk__in=[reply.pk for reply in rest]).update(
             status=ReplyStatus.FAILED, error=f"Not sent: part {first.part} before it failed.", error_code=code[:32]
         )
-    log.warning("channel reply failed", extra={"message": first.inbound_id, "code": code})
+    log.warning("channel reply failed", extra={"inbound": first.inbound_id, "code": code})
     return "failed"

@@ -146,7 +146,7 @@ def inbound_dispatch(message_ids: list[int]) -> None:
         try:
             answer_message_task.delay(message_id)
         except Exception:  # the broker is unreachable: the sweep hands it over later
-            log.exception("could not queue a channel message", extra={"message": message_id})
+            log.exception("could not queue a channel message", extra={"inbound": message_id})
 
 
 def inbound_sweep() -> int:

@@ -4,6 +4,7 @@ whose provider API is a stand-in on loopback, and deliveries signed as the provi
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from typing import Any
 
@@ -82,14 +83,23 @@ def webhook_path(channel: Channel) -> str:
 
 
 # --- WhatsApp deliveries ------------------------------------------------------------------------
-def wa_message(message_id: str, sender: str, text: str, *, kind: str = "text", **part: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"from": sender, "id": message_id, "timestamp": "1767225600", "type": kind}
+def wa_message(
+    message_id: str, sender: str, text: str, *, kind: str = "text", sent_at: float | None = None, **part: Any
+) -> dict[str, Any]:
+    """A message as Meta delivers it; sent now unless `sent_at` (epoch seconds) says otherwise."""
+    timestamp = str(int(time.time() if sent_at is None else sent_at))
+    message: dict[str, Any] = {"from": sender, "id": message_id, "timestamp": timestamp, "type": kind}
     message[kind] = {"body": text} if kind == "text" else part
     return message
 
 
 def wa_status(message_id: str, status: str, *, code: int | None = None, title: str = "") -> dict[str, Any]:
-    body: dict[str, Any] = {"id": message_id, "status": status, "timestamp": "1767225660", "recipient_id": "1555"}
+    body: dict[str, Any] = {
+        "id": message_id,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": "1555",
+    }
     if code is not None:
         body["errors"] = [{"code": code, "title": title}]
     return body
