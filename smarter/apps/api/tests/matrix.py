@@ -165,6 +165,7 @@ EXAMPLES: dict[str, Callable[[World], Resource]] = {
     "KnowledgePlugin": _example("KnowledgePlugin"),  # names the KnowledgeBase example: after it
     "Chatbot": _example("Chatbot"),
     "TestSuite": _example("TestSuite"),  # names the Chatbot example: after it
+    "Channel": _example("Channel"),  # names the Chatbot example: after it
     "Chat": _chat_kind("Chat"),
     "ChatHistory": _chat_kind("ChatHistory"),
     "ChatToolCall": _chat_kind("ChatToolCall"),

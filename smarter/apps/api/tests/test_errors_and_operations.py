@@ -156,6 +156,7 @@ def test_the_openapi_document_generates_without_a_warning_and_validates(tmp_path
 # Every REST path the apps serve through `/api/v1/`, as the OpenAPI document lists it: each app
 # mounts its own `api/` package there, and none may drop out of the document when one moves.
 DOCUMENTED = {
+    "/api/v1/channels/{name}/messages/": ["get"],
     "/api/v1/chatbots/{name}/versions/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/diff/{other}/": ["get"],
