@@ -26,6 +26,7 @@ from smarter.apps.channels.models import Channel, InboundMessage, Reply
 from smarter.apps.channels.selectors import webhook_url
 from smarter.apps.channels.tests.support import (
     ACCESS_TOKEN,
+    ACCOUNT_SID,
     APP_SECRET,
     AUTH_TOKEN,
     VERIFY_TOKEN,
@@ -465,3 +466,28 @@ def test_status_callbacks_only_move_a_reply_forward(
         assert post_whatsapp(web, channel, wa_delivery(change)).status_code == 200
 
     assert Reply.objects.get(channel=channel).status == "read"
+
+
+def test_a_replayed_twilio_message_is_answered_once_and_its_status_callbacks_move_forward(
+    platform_upstream: OpenAIStub, provider_api: MessagingStub, owner: Persona, web: httpx.Client
+) -> None:
+    platform_upstream.respond_with(echo)
+    channel = set_up(owner, twilio_manifest(provider_api))
+    params = twilio_inbound("SM" + "e" * 32, "+15550001111", "Hello")
+
+    assert [post_twilio(web, channel, params).status_code for _ in range(3)] == [200, 200, 200]
+
+    assert len(provider_api.sends) == 1
+    sid = provider_api.sends[0].provider_id
+    callbacks = [
+        {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": status, **extra}
+        for status, extra in (("delivered", {}), ("sent", {}), ("queued", {}))
+    ]
+    for callback in callbacks:
+        assert post_twilio(web, channel, callback).status_code == 200
+    assert Reply.objects.get(channel=channel).status == "delivered"
+    failed = {"MessageSid": sid, "AccountSid": ACCOUNT_SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert post_twilio(web, channel, failed).status_code == 200
+    reply = Reply.objects.get(channel=channel)
+    assert (reply.status, reply.error_code, reply.error) == ("failed", "30003", "Twilio error 30003")
+    assert len(platform_upstream.chat_requests) == 1
