@@ -33,6 +33,7 @@ INSERT_TRIES = 3  # a deadlock between concurrent copies of one delivery is trie
 STALE_CLAIM = timedelta(minutes=15)  # a turn claimed this long ago by a worker that died is claimed again
 WAITING_TOO_LONG = timedelta(minutes=1)  # a message no worker picked up is handed over again
 SWEEP_BATCH = 500
+SECRET_NAMES = ("access_token", "app_secret", "verify_token", "auth_token")
 
 
 # --- channels -----------------------------------------------------------------------------------
@@ -55,18 +56,18 @@ def channel_delete(*, channel: Channel) -> None:
     channel.delete()
 
 
-def credentials_of(channel: Channel) -> Credentials:
-    """The channel's Secrets in plain text, for one delivery or one send (never for a client)."""
+def credentials_of(channel: Channel, *, only: tuple[str, ...] | None = None) -> Credentials:
+    """The channel's Secrets in plain text, for one delivery or one send (never for a client);
+    `only` those named (a delivery needs only its signing secret: each one revealed is a
+    decryption, and a write once a minute to stamp its use)."""
 
-    def reveal(secret: Secret | None) -> str:
-        return account_services.secret_reveal(secret=secret) if secret is not None else ""
+    def reveal(name: str) -> str:
+        secret: Secret | None = getattr(channel, name)
+        if secret is None or (only is not None and name not in only):
+            return ""
+        return account_services.secret_reveal(secret=secret)
 
-    return Credentials(
-        access_token=reveal(channel.access_token),
-        app_secret=reveal(channel.app_secret),
-        verify_token=reveal(channel.verify_token),
-        auth_token=reveal(channel.auth_token),
-    )
+    return Credentials(**{name: reveal(name) for name in SECRET_NAMES})
 
 
 # --- deliveries -----------------------------------------------------------------------------------

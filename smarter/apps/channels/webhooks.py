@@ -58,7 +58,7 @@ def receive(public_id: str, body: bytes, headers: Mapping[str, str], content_typ
     """A POST: proven, read, stored; what to answer and the messages to hand over."""
     channel = _channel(public_id)
     adapter = adapter_for(channel.type)
-    credentials = services.credentials_of(channel)
+    credentials = services.credentials_of(channel, only=("app_secret", "auth_token"))
     refusal = adapter.signature_refusal(channel, credentials, body, headers)
     if refusal is not None:
         log.warning("channel delivery refused", extra={"channel": channel.pk, "reason": refusal})
@@ -74,7 +74,7 @@ def handshake(public_id: str, params: dict[str, str]) -> Answer:
     adapter = adapter_for(channel.type)
     if not isinstance(adapter, WhatsAppAdapter):
         raise MethodNotAllowed("Twilio delivers with POST only.")
-    challenge = adapter.handshake(services.credentials_of(channel), params)
+    challenge = adapter.handshake(services.credentials_of(channel, only=("verify_token",)), params)
     if challenge is None:
         raise PermissionDenied("The verify token does not match this channel's (or it has none).")
     return Answer(200, challenge.encode(), "text/plain; charset=utf-8")

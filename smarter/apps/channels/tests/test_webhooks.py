@@ -137,6 +137,20 @@ BODY = wa_delivery(wa_change([wa_message("wamid.S1", "15551230001", "Hi")]))
         meta_signature(BODY, APP_SECRET) + ",sha256=" + "0" * 64,
         meta_signature(BODY, ""),  # keyed by an empty secret
     ],
+    # Named, not shown: the body (and so each signature) holds the time it was built.
+    ids=[
+        "missing",
+        "empty-digest",
+        "not-hex",
+        "sha1",
+        "no-scheme",
+        "other-secret",
+        "other-bytes",
+        "short",
+        "long",
+        "two-signatures",
+        "empty-key",
+    ],
 )
 def test_a_whatsapp_delivery_without_a_valid_signature_is_refused_and_nothing_is_stored(
     platform_upstream: OpenAIStub, provider_api: MessagingStub, owner: Persona, web: httpx.Client, signature: str
