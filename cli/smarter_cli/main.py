@@ -39,6 +39,8 @@ KNOWN_KINDS = (
     "knowledgebase",
     "knowledgeplugin",
     "chatbot",
+    "testsuite",
+    "channel",
     "chat",
     "chathistory",
     "chattoolcall",

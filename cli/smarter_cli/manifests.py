@@ -30,6 +30,8 @@ KIND_ORDER: tuple[tuple[str, ...], ...] = (
     ("knowledgebase",),
     ("plugin", "sqlplugin", "apiplugin", "knowledgeplugin"),
     ("chatbot",),
+    # Both name a chatbot.
+    ("testsuite", "channel"),
 )
 _RANK = {kind: rank for rank, group in enumerate(KIND_ORDER) for kind in group}
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

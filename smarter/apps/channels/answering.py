@@ -34,7 +34,8 @@ from smarter.lib.errors import NotFound, QuotaExceeded, RateLimited, SmarterErro
 log = logging.getLogger(__name__)
 
 MEDIA_NOTICE = "Sorry, I can only read text for now. Please type your question as a message."
-OPTED_OUT_NOTICE = "You will get no more messages from this number. Send START to get answers again."
+OPTED_OUT_NOTICE = "You will get no more messages from this number."
+OPT_IN_HINT = " Send {word} to get answers again."
 OPTED_IN_NOTICE = "Welcome back: you will get answers again."
 RATE_NOTICE = "You are sending messages faster than I can answer. Please wait a minute, then try again."
 DAILY_NOTICE = "You have reached today's limit of questions. Please come back tomorrow."
@@ -86,11 +87,12 @@ def _word(text: str) -> str:
 def _decide(message: InboundMessage, contact: Contact) -> tuple[str, str, list[str]]:
     """What to do with the message: its status, why, and the texts to send back."""
     channel = message.channel
-    confirms = channel.type == "whatsapp"  # Twilio's own opt-out handling confirms SMS keywords
+    # Twilio answers the opt-out words of SMS itself (and then refuses our sends), not WhatsApp's.
+    confirms = adapter_for(channel.type).customer_care_window(channel)
     word = _word(message.text) if message.kind in TEXT_KINDS else ""
     if word and word in channel.opt_out_words:
         Contact.objects.filter(pk=contact.pk).update(opted_out=True, opted_out_at=timezone.now())
-        return InboundStatus.IGNORED, "The sender opted out.", [OPTED_OUT_NOTICE] if confirms else []
+        return InboundStatus.IGNORED, "The sender opted out.", [opted_out_notice(channel)] if confirms else []
     if contact.opted_out:
         if word and word in channel.opt_in_words:
             Contact.objects.filter(pk=contact.pk).update(opted_out=False, opted_out_at=None)
@@ -113,6 +115,12 @@ def _decide(message: InboundMessage, contact: Contact) -> tuple[str, str, list[s
     if contact.session_key != result.session_key:
         Contact.objects.filter(pk=contact.pk).update(session_key=result.session_key)
     return InboundStatus.ANSWERED, "", split(result.content, adapter_for(channel.type).max_length)
+
+
+def opted_out_notice(channel: Channel) -> str:
+    """The confirmation of an opt-out, naming the channel's first opt-in word when it has one."""
+    hint = OPT_IN_HINT.format(word=channel.opt_in_words[0]) if channel.opt_in_words else ""
+    return OPTED_OUT_NOTICE + hint
 
 
 def _ask(message: InboundMessage, contact: Contact) -> TurnResult:

@@ -38,7 +38,9 @@ class Channel(TimestampedModel):
     version = models.CharField(max_length=32, default="0.1.0")
     tags = models.JSONField(default=list, blank=True)
     annotations = models.JSONField(default=list, blank=True)
-    chatbot = models.ForeignKey(Chatbot, on_delete=models.CASCADE, related_name="channels")
+    # RESTRICT: a chatbot is not deleted from under a live number (409); an account's deletion
+    # still takes both.
+    chatbot = models.ForeignKey(Chatbot, on_delete=models.RESTRICT, related_name="channels")
     type = models.CharField(max_length=10, choices=ChannelType.choices)
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     # WhatsApp Cloud API

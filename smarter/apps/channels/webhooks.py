@@ -1,10 +1,11 @@
 """The channels door: `/webhooks/<id>/`, where Meta and Twilio deliver messages.
 
 Public (the providers hold no API key), so a delivery is proven before anything else is done
-with it: the channel named by the URL's random id, at most its rate of deliveries, then the
+with it: the channel named by the URL's random id, ready (every field it needs is set), then the
 provider's signature over the raw bytes of the body (`providers/`). A missing, malformed or
-wrong signature is a 403 and nothing is stored; so is every delivery to a channel whose signing
-secret is not set (it fails closed). A proven delivery is read whole (a malformed one is a 400,
+wrong signature is a 403 and nothing is stored; so is every delivery to a channel that is not
+ready (it fails closed). Proven deliveries count against the channel's rate; unproven ones
+against their address's. A proven delivery is read whole (a malformed one is a 400,
 nothing stored), its messages are stored once each and handed to the workers, and it is
 acknowledged at once: the turn and the reply run in the background, whatever the model's
 latency. Meta's subscription handshake (GET with `hub.challenge`) answers the challenge when the
@@ -23,18 +24,27 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from smarter.apps.account.billing.limits import door_admit
+from smarter.apps.account.billing.limits import door_admit, rate_check, visitor_key
 from smarter.apps.channels import selectors, services
 from smarter.apps.channels.models import Channel
 from smarter.apps.channels.providers import adapter_for
 from smarter.apps.channels.providers.whatsapp import WhatsAppAdapter
+from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
-from smarter.lib.errors import MethodNotAllowed, NotFound, PayloadTooLarge, PermissionDenied, SmarterError
+from smarter.lib.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    SmarterError,
+)
 from smarter.lib.http.errors import error_response, internal_error
 
 log = logging.getLogger(__name__)
 
 LARGEST_DELIVERY = 1024 * 1024  # bytes; Meta batches at most a few hundred KiB, Twilio far less
+REFUSALS_PER_MINUTE = 60  # unproven deliveries from one address before they get a 429
 
 
 @dataclass
@@ -49,26 +59,44 @@ def _channel(public_id: str) -> Channel:
     channel = selectors.channel_for_webhook(public_id)
     if channel is None:
         raise NotFound("No channel answers at this address.")
-    per_minute = int(settings.SMARTER.rate_limit_channel_webhook_per_minute)
-    door_admit(key=f"webhook:{channel.pk}", per_minute=per_minute, what="to this channel's webhook")
     return channel
 
 
-def receive(public_id: str, body: bytes, headers: Mapping[str, str], content_type: str) -> Answer:
+def _refused(client: str | None, reason: str) -> SmarterError:
+    """The 403 of an unproven delivery; past REFUSALS_PER_MINUTE from one address, a 429. Only
+    proven deliveries count against the channel's own limit, so unsigned posts from whoever
+    learned the address cannot spend it."""
+    wait = rate_check(key=f"webhook-refused:{visitor_key(client)}", per_minute=REFUSALS_PER_MINUTE)
+    if wait:
+        return RateLimited(
+            "Too many unproven deliveries from this address.", headers={"Retry-After": str(max(1, round(wait)))}
+        )
+    return PermissionDenied(reason)
+
+
+def receive(
+    public_id: str, body: bytes, headers: Mapping[str, str], content_type: str, client: str | None
+) -> Answer:
     """A POST: proven, read, stored; what to answer and the messages to hand over."""
     channel = _channel(public_id)
+    missing = selectors.missing_fields(channel)
+    if missing:
+        reason = f"This channel is not ready (it lacks {', '.join(missing)}): it takes no delivery until then."
+        raise _refused(client, reason)
     adapter = adapter_for(channel.type)
     credentials = services.credentials_of(channel, only=("app_secret", "auth_token"))
     refusal = adapter.signature_refusal(channel, credentials, body, headers)
     if refusal is not None:
         log.warning("channel delivery refused", extra={"channel": channel.pk, "reason": refusal})
-        raise PermissionDenied(f"The delivery is not signed by the provider: {refusal}.")
+        raise _refused(client, f"The delivery is not signed by the provider: {refusal}.")
+    per_minute = int(settings.SMARTER.rate_limit_channel_webhook_per_minute)
+    door_admit(key=f"webhook:{channel.pk}", per_minute=per_minute, what="to this channel's webhook")
     delivery = adapter.parse(channel, body, content_type)
     received = services.delivery_record(channel=channel, delivery=delivery)
     return Answer(200, adapter.ack_body(delivery), adapter.ack_content_type, received.new)
 
 
-def handshake(public_id: str, params: dict[str, str]) -> Answer:
+def handshake(public_id: str, params: dict[str, str], client: str | None) -> Answer:
     """Meta's GET: the challenge echoed when the verify token is ours, else 403."""
     channel = _channel(public_id)
     adapter = adapter_for(channel.type)
@@ -76,7 +104,7 @@ def handshake(public_id: str, params: dict[str, str]) -> Answer:
         raise MethodNotAllowed("Twilio delivers with POST only.")
     challenge = adapter.handshake(services.credentials_of(channel, only=("verify_token",)), params)
     if challenge is None:
-        raise PermissionDenied("The verify token does not match this channel's (or it has none).")
+        raise _refused(client, "The verify token does not match this channel's (or it has none).")
     return Answer(200, challenge.encode(), "text/plain; charset=utf-8")
 
 
@@ -84,7 +112,7 @@ def handshake(public_id: str, params: dict[str, str]) -> Answer:
 async def webhook(request: HttpRequest, public_id: str) -> HttpResponseBase:
     try:
         if request.method == "GET":
-            answer = await in_db_thread(handshake, public_id, request.GET.dict())
+            answer = await in_db_thread(handshake, public_id, request.GET.dict(), client_ip(request))
         elif request.method == "POST":
             declared = int(request.headers.get("Content-Length") or 0)
             if declared > LARGEST_DELIVERY:
@@ -93,7 +121,7 @@ async def webhook(request: HttpRequest, public_id: str) -> HttpResponseBase:
             if len(body) > LARGEST_DELIVERY:
                 raise PayloadTooLarge(f"A delivery is at most {LARGEST_DELIVERY} bytes.")
             content_type = request.content_type or ""
-            answer = await in_db_thread(receive, public_id, body, request.headers, content_type)
+            answer = await in_db_thread(receive, public_id, body, request.headers, content_type, client_ip(request))
         else:
             raise MethodNotAllowed("Use POST (and GET for the subscription handshake).")
     except SmarterError as error:

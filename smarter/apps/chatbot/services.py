@@ -94,9 +94,19 @@ def chatbot_update(*, chatbot: Chatbot, plugins: list[Plugin], **fields: Any) ->
 
 
 def chatbot_delete(*, chatbot: Chatbot) -> None:
+    """Refused with 409 while a channel answers with it (deleting one would take a phone number's
+    conversations with it: the channel is deleted first, by whoever may)."""
     served = hosts.served_hosts(chatbot)
     was_deployed, chatbot_id = chatbot.deployed, chatbot.pk
-    chatbot.delete()
+    try:
+        with transaction.atomic():
+            chatbot.delete()
+    except models.RestrictedError as error:
+        users = sorted({f"{type(row).__name__} {getattr(row, 'name', row.pk)}" for row in error.restricted_objects})
+        raise Conflict(
+            f"Chatbot {chatbot.name!r} is in use by {', '.join(users)}; delete those first.",
+            context={"kind": "Chatbot", "name": chatbot.name, "usedBy": users},
+        ) from None
     _forget(served)
     if was_deployed:
         _enqueue_deployment_sync(chatbot_id, served)

@@ -55,8 +55,8 @@ class ProviderAdapter:
         return b'{"received": true}'
 
     def customer_care_window(self, channel: Channel) -> bool:
-        """Whether WhatsApp's 24-hour rule applies: free-form replies only within 24 hours of the
-        customer's last message."""
+        """Whether the channel is WhatsApp (directly or through Twilio), whose 24-hour rule
+        applies: free-form replies only within 24 hours of the customer's last message."""
         raise NotImplementedError
 
     def send(self, client: httpx.Client, channel: Channel, credentials: Credentials, outgoing: Outgoing) -> str:

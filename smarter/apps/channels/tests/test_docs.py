@@ -259,8 +259,8 @@ def test_a_channel_applied_without_its_secrets_says_what_it_lacks_and_refuses_ev
     refused = post_whatsapp(web, stored, body, secret="anything")
     assert refused.status_code == 403
     assert refused.json()["description"] == (
-        "The delivery is not signed by the provider: this channel has no appSecret: "
-        "it takes no delivery until one is set."
+        "This channel is not ready (it lacks spec.config.accessToken, spec.config.appSecret, "
+        "spec.config.verifyToken): it takes no delivery until then."
     )
     handshake = web.get(
         f"/webhooks/{stored.public_id}/",

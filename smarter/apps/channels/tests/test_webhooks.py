@@ -176,7 +176,7 @@ def test_a_tampered_body_is_refused_whatever_its_signature_said(
     nothing_stored(channel, provider_api, platform_upstream)
 
 
-def test_a_channel_without_its_signing_secret_refuses_every_delivery(
+def test_a_channel_that_is_not_ready_refuses_every_delivery(
     platform_upstream: OpenAIStub, provider_api: MessagingStub, owner: Persona, web: httpx.Client
 ) -> None:
     document = whatsapp_manifest(provider_api)
@@ -186,8 +186,21 @@ def test_a_channel_without_its_signing_secret_refuses_every_delivery(
     for signature in (meta_signature(BODY, ""), None, ""):
         response = post_whatsapp(web, channel, BODY, signature=signature, secret="")
         assert response.status_code == 403
-        assert "no appSecret" in response.json()["description"]
+        assert "not ready (it lacks spec.config.appSecret)" in response.json()["description"]
     nothing_stored(channel, provider_api, platform_upstream)
+
+
+def test_a_flood_of_unsigned_posts_gets_429_and_never_spends_the_channels_own_limit(
+    platform_upstream: OpenAIStub, provider_api: MessagingStub, owner: Persona, web: httpx.Client, smarter_settings: Any
+) -> None:
+    smarter_settings.rate_limit_channel_webhook_per_minute = 5
+    channel = set_up(owner, whatsapp_manifest(provider_api))
+
+    answers = [post_whatsapp(web, channel, BODY, signature="sha256=" + "0" * 64).status_code for _ in range(61)]
+
+    assert answers == [403] * 60 + [429]
+    assert post_whatsapp(web, channel, BODY).status_code == 200  # a proven delivery still gets in
+    assert InboundMessage.objects.filter(channel=channel).count() == 1
 
 
 def test_a_malformed_whatsapp_delivery_is_a_400_at_its_field_and_nothing_is_stored(
@@ -366,7 +379,8 @@ def test_stop_stops_every_reply_and_start_resumes_them(
     deliver(web, channel, "wamid.O4", "Hello again")
 
     assert provider_api.wait_for(lambda: len(provider_api.sends) == 3)
-    assert [send.text for send in provider_api.sends] == [OPTED_OUT_NOTICE, OPTED_IN_NOTICE, "You said: Hello again"]
+    stopped = f"{OPTED_OUT_NOTICE} Send START to get answers again."
+    assert [send.text for send in provider_api.sends] == [stopped, OPTED_IN_NOTICE, "You said: Hello again"]
     assert [m["content"] for m in platform_upstream.chat_requests[0].messages if m["role"] == "user"] == ["Hello again"]
     statuses = dict(InboundMessage.objects.filter(channel=channel).values_list("provider_message_id", "status"))
     assert statuses == {"wamid.O1": "ignored", "wamid.O2": "ignored", "wamid.O3": "answered", "wamid.O4": "answered"}
