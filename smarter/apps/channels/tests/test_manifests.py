@@ -240,3 +240,23 @@ def test_a_teammate_reads_the_channels_messages(owner: Persona, teammate: Person
     bad = teammate.client.get("/api/v1/channels/support_whatsapp/messages/?limit=0")
     assert bad.status_code == 400
     assert bad.json()["errors"] == [{"loc": "limit", "msg": "expected 1 to 200"}]
+
+
+def test_a_chatbot_a_channel_answers_with_is_not_deleted_until_the_channel_is(owner: Persona) -> None:
+    set_up(owner, whatsapp_manifest(STUB))
+
+    refused_delete = owner.client.delete("/api/v1/cli/delete/Chatbot/?name=support")
+
+    assert refused_delete.status_code == 409, refused_delete.content
+    assert refused_delete.json()["context"]["usedBy"] == ["Channel support_whatsapp"]
+    assert Channel.objects.filter(name="support_whatsapp").exists()
+    assert owner.client.delete("/api/v1/cli/delete/Channel/?name=support_whatsapp").status_code == 200
+    assert owner.client.delete("/api/v1/cli/delete/Chatbot/?name=support").status_code == 200
+
+
+def test_deleting_an_account_takes_its_chatbots_and_channels(owner: Persona) -> None:
+    channel = set_up(owner, whatsapp_manifest(STUB))
+
+    owner.account.delete()
+
+    assert not Channel.objects.filter(pk=channel.pk).exists()
