@@ -29,6 +29,18 @@ SECRETS = {
 }
 
 
+def broker_idle(url: str, queue: str = "smarter") -> bool:
+    """Whether the workers on the Redis broker at `url` have nothing left to do: no task waits
+    in `queue`, and none is taken but unfinished (tasks are acknowledged late, so a running task
+    and a retry held for its countdown both stay in the transport's `unacked` table)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    # The transport keeps one list per priority level, each named after the queue.
+    lists = [key for key in client.scan_iter(f"{queue}*") if client.type(key) == b"list"]
+    return sum(int(client.llen(key)) for key in lists) == 0 and int(client.hlen("unacked")) == 0
+
+
 def manifest(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "smarter.sh/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
 
@@ -82,6 +94,14 @@ def webhook_path(channel: Channel) -> str:
     return f"/webhooks/{channel.public_id}/"
 
 
+def messages_shown(persona: Persona, channel: Channel) -> list[dict[str, Any]]:
+    """The channel's messages, newest first, each with its replies' delivery status, as the
+    account sees them (`/api/v1/channels/<name>/messages/`)."""
+    response = persona.client.get(f"/api/v1/channels/{channel.name}/messages/")
+    assert response.status_code == 200, response.content
+    return list(response.json()["data"]["items"])
+
+
 # --- WhatsApp deliveries ------------------------------------------------------------------------
 def wa_message(
     message_id: str, sender: str, text: str, *, kind: str = "text", sent_at: float | None = None, **part: Any
@@ -128,9 +148,14 @@ def wa_delivery(*changes: dict[str, Any], entries: int = 1) -> bytes:
     spread: list[list[dict[str, Any]]] = [[] for _ in range(entries)]
     for index, change in enumerate(changes):
         spread[index % entries].append(change)
+    return wa_batch(*spread)
+
+
+def wa_batch(*entries: list[dict[str, Any]]) -> bytes:
+    """A delivery of these entries, each the list of its changes, in this order."""
     payload = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": f"WABA{number}", "changes": part} for number, part in enumerate(spread)],
+        "entry": [{"id": f"WABA{number}", "changes": changes} for number, changes in enumerate(entries)],
     }
     return json.dumps(payload).encode()
 
