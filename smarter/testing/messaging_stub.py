@@ -7,9 +7,10 @@ Graph API and Twilio's REST API answer a message send:
 - `POST /{version}/{phoneNumberId}/messages` (JSON, Bearer token) → `{"messages": [{"id": "wamid..."}]}`
 - `POST /2010-04-01/Accounts/{sid}/Messages.json` (form, basic auth) → 201 `{"sid": "SM...", ...}`
 
-Every send is recorded (`sends`); `refuse(times, status, body)` makes the next sends fail the
-way the provider fails. A channel points at it with `graphBaseUrl: {stub.graph_url}` or
-`apiBaseUrl: {stub.twilio_url}`.
+Every send is recorded (`sends`, each with the time it arrived); `refuse(times, status, body)`
+makes the next sends fail the way the provider fails. A channel points at it with `graphBaseUrl:
+{stub.graph_url}` or `apiBaseUrl: {stub.twilio_url}`. `GET /_sends?since=N` answers the sends
+recorded from the N-th on as JSON, so that a process of its own can be read from outside.
 
 The signatures are computed here from the providers' documented algorithms (not with their
 SDKs, so that a test checks the platform's verification against an independent reading):
@@ -17,7 +18,8 @@ Meta's `X-Hub-Signature-256` is `sha256=` + the hex HMAC-SHA256 of the raw body 
 app secret; Twilio's `X-Twilio-Signature` is the base64 HMAC-SHA1, keyed by the auth token, of
 the full URL followed by each POST parameter's name and value, sorted by name.
 
-As a process, for benchmarks: `python -m smarter.testing.messaging_stub --port 18002`.
+As a process, for benchmarks: `python -m smarter.testing.messaging_stub --port 18002` (`--port 0`
+picks a free port; the first line printed names it).
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ class Send:
     body: dict[str, Any]
     provider_id: str
     status: int
+    received_at: float = 0.0  # epoch seconds when the request arrived (before any delay)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "path": self.path,
+            "to": self.to,
+            "text": self.text,
+            "body": self.body,
+            "providerId": self.provider_id,
+            "status": self.status,
+            "receivedAt": self.received_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,16 @@ class MessagingStub:
             return True
 
     # --- the server ---
+    async def _recorded(self, request: web.Request) -> web.StreamResponse:
+        try:
+            since = max(0, int(request.query.get("since", "0")))
+        except ValueError:
+            return web.json_response({"error": {"message": "since must be a number", "code": 100}}, status=400)
+        sends = self.sends
+        return web.json_response({"count": len(sends), "sends": [send.as_json() for send in sends[since:]]})
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.time()
         raw = await request.read()
         parts = request.path.strip("/").split("/")
         if request.method == "POST" and len(parts) == 3 and parts[2] == "messages":
@@ -143,7 +167,15 @@ class MessagingStub:
         provider_id = f"wamid.out.{number}" if provider == "whatsapp" else f"SM{number:032x}"
         status = refusal.status if refusal else (200 if provider == "whatsapp" else 201)
         send = Send(
-            provider, request.path, request.headers.get("Authorization", ""), to, text, body, provider_id, status
+            provider,
+            request.path,
+            request.headers.get("Authorization", ""),
+            to,
+            text,
+            body,
+            provider_id,
+            status,
+            arrived,
         )
         with self._changed:
             self._sends.append(send)
@@ -162,6 +194,7 @@ class MessagingStub:
 
     async def start_async(self) -> MessagingStub:
         application = web.Application()
+        application.router.add_get("/_sends", self._recorded)
         application.router.add_route("*", "/{path:.*}", self._handle)
         self._runner = web.AppRunner(application, access_log=None)
         await self._runner.setup()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -97,10 +98,17 @@ def delivery_record(*, channel: Channel, delivery: Delivery) -> Received:
     return received
 
 
+def _own_transaction_unless_in_one() -> AbstractContextManager[object]:
+    """Nothing in autocommit, where the INSERT is its own transaction: `atomic()` there would add
+    three round trips to a webhook's acknowledgement (autocommit off, COMMIT, autocommit on).
+    Inside a caller's transaction, a savepoint, so that a duplicate key leaves it usable."""
+    return transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+
+
 def _insert_once(channel: Channel, record: InboundRecord) -> int | None:
     for attempt in range(INSERT_TRIES):
         try:
-            with transaction.atomic():
+            with _own_transaction_unless_in_one():
                 row = InboundMessage.objects.create(
                     channel=channel,
                     provider_message_id=record.provider_message_id,
