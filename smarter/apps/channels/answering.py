@@ -23,7 +23,8 @@ from django.utils import timezone
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from smarter.apps.account.billing.limits import rate_check
-from smarter.apps.channels.models import Channel, Contact, InboundMessage, InboundStatus, Reply
+from smarter.apps.channels import sending
+from smarter.apps.channels.models import Channel, Contact, InboundMessage, InboundStatus, Reply, ReplyStatus
 from smarter.apps.channels.providers import adapter_for
 from smarter.apps.channels.records import MEDIA_KINDS, TEXT_KINDS
 from smarter.apps.channels.services import STALE_CLAIM
@@ -51,22 +52,44 @@ def _claim(message_id: int) -> bool:
     )
 
 
-def message_answer(*, message_id: int) -> str | None:
-    """Answer one stored message; its status afterwards (None when it is gone)."""
+class SenderBusy(Exception):
+    """An earlier message of the same sender is not answered (or its reply not sent) yet: this
+    one waits, so that a sender's turns run in their order, in one conversation, and their
+    replies arrive in that order too."""
+
+
+def _earlier_unfinished(message_id: int) -> bool:
+    row = InboundMessage.objects.filter(pk=message_id).values("channel_id", "sender", "status").first()
+    if row is None or row["status"] != InboundStatus.RECEIVED:
+        return False
+    earlier = InboundMessage.objects.filter(channel_id=row["channel_id"], sender=row["sender"], pk__lt=message_id)
+    waiting = (InboundStatus.RECEIVED, InboundStatus.ANSWERING)
+    return bool(
+        earlier.filter(status__in=waiting).exists()
+        or Reply.objects.filter(inbound__in=earlier, status=ReplyStatus.QUEUED).exists()
+    )
+
+
+def message_answer(*, message_id: int, eager: bool = False) -> str | None:
+    """Answer one stored message and send its replies; its status afterwards (None when it is
+    gone). SenderBusy while an earlier message of its sender is unfinished (run eagerly, with no
+    broker, messages are answered one after another in the order they came)."""
+    if not eager and _earlier_unfinished(message_id):
+        raise SenderBusy(message_id)
     if not _claim(message_id):
         status = InboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
         return str(status) if status is not None else None
     message = InboundMessage.objects.select_related("channel__account", "channel__chatbot").get(pk=message_id)
     if Reply.objects.filter(inbound=message).exists():
         # Claimed again after a worker died between storing the answer and the status.
-        return _finish(message, InboundStatus.ANSWERED, "")
+        return _finish(message, InboundStatus.ANSWERED, "", eager=eager)
     contact = _contact(message)
     try:
         status, detail, replies = _decide(message, contact)
     except Exception:  # a bug must not leave the message claimed until the sweep
         log.exception("answering a channel message failed", extra={"inbound": message.pk})
         status, detail, replies = InboundStatus.FAILED, "The turn failed inside the platform.", [UNAVAILABLE_NOTICE]
-    return _finish(message, status, detail, replies)
+    return _finish(message, status, detail, replies, eager=eager)
 
 
 def _contact(message: InboundMessage) -> Contact:
@@ -191,8 +214,9 @@ def split(text: str, longest: int) -> list[str]:
     return [part for part in splitter.split_text(text) if part]
 
 
-def _finish(message: InboundMessage, status: str, detail: str, replies: list[str] | None = None) -> str:
-    """Store the outcome and the replies together; hand the replies to a sender once committed."""
+def _finish(message: InboundMessage, status: str, detail: str, replies: list[str] | None = None, *, eager: bool) -> str:
+    """Store the outcome and the replies together; send the replies once committed, from this
+    worker (queued behind the other messages, they would wait for the whole backlog)."""
     texts = replies or []
     with transaction.atomic():
         values: dict[str, Any] = {"status": status, "detail": detail[:500], "answered_at": timezone.now()}
@@ -207,11 +231,15 @@ def _finish(message: InboundMessage, status: str, detail: str, replies: list[str
             ignore_conflicts=True,
         )
         if texts or Reply.objects.filter(inbound=message, attempts=0).exists():
-            transaction.on_commit(lambda: _send_later(message.pk))
+            transaction.on_commit(lambda: _send_now(message.pk, eager))
     return status
 
 
-def _send_later(message_id: int) -> None:
-    from smarter.apps.channels.tasks import send_replies_task
+def _send_now(message_id: int, eager: bool) -> None:
+    """The first attempt; a refusal that may pass is tried again by the send task, later."""
+    try:
+        sending.replies_send(message_id=message_id, final_attempt=eager)
+    except sending.TransientSendError as refused:
+        from smarter.apps.channels.tasks import send_replies_task
 
-    send_replies_task.delay(message_id)
+        send_replies_task.apply_async((message_id,), countdown=sending.backoff_seconds(refused.attempts))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,11 +38,23 @@ WINDOW_RULE = (
 
 
 class TransientSendError(Exception):
-    """A part was refused for a reason that may pass: the task tries again later."""
+    """A part was refused for a reason that may pass: the task tries again later. `attempts`:
+    how many times that part has been tried."""
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
-def replies_send(*, message_id: int, final_attempt: bool) -> str:
-    """Send the message's unsent replies in order; `sent`, `failed`, or TransientSendError."""
+def backoff_seconds(attempts: int) -> float:
+    """The wait before the next attempt: SMARTER_CHANNEL_RETRY_SECONDS, doubled after each."""
+    return float(settings.SMARTER.channel_retry_seconds) * (2 ** max(attempts - 1, 0))
+
+
+def replies_send(*, message_id: int, final_attempt: bool = False) -> str:
+    """Send the message's unsent replies in order; `sent`, `failed`, or TransientSendError. A
+    part's attempt is its last at SMARTER_CHANNEL_SEND_ATTEMPTS, or when `final_attempt` (no
+    broker to try again later)."""
     message = (
         InboundMessage.objects.select_related(
             "channel", "channel__access_token", "channel__app_secret", "channel__verify_token", "channel__auth_token"
@@ -62,6 +75,7 @@ def replies_send(*, message_id: int, final_attempt: bool) -> str:
     missing = adapter.missing(channel, credentials)
     if missing:
         return _fail(pending, f"Not sent: the channel lacks {', '.join(missing)}.", "not-configured")
+    most_attempts = int(settings.SMARTER.channel_send_attempts)
     redactor = Redactor.of(*credentials.values(), username=channel.account_sid or None)
     with guarded_client(timeout=SEND_TIMEOUT_SECONDS, max_redirects=0) as client:
         for index, reply in enumerate(pending):
@@ -75,9 +89,10 @@ def replies_send(*, message_id: int, final_attempt: bool) -> str:
                 provider_id = adapter.send(client, channel, credentials, outgoing)
             except SendFailed as failure:
                 error = redactor.text(failure.message)
-                if failure.retryable and not final_attempt:
+                attempts = reply.attempts + 1
+                if failure.retryable and not final_attempt and attempts < most_attempts:
                     Reply.objects.filter(pk=reply.pk).update(error=error[:1000], error_code=failure.code)
-                    raise TransientSendError(error) from None
+                    raise TransientSendError(error, attempts=attempts) from None
                 return _fail(pending[index:], error, failure.code)
             except OutboundRefused as refused:
                 return _fail(pending[index:], f"Not sent: the provider's address is refused ({refused}).", "refused")

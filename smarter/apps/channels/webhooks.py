@@ -74,9 +74,7 @@ def _refused(client: str | None, reason: str) -> SmarterError:
     return PermissionDenied(reason)
 
 
-def receive(
-    public_id: str, body: bytes, headers: Mapping[str, str], content_type: str, client: str | None
-) -> Answer:
+def receive(public_id: str, body: bytes, headers: Mapping[str, str], content_type: str, client: str | None) -> Answer:
     """A POST: proven, read, stored; what to answer and the messages to hand over."""
     channel = _channel(public_id)
     missing = selectors.missing_fields(channel)

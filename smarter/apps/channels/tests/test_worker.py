@@ -128,9 +128,8 @@ def worker(
         "SMARTER_CHANNEL_RETRY_SECONDS": str(RETRY_SECONDS),
     }.items():
         monkeypatch.setenv(name, value)
-    # One task at a time, in the order the webhook queued them, so a sender's later message is
-    # answered after their earlier one: with several at once nothing orders them yet.
-    process = Worker(database_url=database_url, broker_url=WORKER_BROKER_URL, concurrency=1)
+    # Several tasks at once, as in production: a sender's later message waits for their earlier one.
+    process = Worker(database_url=database_url, broker_url=WORKER_BROKER_URL, concurrency=3)
     try:
         with celery_mode(eager=False, broker_url=WORKER_BROKER_URL):
             process.start()
@@ -228,8 +227,9 @@ def test_a_whatsapp_message_is_acknowledged_while_the_model_thinks_then_answered
 
 
 # --- 2. a batched delivery: a turn per message, a conversation per sender --------------------------
-# Entries, each a list of changes, each the senders of its messages in order: 8 messages from 3.
-BATCH = [[[ADA, BOB], [CYD, ADA]], [[BOB, CYD], [ADA, BOB]]]
+# Entries, each a list of changes, each the senders of its messages in order: 8 messages from 3,
+# a sender's next to each other, so that workers running three at once would take them together.
+BATCH = [[[ADA, ADA], [CYD, ADA]], [[BOB, CYD], [BOB, BOB]]]
 
 
 def batched(layout: list[list[list[str]]]) -> tuple[list[list[dict[str, Any]]], dict[str, list[str]], list[Any]]:
@@ -269,6 +269,9 @@ def test_a_batched_delivery_is_answered_message_by_message_each_sender_in_one_co
     sends = provider_api.sends
     assert sorted((send.to, send.text, send.body["context"]["message_id"]) for send in sends) == sorted(expected)
     assert len(model.chat_requests) == len(expected)
+    # Each sender gets their replies in the order they asked.
+    for sender, questions in asked.items():
+        assert [send.text for send in sends if send.to == sender] == [f"You said: {q}" for q in questions]
     # Each turn asks the model with the sender's earlier exchanges before the new question.
     for sender, questions in asked.items():
         for number, question in enumerate(questions):
