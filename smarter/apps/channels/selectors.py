@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db.models import Count, Max, QuerySet
@@ -27,18 +28,36 @@ def channels_of_chatbot(*, account: Account, chatbot: Chatbot) -> QuerySet[Chann
     return channels_of(account).filter(chatbot=chatbot)
 
 
+WEBHOOK_CACHE_SECONDS = 5.0  # a change of a channel (a rotated Secret) reaches its webhook within this
+_webhook_channels: dict[str, tuple[Channel, float]] = {}
+
+
 def channel_for_webhook(public_id: str) -> Channel | None:
     """The channel a webhook URL names, with what a delivery needs: its Secrets (the account and
-    the chatbot are the worker's business, not the webhook's)."""
-    # Every delivery runs this query, and building it costs more CPU than running it: get(), not
-    # first(), which orders by the primary key and hashes every selected column to do so, and no
-    # joins the delivery does not read (docs/performance.md, "Channels").
+    the chatbot are the worker's business, not the webhook's). Kept by the process for a few
+    seconds: building this query cost more CPU than the rest of an acknowledgement
+    (docs/performance.md, "Channels"). An unknown id is never kept."""
+    now = time.monotonic()
+    kept = _webhook_channels.get(public_id)
+    if kept is not None and now - kept[1] < WEBHOOK_CACHE_SECONDS:
+        return kept[0]
     try:
-        return Channel.objects.select_related("access_token", "app_secret", "verify_token", "auth_token").get(
+        # get(), not first(), which orders by the primary key; no joins the delivery does not read.
+        channel = Channel.objects.select_related("access_token", "app_secret", "verify_token", "auth_token").get(
             public_id=public_id
         )
     except Channel.DoesNotExist:
+        _webhook_channels.pop(public_id, None)
         return None
+    if len(_webhook_channels) > 10_000:
+        _webhook_channels.clear()
+    _webhook_channels[public_id] = (channel, now)
+    return channel
+
+
+def forget_webhook_channels() -> None:
+    """Forget what the process keeps (a test that changes a channel between deliveries)."""
+    _webhook_channels.clear()
 
 
 def recent_deliveries(channel: Channel, *, limit: int = RECENT_DELIVERIES) -> list[InboundMessage]:

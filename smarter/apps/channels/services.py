@@ -26,6 +26,7 @@ from smarter.apps.channels.models import (
 )
 from smarter.apps.channels.providers import Credentials
 from smarter.apps.channels.records import Delivery, InboundRecord, StatusRecord
+from smarter.apps.channels.selectors import forget_webhook_channels
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,14 @@ def channel_update(*, channel: Channel, **fields: Any) -> bool:
         setattr(channel, name, fields[name])
     if changed:
         channel.save(update_fields=[*changed, "updated_at"])
+        forget_webhook_channels()
     return bool(changed)
 
 
 def channel_delete(*, channel: Channel) -> None:
     """Deletes its contacts, messages and replies with it; the chat sessions stay in the history."""
     channel.delete()
+    forget_webhook_channels()
 
 
 def credentials_of(channel: Channel, *, only: tuple[str, ...] | None = None) -> Credentials:
@@ -119,7 +122,9 @@ def _insert_once(channel: Channel, record: InboundRecord) -> int | None:
                 )
             return int(row.pk)
         except IntegrityError:
-            return None
+            if InboundMessage.objects.filter(channel=channel, provider_message_id=record.provider_message_id).exists():
+                return None  # stored by an earlier (or a concurrent) copy of the delivery
+            raise  # not a copy: the channel itself is gone (deleted a moment ago)
         except OperationalError:
             # InnoDB may pick one of several concurrent inserts of the same key as a deadlock
             # victim; whether the message is stored is known once the others are done.
