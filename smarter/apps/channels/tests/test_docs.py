@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +84,6 @@ def without(document: Any, *volatile: str) -> Any:
     if isinstance(document, list):
         return [without(item, *volatile) for item in document]
     return WEBHOOK_URL.sub("WEBHOOK_URL", document) if isinstance(document, str) else document
-
-
-@pytest.fixture
-def provider_api(smarter_settings: Any) -> Iterator[MessagingStub]:
-    smarter_settings.allow_private_hosts = True
-    with MessagingStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def web(asgi_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=asgi_server.url, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture

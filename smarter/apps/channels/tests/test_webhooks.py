@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -54,19 +53,6 @@ def acme(asgi_server: Any) -> Any:
 @pytest.fixture
 def owner(acme: Any) -> Persona:
     return make_persona(acme, "owner", Role.ADMIN)
-
-
-@pytest.fixture
-def provider_api(smarter_settings: Any) -> Iterator[MessagingStub]:
-    smarter_settings.allow_private_hosts = True
-    with MessagingStub() as stub:
-        yield stub
-
-
-@pytest.fixture
-def web(asgi_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=asgi_server.url, timeout=30) as client:
-        yield client
 
 
 def echo(request: RecordedRequest) -> ScriptedReply:

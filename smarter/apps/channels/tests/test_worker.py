@@ -106,12 +106,6 @@ def model(smarter_settings: Any) -> Iterator[OpenAIStub]:
 
 
 @pytest.fixture
-def provider_api() -> Iterator[MessagingStub]:
-    with MessagingStub() as stub:
-        yield stub
-
-
-@pytest.fixture
 def worker(
     transactional_db: Any, model: OpenAIStub, provider_api: MessagingStub, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Worker]:
@@ -138,12 +132,6 @@ def worker(
             yield process
     finally:
         process.stop()
-
-
-@pytest.fixture
-def web(asgi_server: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=asgi_server.url, timeout=60) as client:
-        yield client
 
 
 def echo(request: RecordedRequest) -> ScriptedReply:
