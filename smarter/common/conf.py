@@ -254,6 +254,12 @@ class SmarterSettings(BaseSettings):
         description="Webhook deliveries per minute to one channel, before any is read (0: unlimited); "
         "the providers retry what is refused.",
     )
+    rate_limit_channel_refusals_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Refused (unsigned or wrongly signed) webhook deliveries per minute from one address before "
+        "they are answered 429 (0: unlimited); proven deliveries are never counted here.",
+    )
     channel_send_attempts: int = Field(
         5, ge=1, le=20, description="Attempts to send a channel reply the provider refuses for a reason that may pass."
     )

@@ -45,7 +45,6 @@ from smarter.lib.http.errors import error_response, internal_error
 log = logging.getLogger(__name__)
 
 LARGEST_DELIVERY = 1024 * 1024  # bytes; Meta batches at most a few hundred KiB, Twilio far less
-REFUSALS_PER_MINUTE = 60  # unproven deliveries from one address before they get a 429
 
 
 @dataclass
@@ -64,10 +63,11 @@ def _channel(public_id: str) -> Channel:
 
 
 def _refused(client: str | None, reason: str) -> SmarterError:
-    """The 403 of an unproven delivery; past REFUSALS_PER_MINUTE from one address, a 429. Only
-    proven deliveries count against the channel's own limit, so unsigned posts from whoever
-    learned the address cannot spend it."""
-    wait = rate_check(key=f"webhook-refused:{visitor_key(client)}", per_minute=REFUSALS_PER_MINUTE)
+    """The 403 of an unproven delivery; past SMARTER_RATE_LIMIT_CHANNEL_REFUSALS_PER_MINUTE from
+    one address, a 429. Only proven deliveries count against the channel's own limit, so unsigned
+    posts from whoever learned the address cannot spend it."""
+    per_minute = int(settings.SMARTER.rate_limit_channel_refusals_per_minute)
+    wait = rate_check(key=f"webhook-refused:{visitor_key(client)}", per_minute=per_minute)
     if wait:
         return RateLimited(
             "Too many unproven deliveries from this address.", headers={"Retry-After": str(max(1, round(wait)))}

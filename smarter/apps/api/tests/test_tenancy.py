@@ -175,14 +175,15 @@ def call(persona: Persona, verb: str, kind: str, name: str, *, in_path: bool = F
 
 
 def delete_in_use(persona: Persona, world: World, kind: str, name: str) -> Any:
-    """`delete`, after the owner removed what uses the resource (a resource in use answers 409,
-    naming its users in `context.usedBy`)."""
+    """`delete`, after the owner removed what uses the resource, and what uses those (a resource
+    in use answers 409, naming its users in `context.usedBy`: a plugin its chatbot, a chatbot its
+    channel)."""
     response = call(persona, "delete", kind, name)
     if response.status_code != 409:
         return response
     for user in response.json()["context"]["usedBy"]:
         used_by_kind, used_by_name = user.split(" ", 1)
-        assert call(world.owner, "delete", used_by_kind, used_by_name).status_code == 200
+        assert delete_in_use(world.owner, world, used_by_kind, used_by_name).status_code == 200
     return call(persona, "delete", kind, name)
 
 
