@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
+from smarter.apps.channels import services
 from smarter.apps.channels.answering import (
     DAILY_NOTICE,
     MEDIA_NOTICE,
@@ -507,3 +510,36 @@ def test_a_replayed_twilio_message_is_answered_once_and_its_status_callbacks_mov
     reply = Reply.objects.get(channel=channel)
     assert (reply.status, reply.error_code, reply.error) == ("failed", "30003", "Twilio error 30003")
     assert len(platform_upstream.chat_requests) == 1
+
+
+def test_the_sweep_hands_over_what_no_worker_took_and_answers_it_once(
+    platform_upstream: OpenAIStub, provider_api: MessagingStub, owner: Persona
+) -> None:
+    platform_upstream.respond_with(echo)
+    channel = set_up(owner, whatsapp_manifest(provider_api))
+    long_ago = timezone.now() - timedelta(minutes=20)
+    lost = InboundMessage.objects.create(
+        channel=channel, provider_message_id="wamid.LOST", sender="15551230001", text="Lost?", received_at=long_ago
+    )
+    InboundMessage.objects.create(  # claimed by a worker that died 20 minutes ago
+        channel=channel,
+        provider_message_id="wamid.DEAD",
+        sender="15551230002",
+        text="Dead?",
+        status="answering",
+        claimed_at=long_ago,
+        received_at=long_ago,
+    )
+    InboundMessage.objects.create(  # just received: its task is on its way
+        channel=channel, provider_message_id="wamid.NEW", sender="15551230003", text="New?"
+    )
+
+    assert services.inbound_sweep() == 2
+    assert services.inbound_sweep() == 0
+
+    assert sorted((send.to, send.text) for send in provider_api.sends) == [
+        ("15551230001", "You said: Lost?"),
+        ("15551230002", "You said: Dead?"),
+    ]
+    assert InboundMessage.objects.get(pk=lost.pk).status == "answered"
+    assert InboundMessage.objects.get(provider_message_id="wamid.NEW").status == "received"
