@@ -85,11 +85,17 @@ class AsgiServer:
 
         import uvicorn
 
-        from smarter.asgi import application  # the served application, routes in front of Django
+        app = self.app
+        if app is None:
+            # Imported only here: `smarter.asgi` builds Django's middleware when first imported,
+            # and they keep the settings of that moment. A test serving its own application
+            # under overridden settings must not be the one that imports it.
+            from smarter.asgi import application  # the served application, routes in front of Django
 
+            app = application
         # As in production, the server reads no proxy header: SMARTER_TRUSTED_PROXIES decides.
         config = uvicorn.Config(
-            self.app or application,
+            app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

@@ -266,6 +266,36 @@ class SmarterSettings(BaseSettings):
     channel_retry_seconds: float = Field(
         5.0, gt=0, le=3600, description="Wait before the first new attempt to send a channel reply; doubled each time."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that GET /metrics (Prometheus) requires; /metrics is not served while it is unset.",
+    )
+    worker_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port on which a Celery worker serves its own /metrics (same token; 0: not served).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector base URL (e.g. http://otel-collector:4318) that traces are sent to; "
+        "no traces while it is unset.",
+    )
+    otel_service_name: str = Field("smarter", min_length=1, description="service.name of the traces this process sends.")
+    otel_sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="Share of new traces kept (parent-based: a caller's sampled trace is kept)."
+    )
+    otel_capture_content: bool = Field(
+        False,
+        description="Put prompts, answers and tool arguments on the traces' spans (they may hold personal data).",
+    )
+    sentry_dsn: SecretStr | None = Field(
+        None, description="Sentry DSN that errors are reported to (personal data and secrets scrubbed); none while unset."
+    )
+    sentry_environment: str = Field("production", min_length=1, description="Environment name on Sentry events.")
+    sentry_traces_sample_rate: float = Field(
+        0.0, ge=0, le=1, description="Share of requests Sentry also traces for performance (0: errors only)."
+    )
     rate_limit_plugin_test_per_minute: int = Field(
         30, ge=0, description="Plugin test runs per minute per API key or console user (0: unlimited)."
     )
@@ -342,7 +372,7 @@ class SmarterSettings(BaseSettings):
             raise ValueError("must be a host name or address, without scheme or port (the port is SMARTER_EMAIL_PORT)")
         return value
 
-    @field_validator("email_password")
+    @field_validator("email_password", "metrics_token", "sentry_dsn")
     @classmethod
     def _empty_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value() else None
@@ -371,12 +401,14 @@ class SmarterSettings(BaseSettings):
             raise ValueError("the port must be between 1 and 65535")
         return value
 
-    @field_validator("kubernetes_api_url", "aws_endpoint_url", "aws_route53_hosted_zone_id", "aws_route53_target")
+    @field_validator(
+        "kubernetes_api_url", "aws_endpoint_url", "aws_route53_hosted_zone_id", "aws_route53_target", "otlp_endpoint"
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("kubernetes_api_url", "aws_endpoint_url")
+    @field_validator("kubernetes_api_url", "aws_endpoint_url", "otlp_endpoint")
     @classmethod
     def _endpoint_is_http(cls, value: str | None) -> str | None:
         if value and urlsplit(value).scheme not in ("http", "https"):
