@@ -4,8 +4,9 @@ The whole beat schedule lives here, in one place.
 """
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
@@ -40,3 +41,24 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
 }
+
+
+@signals.worker_init.connect
+def _metrics_start(**_: Any) -> None:
+    """The worker's main process, before its pool starts: the metrics of an earlier run are
+    cleared, and its `/metrics` is served when a port is set."""
+    from django.conf import settings
+
+    from smarter.lib import metrics
+    from smarter.lib.metrics_server import metrics_server_start
+
+    metrics.multiprocess_dir_clear()
+    if settings.SMARTER.worker_metrics_port and settings.SMARTER.metrics_token is not None:
+        metrics_server_start(settings.SMARTER.worker_metrics_port)
+
+
+@signals.worker_process_shutdown.connect
+def _metrics_process_dead(pid: int, **_: Any) -> None:
+    from smarter.lib import metrics
+
+    metrics.process_dead(pid)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("healthz/", api_views.healthz),
     path("readyz", api_views.readyz, name="readyz"),
     path("readyz/", api_views.readyz),
+    path("metrics", api_views.metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("smarter.apps.api.urls")),

@@ -20,6 +20,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+from smarter.lib import metrics
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 account_var: contextvars.ContextVar[str] = contextvars.ContextVar("account", default="-")
 
@@ -41,14 +43,30 @@ def start_request(incoming_id: str | None) -> str:
     return request_id
 
 
-def log_access(method: str, path: str, status: int, started: float) -> None:
-    """The one access-log line of a request; `started` is its `time.perf_counter()`."""
+def door_of(path: str) -> str:
+    """Which door a platform-host path belongs to, for the requests metric (a bounded label)."""
+    if path.startswith("/api/v1/openai/"):
+        return "openai"
+    if path.startswith("/api/"):
+        return "api"
+    if path.startswith("/webhooks/"):
+        return "webhook"
+    if path.startswith(("/healthz", "/readyz", "/metrics", "/static/")):
+        return "other"
+    return "console"
+
+
+def log_access(method: str, path: str, status: int, started: float, *, door: str) -> None:
+    """The one access-log line of a request, and its count and time in the metrics; `started`
+    is its `time.perf_counter()`."""
+    seconds = time.perf_counter() - started
+    metrics.http_request_observe(door=door, method=method, status=status, seconds=seconds)
     access_logger.info(
         "%s %s %s",
         method,
         path,
         status,
-        extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
+        extra={"status": status, "ms": round(seconds * 1000, 2)},
     )
 
 
@@ -111,7 +129,8 @@ class RequestContextMiddleware:
 
     def _end(self, request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
-        log_access(request.method or "", request.path, response.status_code, started)
+        door = "public" if getattr(request, "chatbot_host", None) else door_of(request.path)
+        log_access(request.method or "", request.path, response.status_code, started, door=door)
         return response
 
     def __call__(self, request: HttpRequest) -> Any:

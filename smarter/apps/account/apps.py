@@ -12,6 +12,9 @@ class AccountConfig(AppConfig):
         # The platform's Celery app must exist before any task is called or enqueued; this is
         # the first of our apps to start.
         import smarter.celery  # noqa: F401
+        from smarter.apps.account.billing.metrics import outbox_collect
         from smarter.apps.account.manifests import register_kinds
+        from smarter.lib.metrics import scrape_collector
 
         register_kinds()
+        scrape_collector(outbox_collect)

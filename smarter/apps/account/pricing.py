@@ -154,6 +154,17 @@ def price_lookup(*, provider: str, model: str) -> Prices | None:
     return None
 
 
+def priced_name(*, provider: str, model: str) -> str | None:
+    """The price table's name that prices `model` (`gpt-4o` for `gpt-4o-2024-08-06`); None when
+    unpriced. The table is the operator's, so its names are a bounded set (metrics label by it)."""
+    table = _prices()
+    provider = provider.lower()
+    for name in _names(model):
+        if (provider, name) in table or (ANY_PROVIDER, name) in table:
+            return name
+    return None
+
+
 def is_priced(*, provider: str, model: str) -> bool:
     """Whether `model` has a price (a row of zeros included: the operator marked it free)."""
     return price_lookup(provider=provider, model=model) is not None

@@ -139,7 +139,7 @@ async def _serve(policy: LeanPolicy, scope: Scope, headers: dict[str, str], rece
         logger.error("unhandled error in the OpenAI route", exc_info=work.exception())
         if not response.started:
             await response.answer(openai_error_answer(internal_error()))
-    context.run(log_access, "POST", PATH, response.status or 499, started)
+    context.run(log_access, "POST", PATH, response.status or 499, started, door="openai")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

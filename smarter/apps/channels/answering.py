@@ -30,6 +30,7 @@ from smarter.apps.channels.records import MEDIA_KINDS, TEXT_KINDS
 from smarter.apps.channels.services import STALE_CLAIM
 from smarter.apps.chat.pipeline import run_turn
 from smarter.apps.chat.turns import TurnInput, TurnResult
+from smarter.lib import metrics
 from smarter.lib.errors import NotFound, QuotaExceeded, RateLimited, SmarterError
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ def _limit_refusal(message: InboundMessage) -> tuple[str, str, list[str]] | None
     channel: Channel = message.channel
     key = _sender_key(message)
     if rate_check(key=key, per_minute=channel.sender_turns_per_minute):
+        metrics.rate_limit_refused("channel_sender")
         told = rate_check(key=f"{key}:told", per_minute=1) == 0
         detail = f"More than {channel.sender_turns_per_minute} turns per minute from this sender."
         return InboundStatus.REFUSED, detail, [RATE_NOTICE] if told else []
@@ -188,6 +190,7 @@ def _limit_refusal(message: InboundMessage) -> tuple[str, str, list[str]] | None
         mine = InboundMessage.objects.filter(channel=channel, sender=message.sender, received_at__gte=today)
         asked = mine.filter(status=InboundStatus.ANSWERED).exclude(session_key="").count()
         if asked >= channel.sender_turns_per_day:
+            metrics.rate_limit_refused("channel_sender")
             told = not mine.filter(status=InboundStatus.REFUSED, detail__startswith="Daily").exists()
             detail = f"Daily limit of {channel.sender_turns_per_day} turns reached for this sender."
             return InboundStatus.REFUSED, detail, [DAILY_NOTICE] if told else []

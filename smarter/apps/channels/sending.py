@@ -19,11 +19,12 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from smarter.apps.channels.models import Contact, InboundMessage, Reply, ReplyStatus
+from smarter.apps.channels.models import Channel, Contact, InboundMessage, Reply, ReplyStatus
 from smarter.apps.channels.providers import adapter_for
 from smarter.apps.channels.providers.base import SEND_TIMEOUT_SECONDS
 from smarter.apps.channels.records import Outgoing, SendFailed
 from smarter.apps.channels.services import credentials_of
+from smarter.lib import metrics
 from smarter.lib.outbound import OutboundRefused, guarded_client
 from smarter.lib.redaction import Redactor
 
@@ -70,11 +71,11 @@ def replies_send(*, message_id: int, final_attempt: bool = False) -> str:
     channel = message.channel
     adapter = adapter_for(channel.type)
     if adapter.customer_care_window(channel) and _window_closed(message):
-        return _fail(pending, WINDOW_RULE, WINDOW_CODE)
+        return _fail(channel, pending, WINDOW_RULE, WINDOW_CODE)
     credentials = credentials_of(channel)
     missing = adapter.missing(channel, credentials)
     if missing:
-        return _fail(pending, f"Not sent: the channel lacks {', '.join(missing)}.", "not-configured")
+        return _fail(channel, pending, f"Not sent: the channel lacks {', '.join(missing)}.", "not-configured")
     most_attempts = int(settings.SMARTER.channel_send_attempts)
     redactor = Redactor.of(*credentials.values(), username=channel.account_sid or None)
     with guarded_client(timeout=SEND_TIMEOUT_SECONDS, max_redirects=0) as client:
@@ -93,12 +94,14 @@ def replies_send(*, message_id: int, final_attempt: bool = False) -> str:
                 if failure.retryable and not final_attempt and attempts < most_attempts:
                     Reply.objects.filter(pk=reply.pk).update(error=error[:1000], error_code=failure.code)
                     raise TransientSendError(error, attempts=attempts) from None
-                return _fail(pending[index:], error, failure.code)
+                return _fail(channel, pending[index:], error, failure.code)
             except OutboundRefused as refused:
-                return _fail(pending[index:], f"Not sent: the provider's address is refused ({refused}).", "refused")
+                refusal = f"Not sent: the provider's address is refused ({refused})."
+                return _fail(channel, pending[index:], refusal, "refused")
             Reply.objects.filter(pk=reply.pk, status=ReplyStatus.QUEUED).update(
                 status=ReplyStatus.SENT, provider_message_id=provider_id, error="", error_code=""
             )
+            metrics.channel_reply_observe(channel_type=channel.type, outcome="sent")
     return "sent"
 
 
@@ -112,8 +115,10 @@ def _window_closed(message: InboundMessage) -> bool:
     return timezone.now() - written >= CUSTOMER_CARE_WINDOW
 
 
-def _fail(replies: list[Reply], error: str, code: str) -> str:
+def _fail(channel: Channel, replies: list[Reply], error: str, code: str) -> str:
     first, rest = replies[0], replies[1:]
+    for _ in replies:
+        metrics.channel_reply_observe(channel_type=channel.type, outcome="failed")
     Reply.objects.filter(pk=first.pk).update(status=ReplyStatus.FAILED, error=error[:1000], error_code=code[:32])
     if rest:
         Reply.objects.filter(pk__in=[reply.pk for reply in rest]).update(

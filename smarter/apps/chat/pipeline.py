@@ -33,7 +33,7 @@ from django.conf import settings
 
 from smarter.apps.account import pricing
 from smarter.apps.account.billing import limits as billing_limits
-from smarter.apps.chat import selectors
+from smarter.apps.chat import selectors, turn_metrics
 from smarter.apps.chat.citations import turn_citations
 from smarter.apps.chat.models import Chat
 from smarter.apps.chat.providers.base import (
@@ -100,6 +100,7 @@ class _Plan:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     stored_messages: list[Message] = field(default_factory=list)
     reservation: billing_limits.Reservation | None = None  # step 3: tokens held in the budget
+    labels: turn_metrics.Labels = ("offline", OFFLINE_MODEL)  # provider and model in the metrics
 
 
 def _plan(turn: TurnInput) -> _Plan:
@@ -234,6 +235,7 @@ def _choose_provider(turn: TurnInput, plan: _Plan) -> None:
         )
     plan.provider, plan.model, plan.api_key = chosen.provider, chosen.model, chosen.api_key
     plan.base_url, plan.timeout, plan.guarded = chosen.base_url, chosen.timeout, chosen.guarded
+    plan.labels = turn_metrics.model_labels(chosen.provider, chosen.model)
     if chosen.needs_price:
         _require_price(turn, plan)
 
@@ -310,6 +312,7 @@ Outcome = tuple[Plugin | None, PluginResult, bool]  # the plugin, what it gave, 
 class _Tools:
     """The tools the model asked for in one reply, running on worker threads."""
 
+    toolset: ToolSet
     assistant: Message
     calls: tuple[ModelToolCall, ...]
     running: asyncio.Future[list[Outcome]]
@@ -330,7 +333,7 @@ def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
             *((toolset.plugin_for(call.name), refused, False) for call in calls[cap:]),
         ]
 
-    return _Tools(assistant, calls, asyncio.ensure_future(run()))
+    return _Tools(toolset, assistant, calls, asyncio.ensure_future(run()))
 
 
 def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> list[tuple[ToolResultEvent, Message]]:
@@ -351,6 +354,8 @@ def _tools_done(record: TurnRecord, tools: _Tools, outcomes: list[Outcome]) -> l
             ran=ran,
         )
         message = _tool_message(call, result)
+        builtin = plugin is None and tools.toolset.builtin_for(call.name) is not None
+        turn_metrics.tool_observe(plugin=plugin, builtin=builtin, result=result, ran=ran)
         record.tool_events.append((record.rounds, plugin, event))
         record.new_messages.append(message)
         done.append((event, message))
@@ -363,6 +368,13 @@ class _Call:
 
     request: ProviderRequest
     text: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def first_token(self, plan: _Plan) -> None:
+        turn_metrics.first_token_observe(labels=plan.labels, seconds=time.perf_counter() - self.started)
+
+    def ended(self, plan: _Plan, outcome: str) -> None:
+        turn_metrics.llm_call_observe(labels=plan.labels, seconds=time.perf_counter() - self.started, outcome=outcome)
 
     def consumed(self) -> Usage:
         return Usage.of(estimate_prompt_tokens(self.request), estimate_tokens("".join(self.text)), estimated=True)
@@ -454,6 +466,8 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 async with aclosing(provider.stream(request)) as stream:
                     async for event in stream:
                         if isinstance(event, TextDelta):
+                            if not call.text:
+                                call.first_token(plan)
                             call.text.append(event.text)
                             yield TokenEvent(event.text)
                         elif isinstance(event, Completed):
@@ -462,6 +476,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 reply = await provider.complete(request)
             if reply is None:
                 raise UpstreamError("The model's stream ended without a final answer.")
+            call.ended(plan, "ok")
             call = None
             record.usage = record.usage + reply.usage
             if not reply.tool_calls or last_round:
@@ -492,6 +507,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
         if call is not None:
             # What the failed call consumed upstream before it broke (nothing when it was refused).
             record.usage = record.usage + consumed_by(error)
+            call.ended(plan, "timeout" if isinstance(error, UpstreamTimeout) else "error")
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
         await turn_record(record)

@@ -28,6 +28,7 @@ from django.utils import timezone
 from smarter.apps.account.billing import limits as billing_limits
 from smarter.apps.account.billing import services as billing_services
 from smarter.apps.account.pricing import token_cost
+from smarter.apps.chat import turn_metrics
 from smarter.apps.chat.citations import turn_citations
 from smarter.apps.chat.models import Chat, ChatMessage, PluginSelection, ToolCall, Turn
 from smarter.apps.chat.providers.base import Message, Usage
@@ -88,7 +89,7 @@ def _detached(work: Awaitable[Any]) -> asyncio.Task[Any]:
 async def turn_record(record: TurnRecord) -> Recorded:
     """Write the turn; its id and cost. A caller cancelled meanwhile (a client leaving at the
     last moment) stops waiting, not the write."""
-    return await asyncio.shield(_detached(in_db_thread(turn_write, record)))
+    return await asyncio.shield(_detached(in_db_thread(_write_and_count, record)))
 
 
 async def turn_record_later(prepare: Awaitable[None], record: TurnRecord) -> None:
@@ -97,11 +98,17 @@ async def turn_record_later(prepare: Awaitable[None], record: TurnRecord) -> Non
 
     async def work() -> None:
         await prepare
-        await in_db_thread(turn_write, record)
+        await in_db_thread(_write_and_count, record)
 
     # A failure is logged by the task; the caller's own exit (a disconnect) goes on.
     with contextlib.suppress(Exception):
         await asyncio.shield(_detached(work()))
+
+
+def _write_and_count(record: TurnRecord) -> Recorded:
+    recorded = turn_write(record)
+    turn_metrics.turn_observe(record, recorded.cost)  # once committed: a rolled-back turn is not counted
+    return recorded
 
 
 @transaction.atomic

@@ -75,7 +75,9 @@ def eval_request_admit(*, caller: Any) -> None:
     """Starting, cancelling and retrying runs, from the API or the console: counted per API key
     (or console user) against the API key rate limit; 429 with Retry-After beyond it."""
     per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
-    limits.door_admit(key=f"evals:{limits.caller_key(caller)}", per_minute=per_minute, what="to evaluation runs")
+    limits.door_admit(
+        key=f"evals:{limits.caller_key(caller)}", per_minute=per_minute, what="to evaluation runs", limit="evaluation"
+    )
 
 
 def config_hash(spec: dict[str, Any]) -> str:

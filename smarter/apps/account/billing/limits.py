@@ -38,6 +38,7 @@ from django.utils import timezone
 from smarter.apps.account.billing.models import AccountLimits, BudgetAlert, UsageEvent
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.models import Account, ApiKey
+from smarter.lib import metrics
 from smarter.lib.errors import QuotaExceeded, RateLimited
 
 logger = logging.getLogger(__name__)
@@ -236,12 +237,13 @@ def visitor_key(client_ip: str | None) -> str:
     return str(address)
 
 
-def door_admit(*, key: str, per_minute: int, what: str) -> None:
+def door_admit(*, key: str, per_minute: int, what: str, limit: str) -> None:
     """Count one request at a door that costs the platform (a plugin run, a sign-in, a mail) against
-    `per_minute` for `key`; RateLimited (429, Retry-After) when over it."""
+    `per_minute` for `key`; RateLimited (429, Retry-After) when over it. `limit` names the limit
+    in the refusals metric (one of a fixed set: never the key)."""
     wait = rate_check(key=key, per_minute=per_minute)
     if wait:
-        raise _refuse_rate(wait, what, per_minute)
+        raise _refuse_rate(wait, what, per_minute, limit)
 
 
 def caller_key(caller: Caller) -> str:
@@ -252,21 +254,26 @@ def caller_key(caller: Caller) -> str:
 def plugin_test_admit(*, caller: Caller) -> None:
     """A plugin test runs a query or a request like a turn's tool call: limited per key or user."""
     per_minute = int(_setting("rate_limit_plugin_test_per_minute"))
-    door_admit(key=f"plugin-test:{caller_key(caller)}", per_minute=per_minute, what="to test plugins")
+    door_admit(
+        key=f"plugin-test:{caller_key(caller)}", per_minute=per_minute, what="to test plugins", limit="plugin_test"
+    )
 
 
 def sign_in_admit(*, client_ip: str | None, identity: str) -> None:
     """One sign-in or password-reset attempt: limited per client address, and per username or
     e-mail, so that neither one address nor many can try passwords (or send mails) quickly."""
     per_minute = int(_setting("rate_limit_login_per_minute"))
-    door_admit(key=f"sign-in:ip:{visitor_key(client_ip)}", per_minute=per_minute, what="from your address")
+    door_admit(
+        key=f"sign-in:ip:{visitor_key(client_ip)}", per_minute=per_minute, what="from your address", limit="login"
+    )
     name = identity.strip().lower()
     if name:
         digest = hashlib.sha256(name.encode()).hexdigest()[:32]  # no address or name kept in Redis
-        door_admit(key=f"sign-in:id:{digest}", per_minute=per_minute, what="for this user")
+        door_admit(key=f"sign-in:id:{digest}", per_minute=per_minute, what="for this user", limit="login")
 
 
-def _refuse_rate(wait: float, what: str, per_minute: int) -> RateLimited:
+def _refuse_rate(wait: float, what: str, per_minute: int, limit: str) -> RateLimited:
+    metrics.rate_limit_refused(limit)
     seconds = max(1, math.ceil(wait))
     return RateLimited(
         f"Too many requests {what}: at most {per_minute} per minute. Retry after {seconds} seconds.",
@@ -417,6 +424,7 @@ def budget_reserve(
             budget_settle(reservation=reservation, actual_tokens=0)
             _alert(account, label, BudgetAlert.Level.EXCEEDED, limit, used)
             where = "this account" if label == "account" else f"chatbot {chatbot_name!r}"
+            metrics.rate_limit_refused("budget")
             raise QuotaExceeded(
                 f"The monthly token budget of {where} is {limit} tokens; {used} are used and {held} held by turns "
                 f"in progress, and this turn may need {estimate}. Raise the budget or wait for next month.",
@@ -472,21 +480,21 @@ def turn_admit(
         per_minute = int(_setting("rate_limit_evaluation_per_minute"))
         wait = rate_check(key=f"eval:{account.account_number}", per_minute=per_minute)
         if wait:
-            raise _refuse_rate(wait, "for this account's evaluation runs", per_minute)
+            raise _refuse_rate(wait, "for this account's evaluation runs", per_minute, "evaluation")
     elif api_key is not None:
         per_minute = _override(limits, "api_key_requests_per_minute", "rate_limit_api_key_per_minute")
         wait = rate_check(key=f"key:{api_key.prefix}", per_minute=per_minute)
         if wait:
-            raise _refuse_rate(wait, "with this API key", per_minute)
+            raise _refuse_rate(wait, "with this API key", per_minute, "api_key")
     elif user_id is not None:
         per_minute = int(_setting("rate_limit_user_per_minute"))
         wait = rate_check(key=f"user:{user_id}", per_minute=per_minute)
         if wait:
-            raise _refuse_rate(wait, "from your console session", per_minute)
+            raise _refuse_rate(wait, "from your console session", per_minute, "user")
     if channel == "public":
         per_minute = _override(limits, "chatbot_ip_requests_per_minute", "rate_limit_chatbot_ip_per_minute")
         visitor = visitor_key(client_ip)
         wait = rate_check(key=f"bot:{account.account_number}:{chatbot_id}:{visitor}", per_minute=per_minute)
         if wait:
-            raise _refuse_rate(wait, "to this chatbot from your address", per_minute)
+            raise _refuse_rate(wait, "to this chatbot from your address", per_minute, "client_ip")
     return budget_reserve(account=account, chatbot_name=chatbot_name, estimate=estimate, limits=limits)

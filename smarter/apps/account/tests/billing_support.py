@@ -89,8 +89,11 @@ def mariadb_url_or_skip() -> str:
 class Worker:
     """`celery -A smarter worker` as a subprocess on `broker_url`, sharing `database_url`."""
 
-    def __init__(self, *, database_url: str, broker_url: str, concurrency: int = 2) -> None:
+    def __init__(
+        self, *, database_url: str, broker_url: str, concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> None:
         self.database_url, self.broker_url, self.concurrency = database_url, broker_url, concurrency
+        self.extra_env = env or {}
         self.process: Any = None
 
     def start(self) -> Worker:
@@ -105,6 +108,7 @@ class Worker:
             "SMARTER_REDIS_URL": self.broker_url,
             "SMARTER_LOG_FORMAT": "text",
             "SMARTER_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
         celery = str(Path(sys.executable).with_name("celery"))
         self.process = subprocess.Popen(

@@ -53,7 +53,8 @@ def knowledge_request_admit(*, caller: Any) -> None:
     """Uploads and searches embed text, which costs the platform: counted per API key (or console
     user) against the API key rate limit; 429 with Retry-After beyond it."""
     per_minute = int(settings.SMARTER.rate_limit_api_key_per_minute)
-    limits.door_admit(key=f"knowledge:{limits.caller_key(caller)}", per_minute=per_minute, what="to knowledge bases")
+    key = f"knowledge:{limits.caller_key(caller)}"
+    limits.door_admit(key=key, per_minute=per_minute, what="to knowledge bases", limit="knowledge")
 
 
 def document_add_file(
