@@ -76,4 +76,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # The server itself trusts no proxy header (an empty --forwarded-allow-ips): the application
 # believes X-Forwarded-For only from SMARTER_TRUSTED_PROXIES (smarter/lib/client_address.py).
-CMD ["gunicorn", "smarter.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker", "--bind=0.0.0.0:8000", "--workers=2", "--access-logfile=-", "--forwarded-allow-ips="]
+CMD ["gunicorn", "smarter.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker", "--config=python:smarter.gunicorn_conf", "--bind=0.0.0.0:8000", "--workers=2", "--access-logfile=-", "--forwarded-allow-ips="]

@@ -12,6 +12,8 @@ Several processes serve one pod (gunicorn's workers, Celery's pool): with the
 (`prometheus_client.multiprocess`), so any worker answers the scrape for all of them. Without
 it (one process, `make run`) the samples live in memory.
 
+Nothing is recorded while no token is set (`recording`): what cannot be scraped costs nothing.
+
 Gauges read at scrape time (queue depth, the billing outbox) are collectors that apps register
 with `scrape_collector`: they are computed by whichever process answers the scrape.
 """
@@ -193,26 +195,43 @@ channel_replies = Counter(
 
 
 # --- recording ---------------------------------------------------------------------------------
+def recording() -> bool:
+    """Whether metrics are kept: only while they can be scraped (a token is set). Unscraped, the
+    hot path pays nothing for them."""
+    return settings.SMARTER.metrics_token is not None
+
+
 def http_request_observe(*, door: str, method: str, status: int, seconds: float) -> None:
+    if not recording():
+        return
     door = bounded(door, DOORS)
     http_requests.labels(door, bounded(method, METHODS), status_class(status)).inc()
     http_duration.labels(door).observe(seconds)
 
 
 def rate_limit_refused(limit: str) -> None:
+    if not recording():
+        return
     rate_limit_refusals.labels(bounded(limit, LIMITS)).inc()
 
 
 def webhook_delivery_observe(*, channel_type: str, outcome: str) -> None:
+    if not recording():
+        return
     webhook_deliveries.labels(bounded(channel_type, CHANNEL_TYPES), bounded(outcome, WEBHOOK_OUTCOMES)).inc()
 
 
 def channel_reply_observe(*, channel_type: str, outcome: str) -> None:
+    if not recording():
+        return
     channel_replies.labels(bounded(channel_type, CHANNEL_TYPES), bounded(outcome, REPLY_OUTCOMES)).inc()
 
 
 @contextmanager
 def retrieval_timed(backend: str) -> Iterator[None]:
+    if not recording():
+        yield
+        return
     started = time.perf_counter()
     try:
         yield

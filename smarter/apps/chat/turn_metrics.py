@@ -50,15 +50,21 @@ Labels = tuple[str, str]  # (provider, model), from `model_labels`
 
 
 def llm_call_observe(*, labels: Labels, seconds: float, outcome: str) -> None:
+    if not metrics.recording():
+        return
     metrics.llm_requests.labels(*labels, metrics.bounded(outcome, metrics.LLM_OUTCOMES)).inc()
     metrics.llm_duration.labels(*labels).observe(seconds)
 
 
 def first_token_observe(*, labels: Labels, seconds: float) -> None:
+    if not metrics.recording():
+        return
     metrics.llm_first_token.labels(*labels).observe(seconds)
 
 
 def tool_observe(*, plugin: Plugin | None, builtin: bool, result: PluginResult, ran: bool) -> None:
+    if not metrics.recording():
+        return
     if plugin is not None:
         plugin_class = metrics.bounded(plugin.plugin_class, metrics.PLUGIN_CLASSES, "unknown")
     else:
@@ -71,6 +77,8 @@ def tool_observe(*, plugin: Plugin | None, builtin: bool, result: PluginResult, 
 
 def turn_observe(record: TurnRecord, cost: Decimal) -> None:
     """A recorded turn: its outcome, time, tokens and cost."""
+    if not metrics.recording():
+        return
     provider, model = model_labels(record.provider, record.model)
     outcome = "cancelled" if record.cancelled else ("error" if record.error else "ok")
     channel = metrics.bounded(record.turn.channel, metrics.CHANNELS)
