@@ -140,9 +140,9 @@ _SHAPES = [
     (re.compile(rf"(?<![{_WORD}])sk-[A-Za-z0-9_-]{{16,}}"), REDACTED),
     # Fernet tokens: the version byte 0x80 and a timestamp make every one start with gAAAAA.
     (re.compile(rf"gAAAAA[A-Za-z0-9_-]{{20,}}{_EQUALS}{{0,2}}"), REDACTED),
-    # `Bearer <token>` whatever the token, and `Basic <base64(user:password)>` (a digit or a sign
-    # tells base64 from a word: "Basic authentication" stays).
-    (re.compile(r"(?i:\b(bearer)(\s+|%20|\+))[^\s\"'\\,;&]+"), rf"\1\2{REDACTED}"),
+    # `Bearer <token>` whatever the token (of 8 characters or more: "a bearer of news" stays), and
+    # `Basic <base64(user:password)>` (a digit or a sign tells base64 from a word).
+    (re.compile(r"(?i:\b(bearer)(\s+|%20|\+))[^\s\"'\\,;&]{8,}"), rf"\1\2{REDACTED}"),
     (
         re.compile(r"\b(Basic)(\s+|%20|\+)(?=[A-Za-z]*[0-9+/=%])[A-Za-z0-9+/]{8,}(?:=|%3[Dd]){0,2}"),
         rf"\1\2{REDACTED}",

@@ -27,6 +27,7 @@ from smarter.apps.account.tests.billing_support import celery_mode
 from smarter.celery import app
 from smarter.lib.crypto import generate_api_key
 from smarter.lib.error_reporting import WITHHELD, error_reporting_start, scrub_event
+from smarter.lib.observability import bind_turn
 from smarter.lib.redaction import secret_forms
 
 log = logging.getLogger("smarter.tests.error_reporting")
@@ -96,6 +97,7 @@ def fail_quoting_task(prompt: str) -> None:
 
 @csrf_exempt
 def _enqueues_a_failing_task(request: HttpRequest) -> JsonResponse:
+    bind_turn(4242)  # as a turn's code after it is recorded
     fail_quoting_task.delay(PROMPT)
     return JsonResponse({"queued": True})
 
@@ -241,6 +243,7 @@ def test_a_failing_task_is_reported_with_the_request_id_of_the_request_that_enqu
     assert len(events) == 1
     event = events[0]
     assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
+    assert event["tags"]["turn_id"] == "4242"
     assert event["tags"]["celery_task_id"]
     assert [(e["type"], e["value"]) for e in event["exception"]["values"]] == [("RuntimeError", WITHHELD)]
     assert event["extra"]["celery-job"]["task_name"] == "smarter.lib.tests.test_error_reporting.fail_quoting_task"
