@@ -21,7 +21,10 @@ from smarter.apps.api.openai_route import OpenAIChatRoute  # noqa: E402  (needs 
 from smarter.apps.knowledge.embedding import preload_local_model  # noqa: E402
 from smarter.apps.knowledge.services.documents import max_request_bytes, too_large  # noqa: E402
 from smarter.lib.client_address import TrustedProxyHeaders  # noqa: E402
+from smarter.lib.error_reporting import error_reporting_start  # noqa: E402
 from smarter.lib.http.body_limit import RequestBodyLimit  # noqa: E402
+
+error_reporting_start()  # Sentry, when SMARTER_SENTRY_DSN is set
 
 application = TrustedProxyHeaders(
     RequestBodyLimit(OpenAIChatRoute(django_application), limit=max_request_bytes, refusal=too_large)

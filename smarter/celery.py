@@ -6,8 +6,18 @@ The whole beat schedule lives here, in one place.
 import os
 from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import (
+    before_task_publish,
+    celeryd_init,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+)
+
+from smarter.lib.error_reporting import error_reporting_start
+from smarter.lib.observability import task_context_restore, task_headers_stamp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
@@ -43,7 +53,7 @@ app.conf.beat_schedule = {
 }
 
 
-@signals.worker_init.connect
+@worker_init.connect
 def _metrics_start(**_: Any) -> None:
     """The worker's main process, before its pool starts: the metrics of an earlier run are
     cleared, and its `/metrics` is served when a port is set."""
@@ -57,8 +67,28 @@ def _metrics_start(**_: Any) -> None:
         metrics_server_start(settings.SMARTER.worker_metrics_port)
 
 
-@signals.worker_process_shutdown.connect
+@worker_process_shutdown.connect
 def _metrics_process_dead(pid: int, **_: Any) -> None:
     from smarter.lib import metrics
 
     metrics.process_dead(pid)
+
+
+# A task carries the request id (and turn id) of what enqueued it, so the worker's log lines and
+# error reports name the request that caused them.
+@before_task_publish.connect
+def _stamp_ids(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        task_headers_stamp(headers)
+
+
+@task_prerun.connect
+def _restore_ids(task: Task | None = None, **_: Any) -> None:
+    if task is not None:
+        task_context_restore(task.request)
+
+
+# Sentry starts in the worker's main process, before its pool forks (the SDK's own advice).
+@celeryd_init.connect
+def _start_error_reporting(**_: Any) -> None:
+    error_reporting_start()

@@ -225,7 +225,7 @@ LOGGING = {
     "filters": {"request_context": {"()": "smarter.lib.observability.RequestContextFilter"}},
     "formatters": {
         "json": {"()": "smarter.lib.observability.JsonFormatter"},
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s turn=%(turn_id)s] %(message)s"},
     },
     "handlers": {
         "console": {

@@ -7,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
 application = get_wsgi_application()
+
+from smarter.lib.error_reporting import error_reporting_start  # noqa: E402  (needs Django set up)
+
+error_reporting_start()  # Sentry, when SMARTER_SENTRY_DSN is set

@@ -2,7 +2,9 @@
 
 The request id comes from a well-formed `X-Request-ID` header (so a proxy's id carries
 through) or is generated; it is in every log line of the request and in the response header,
-so a user quoting it lets an operator find the failure.
+so a user quoting it lets an operator find the failure. Once a chat turn is recorded, its turn
+id joins them. A Celery task carries the ids of whatever enqueued it (`task_headers_stamp`,
+`task_context_restore`), so a worker's lines name the request that caused them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from smarter.lib import metrics
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 account_var: contextvars.ContextVar[str] = contextvars.ContextVar("account", default="-")
+turn_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("turn_id", default="-")
 
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 access_logger = logging.getLogger("smarter.access")
@@ -40,6 +43,7 @@ def start_request(incoming_id: str | None) -> str:
     request_id = new_request_id(incoming_id)
     request_id_var.set(request_id)
     account_var.set("-")
+    turn_id_var.set("-")
     return request_id
 
 
@@ -75,10 +79,40 @@ def bind_account(account_number: str) -> None:
     account_var.set(account_number)
 
 
+def bind_turn(turn_id: int) -> None:
+    """Called once the turn is recorded, so later log lines and error reports name it."""
+    turn_id_var.set(str(turn_id))
+
+
+# Message headers of a Celery task that carry the ids into the worker, and the variables they fill.
+_TASK_HEADERS = {
+    "smarter_request_id": request_id_var,
+    "smarter_turn_id": turn_id_var,
+    "smarter_account": account_var,
+}
+
+
+def task_headers_stamp(headers: dict[str, Any]) -> None:
+    """A task is published: its message carries this context's ids (Celery's `before_task_publish`)."""
+    for header, variable in _TASK_HEADERS.items():
+        headers[header] = variable.get()
+
+
+def task_context_restore(request: Any) -> None:
+    """A worker starts a task (Celery's `task_prerun`, given `task.request`): the ids of what
+    enqueued it, or none, so that no id of an earlier task on this thread lingers. A task run
+    eagerly runs in its caller's context, whose ids are already set."""
+    if getattr(request, "is_eager", False):
+        return
+    for header, variable in _TASK_HEADERS.items():
+        variable.set(str(getattr(request, header, None) or "-"))
+
+
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         record.account = account_var.get()
+        record.turn_id = turn_id_var.get()
         return True
 
 
@@ -87,6 +121,7 @@ _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "asctime",
     "request_id",
     "account",
+    "turn_id",
 }
 
 
@@ -101,6 +136,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
             "account": getattr(record, "account", "-"),
+            "turn_id": getattr(record, "turn_id", "-"),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):

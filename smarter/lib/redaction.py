@@ -18,6 +18,10 @@ word or number). Such a value protects nothing anyway; the docs ask for longer s
 `scrubbing_logs(redactor)` also scrubs every log record created while it is active, whatever the
 logger (the HTTP client's included): the record's message and its traceback are rewritten when
 the record is made, before any handler, formatter or test capture sees it.
+
+Where the values are not known (an error report of any request), `CredentialRedactor` also
+replaces what has the shape of a credential: a Smarter API key, a bearer token, an `sk-` key, a
+Fernet token, the password of a URL (`scheme://user:password@`), also URL-encoded or JSON-escaped.
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class Redactor:
         A number that spells a secret becomes the string `***`: its type matters less than that
         it leaves nothing behind.
         """
-        if self._pattern is None:
+        if not self:
             return value
         if isinstance(value, str):
             return self.text(value)
@@ -124,6 +128,52 @@ class Redactor:
 
 
 NOTHING = Redactor()
+
+
+# --- credentials recognised by their shape -------------------------------------------------------
+_COLON, _SLASH, _AT, _EQUALS = "(?::|%3[Aa])", r"(?:/|\\/|%2[Ff])", "(?:@|%40)", "(?:=|%3[Dd])"
+# (pattern, replacement): the replacement keeps what says where the credential was.
+_SHAPES = [
+    # `smarter_<8 hex>_<secret>` (smarter.lib.crypto.new_api_key).
+    (re.compile(r"smarter_[0-9a-f]{8}_[A-Za-z0-9_-]+"), REDACTED),
+    # OpenAI's (and alike) secret keys; a short `sk-` word (an id, a name) is no key.
+    (re.compile(rf"(?<![{_WORD}])sk-[A-Za-z0-9_-]{{16,}}"), REDACTED),
+    # Fernet tokens: the version byte 0x80 and a timestamp make every one start with gAAAAA.
+    (re.compile(rf"gAAAAA[A-Za-z0-9_-]{{20,}}{_EQUALS}{{0,2}}"), REDACTED),
+    # `Bearer <token>` whatever the token (of 8 characters or more: "a bearer of news" stays), and
+    # `Basic <base64(user:password)>` (a digit or a sign tells base64 from a word).
+    (re.compile(r"(?i:\b(bearer)(\s+|%20|\+))[^\s\"'\\,;&]{8,}"), rf"\1\2{REDACTED}"),
+    (
+        re.compile(r"\b(Basic)(\s+|%20|\+)(?=[A-Za-z]*[0-9+/=%])[A-Za-z0-9+/]{8,}(?:=|%3[Dd]){0,2}"),
+        rf"\1\2{REDACTED}",
+    ),
+    # The password of a URL, `scheme://user:password@host`, also URL-encoded or JSON-escaped.
+    (
+        re.compile(rf"([A-Za-z][A-Za-z0-9+.-]*{_COLON}{_SLASH}{_SLASH}[^\s:/@%\\]*{_COLON})[^\s/@\\]+?(?={_AT})"),
+        rf"\1{REDACTED}",
+    ),
+]
+
+
+def redact_credential_shapes(text: str) -> str:
+    """`text` with whatever has the shape of a credential replaced by `***` (see the module)."""
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class CredentialRedactor(Redactor):
+    """A `Redactor` of known secrets that also replaces anything shaped like a credential: for
+    text from anywhere (an error report), where the secrets it may hold are not known."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __add__(self, other: Redactor) -> Redactor:
+        return CredentialRedactor(self.forms | other.forms)
+
+    def text(self, text: str) -> str:
+        return redact_credential_shapes(super().text(text)) if text else text
 
 
 # --- log records -------------------------------------------------------------------------------
@@ -166,6 +216,11 @@ def install_log_scrubber() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed = True
+
+
+def active_redactor() -> Redactor:
+    """The secrets `scrubbing_logs` protects in this thread or task now (`NOTHING` outside it)."""
+    return _active.get()
 
 
 @contextmanager

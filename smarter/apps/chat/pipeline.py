@@ -69,6 +69,7 @@ from smarter.apps.plugin.selectors import plugins_named
 from smarter.apps.plugin.tools import ToolSet, build_toolset
 from smarter.lib.db_threads import in_db_thread, in_worker_thread
 from smarter.lib.errors import FieldError, NotFound, SmarterError, UpstreamError, UpstreamTimeout, ValidationFailed
+from smarter.lib.observability import bind_turn
 
 logger = logging.getLogger(__name__)
 
@@ -510,7 +511,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             call.ended(plan, "timeout" if isinstance(error, UpstreamTimeout) else "error")
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.error = error.description
-        await turn_record(record)
+        bind_turn((await turn_record(record)).turn_id)
         raise
     except (asyncio.CancelledError, GeneratorExit):
         # The client went away (the door's task is cancelled, or it stopped reading and closed
@@ -520,6 +521,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
         raise
     record.latency_ms = (time.perf_counter() - started) * 1000
     recorded = await turn_record(record)
+    bind_turn(recorded.turn_id)  # later log lines and error reports of this request name the turn
     yield TurnDone(
         TurnResult(
             session_key=plan.session_key,

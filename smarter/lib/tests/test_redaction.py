@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from smarter.lib.redaction import Redactor, scrubbing_logs
+from smarter.lib.redaction import CredentialRedactor, Redactor, scrubbing_logs
 
 SECRET = 'S3cr3t/t0k+en"&<v>= é'
 
@@ -129,3 +129,47 @@ def test_the_json_log_format_keeps_the_scrubbed_traceback() -> None:
     line = json.loads(JsonFormatter().format(records[0]))
     assert line["message"] == "boom"
     assert line["exception"].endswith("RuntimeError: ***")
+
+
+# --- credentials recognised by their shape ------------------------------------------------------
+_API_KEY = "smarter_0a1b2c3d_" + "Zx-9_" * 8 + "Q9k"
+_OPENAI_KEY = "sk-proj-AbCdEf0123456789_ghIJ-kl"
+_FERNET = "gAAAAABmZ3xYz0123456789abcdefghijkLMNOP_qrstuv-wxyz012345=="
+_URL = "postgresql://crm:Pa55-w0rd.x@db.internal:5432/crm"
+
+
+@pytest.mark.parametrize(
+    ("written", "scrubbed"),
+    [
+        (_API_KEY, "***"),
+        (f"Token {_API_KEY}", "Token ***"),
+        (_OPENAI_KEY, "***"),
+        (quote(_OPENAI_KEY, safe=""), "***"),
+        (json.dumps(_OPENAI_KEY), '"***"'),
+        (_FERNET, "***"),
+        (quote(_FERNET, safe=""), "***"),
+        ("Authorization: Bearer ey.J-hb_GciOi", "Authorization: Bearer ***"),
+        ("authorization=bearer%20ey.J-hb_GciOi&x=1", "authorization=bearer%20***&x=1"),
+        ("Authorization: Basic " + _pair("ada", "Pa55-w0rd.x"), "Authorization: Basic ***"),
+        (_URL, "postgresql://crm:***@db.internal:5432/crm"),
+        (quote(_URL, safe=""), "postgresql%3A%2F%2Fcrm%3A***%40db.internal%3A5432%2Fcrm"),
+        (json.dumps(_URL).replace("/", "\\/"), '"postgresql:\\/\\/crm:***@db.internal:5432\\/crm"'),
+        ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
+    ],
+)
+def test_a_credential_is_recognised_by_its_shape_in_every_form(written: str, scrubbed: str) -> None:
+    assert CredentialRedactor().text(f"before {written} after") == f"before {scrubbed} after"
+
+
+@pytest.mark.parametrize(
+    "harmless",
+    [
+        "https://example.com:8443/path@v2",
+        "sk-platform",
+        "Basic authentication failed",
+        "a bearer of bad news",
+        "smarter_account_id",
+    ],
+)
+def test_what_only_looks_a_little_like_a_credential_stays(harmless: str) -> None:
+    assert CredentialRedactor().text(harmless) == harmless
