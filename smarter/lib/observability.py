@@ -20,6 +20,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
+from smarter.lib import tracing
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 account_var: contextvars.ContextVar[str] = contextvars.ContextVar("account", default="-")
 
@@ -84,6 +86,10 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "account": getattr(record, "account", "-"),
         }
+        if tracing.enabled():
+            ids = tracing.current_ids()
+            if ids is not None:
+                payload["trace_id"], payload["span_id"] = ids
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 payload[key] = value
