@@ -338,17 +338,19 @@ def test_the_billing_task_on_a_real_worker_is_a_child_within_the_turns_trace(
     from smarter.celery import app
 
     _plugins_and_chatbot(owner, asgi_server)
-    with celery_mode(eager=False, broker_url=redis_url):
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
-            spans.clear()
-            _two_tools_then_answer(upstream)
-            status, body = _post(asgi_server.url + LEAN_PATH, ASK, {"Authorization": f"Bearer {owner.key}"})
-            assert status == 200, body
-            assert usage_events_published(timeout=10)
-            run_name = "run/smarter.apps.account.tasks.record_charges_task"
-            deadline = time.monotonic() + 20
-            while not _named(spans.get_finished_spans(), run_name) and time.monotonic() < deadline:
-                time.sleep(0.05)
+    with (
+        celery_mode(eager=False, broker_url=redis_url),
+        start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10),
+    ):
+        spans.clear()
+        _two_tools_then_answer(upstream)
+        status, body = _post(asgi_server.url + LEAN_PATH, ASK, {"Authorization": f"Bearer {owner.key}"})
+        assert status == 200, body
+        assert usage_events_published(timeout=10)
+        run_name = "run/smarter.apps.account.tasks.record_charges_task"
+        deadline = time.monotonic() + 20
+        while not _named(spans.get_finished_spans(), run_name) and time.monotonic() < deadline:
+            time.sleep(0.05)
     finished = spans.get_finished_spans()
     agent = _one(finished, "invoke_agent support")
     task = _one(finished, run_name)
@@ -371,4 +373,3 @@ def test_the_billing_task_on_a_real_worker_is_a_child_within_the_turns_trace(
     assert hand_off.attributes == {"smarter.usage_events.count": 1}
     assert [link.context.span_id for link in hand_off.links] == [agent.context.span_id]
     assert Charge.objects.filter(turn_id=Turn.objects.get().pk).exists()
-
