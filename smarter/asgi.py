@@ -13,6 +13,11 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 
+from smarter.lib.tracing import tracing_start
+
+# Before the handler is built: Django's instrumentation adds its middleware to the chain.
+tracing_start()
+
 django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402

@@ -13,6 +13,7 @@ from celery.signals import (
     celeryd_init,
     task_prerun,
     worker_init,
+    worker_process_init,
     worker_process_shutdown,
 )
 
@@ -24,6 +25,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarter.settings")
 app = Celery("smarter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
 
 # Every periodic task of the platform.
 app.conf.beat_schedule = {
@@ -51,6 +53,25 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
 }
+
+
+# Traces (smarter/lib/tracing.py): each forked worker process starts its own exporter and its
+# thread, which a fork does not carry over; a pool that does not fork starts it in the worker.
+@worker_process_init.connect
+def _trace_worker_process(**_: Any) -> None:
+    from smarter.lib.tracing import tracing_start
+
+    tracing_start()
+
+
+@worker_init.connect
+def _trace_unforked_worker(sender: Any, **_: Any) -> None:
+    from celery.concurrency import get_implementation
+
+    if not get_implementation(sender.pool_cls).__module__.endswith(".prefork"):
+        from smarter.lib.tracing import tracing_start
+
+        tracing_start()
 
 
 @worker_init.connect

@@ -22,7 +22,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
-from smarter.lib import metrics
+from smarter.lib import metrics, tracing
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 account_var: contextvars.ContextVar[str] = contextvars.ContextVar("account", default="-")
@@ -138,6 +138,10 @@ class JsonFormatter(logging.Formatter):
             "account": getattr(record, "account", "-"),
             "turn_id": getattr(record, "turn_id", "-"),
         }
+        if tracing.enabled():
+            ids = tracing.current_ids()
+            if ids is not None:
+                payload["trace_id"], payload["span_id"] = ids
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
                 payload[key] = value

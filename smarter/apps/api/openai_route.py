@@ -33,6 +33,7 @@ from smarter.apps.api.lean_policy import PATH, LeanPolicy, lean_policy
 from smarter.apps.chat.api.openai import DoorAnswer, DoorCall, chat_completions_answer, openai_error_answer
 from smarter.apps.chat.providers.clients import close_sessions
 from smarter.apps.chatbot.routing import normalize_host
+from smarter.lib import tracing
 from smarter.lib.client_address import scope_client_ip
 from smarter.lib.http.body import MAX_CHAT_BODY_BYTES
 from smarter.lib.http.errors import internal_error
@@ -64,7 +65,16 @@ class OpenAIChatRoute:
             policy = lean_policy()
             headers = _headers(scope)
             if _served_here(policy, scope, headers):
-                await _serve(policy, scope, headers, receive, send)
+                if tracing.enabled():  # Django's instrumentation never sees this path: our own SERVER span
+                    await tracing.asgi_server_span(
+                        lambda traced: _serve(policy, scope, headers, receive, traced),
+                        scope=scope,
+                        headers=headers,
+                        send=send,
+                        route=PATH,
+                    )
+                else:
+                    await _serve(policy, scope, headers, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -33,7 +33,7 @@ from django.conf import settings
 
 from smarter.apps.account import pricing
 from smarter.apps.account.billing import limits as billing_limits
-from smarter.apps.chat import selectors, turn_metrics
+from smarter.apps.chat import selectors, turn_metrics, turn_spans
 from smarter.apps.chat.citations import turn_citations
 from smarter.apps.chat.models import Chat
 from smarter.apps.chat.providers.base import (
@@ -291,6 +291,7 @@ def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
 
 
 # --- step 6: running the tools the model asked for ---------------------------------------------
+@turn_spans.traced_tool
 def _run_tool(toolset: ToolSet, call: ModelToolCall) -> tuple[Plugin | None, PluginResult]:
     if call.error:
         return toolset.plugin_for(call.name), PluginResult(error=call.error)
@@ -412,6 +413,7 @@ def _start(source: TurnSource) -> tuple[TurnInput, _Plan]:
     return turn, _plan_and_admit(turn)
 
 
+@turn_spans.traced_turn
 async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]:
     """The turn as events: tokens (when streaming), tool calls and results, then `TurnDone`.
 
@@ -425,8 +427,17 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     # chatbot): it runs in the same database trip as the plan, one thread hop fewer per turn.
     turn, plan = await in_db_thread(_start, source)
     provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, guarded=plan.guarded)
+    provider = turn_spans.traced_provider(provider, provider_key=plan.provider)
     prompt_settings = plan.prompt_settings
     messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt)]
+    turn_spans.turn_planned(
+        chatbot=turn.chatbot.name,
+        channel=turn.channel,
+        session_key=plan.session_key,
+        provider=plan.provider,
+        model=plan.model,
+        messages=messages,
+    )
     # What step 7 writes, filled in as the turn goes.
     record = TurnRecord(
         turn=turn,

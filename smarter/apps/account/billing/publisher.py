@@ -17,6 +17,9 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+from smarter.lib import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,9 @@ class Publisher:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._pending: list[int] = []
+        # The trace context of each pending event's turn (None while tracing is off): the publish
+        # continues the first turn's trace and links the others.
+        self._contexts: list[Any] = []
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -51,6 +57,7 @@ class Publisher:
             self._reset()
         with self._lock:
             self._pending.append(usage_event_id)
+            self._contexts.append(tracing.current_context())
             self._idle.clear()
         self._wake.set()
 
@@ -64,10 +71,17 @@ class Publisher:
             time.sleep(LINGER_SECONDS)
             with self._lock:
                 batch, self._pending = self._pending, []
+                contexts, self._contexts = self._contexts, []
                 self._wake.clear()
             for start in range(0, len(batch), MAX_EVENTS_PER_TASK):
+                ids = batch[start : start + MAX_EVENTS_PER_TASK]
                 try:
-                    self._publish(batch[start : start + MAX_EVENTS_PER_TASK])
+                    with tracing.continued(
+                        contexts[start : start + MAX_EVENTS_PER_TASK],
+                        "publish usage_events",
+                        {"smarter.usage_events.count": len(ids)},
+                    ):
+                        self._publish(ids)
                 except Exception:  # never let the thread die: the sweep covers what was missed
                     logger.exception("publishing usage events failed; they stay pending for the sweep")
             with self._lock:
