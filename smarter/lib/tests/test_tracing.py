@@ -9,22 +9,18 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from smarter.lib import tracing
 from smarter.lib.observability import JsonFormatter
+from smarter.testing.otlp_sink import OtlpSink
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -68,35 +64,11 @@ def _run(script: str, **environment: str) -> str:
     return done.stdout
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """An OTLP/HTTP trace receiver: decodes each protobuf `ExportTraceServiceRequest`."""
-
-    received: list[tuple[str, ExportTraceServiceRequest]]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.append((self.path, ExportTraceServiceRequest.FromString(body)))
-        answer = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[str, ExportTraceServiceRequest]]]]:
-    received: list[tuple[str, ExportTraceServiceRequest]] = []
-    handler = type("Receiver", (_Receiver,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
+    sink = OtlpSink().start()
+    yield sink.url, sink.received
+    sink.stop()
 
 
 def _value(any_value: Any) -> Any:

@@ -203,3 +203,14 @@ def test_hostile_input_cannot_grow_the_number_of_series(
     # The account's own models are counted, under `own` and `other`.
     own = {"provider": "own", "model": metrics.OTHER, "channel": "openai", "outcome": "ok"}
     assert ("smarter_turns_total", frozenset(own.items())) in _series(after_second)
+
+
+def test_prometheus_scrapes_a_pod_by_its_address(asgi_server: Any, token: str) -> None:
+    pod = {"Host": "10.1.2.3:8000", "Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as client:
+        scraped = client.get("/metrics", headers=pod)
+        assert scraped.status_code == 200 and "smarter_build_info{" in scraped.text
+        # Only /metrics: any other path on that host is still refused, as any host not served here.
+        refused = client.get("/healthz/", headers=pod)
+        assert (refused.status_code, refused.text) == (400, "This host is not served here.\n")
+        assert client.get("/metrics", headers={"Host": "10.1.2.3:8000"}).status_code == 401

@@ -1,8 +1,8 @@
 """The first middleware: route every request by its Host (see `routing`).
 
 The platform's hosts go on to the normal site; a deployed chatbot's hosts get its public URLconf;
-an undeployed chatbot's host or an unverified domain answers 404, and any other host 400. This
-is what makes `ALLOWED_HOSTS = ["*"]` safe: no view ever sees a host we do not serve.
+an undeployed chatbot's host or an unverified domain answers 404, and any other host 400 (but
+`/metrics`, which Prometheus asks of a pod's address). This is what makes `ALLOWED_HOSTS = ["*"]` safe: no view ever sees a host we do not serve.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
-from smarter.apps.chatbot.routing import UNKNOWN, Route, cached_route, normalize_host, route_from_database
+from smarter.apps.chatbot.routing import PLATFORM, UNKNOWN, Route, cached_route, normalize_host, route_from_database
 from smarter.lib.db_threads import in_db_thread
 
 PUBLIC_URLCONF = "smarter.apps.chatbot.public.urls"
@@ -33,6 +33,16 @@ def _host_of(request: HttpRequest) -> str:
         return ""
 
 
+def _scraped(request: HttpRequest) -> Route | None:
+    """Prometheus scrapes a pod by its address (`Host: 10.1.2.3:8000`), which is no host we serve:
+    `/metrics` answers on any host that is not a chatbot's (it asks for its own token)."""
+    if request.path != "/metrics":
+        return None
+    domain = _host_of(request)
+    route = cached_route(domain)
+    return PLATFORM if route is None or route.kind == "unknown" else None
+
+
 class HostRoutingMiddleware:
     sync_capable = True
     async_capable = True
@@ -46,13 +56,13 @@ class HostRoutingMiddleware:
         if iscoroutinefunction(self):
             return self.__acall__(request)
         domain = _host_of(request)
-        route = cached_route(domain) or route_from_database(domain)
+        route = _scraped(request) or cached_route(domain) or route_from_database(domain)
         return self._refusal(route) or self.get_response(self._routed(request, route, domain))
 
     async def __acall__(self, request: HttpRequest) -> Any:
         domain = _host_of(request)
         # A cache read is a local dict or one Redis round trip: cheaper than a thread hop.
-        route = cached_route(domain)
+        route = _scraped(request) or cached_route(domain)
         if route is None:
             route = await in_db_thread(route_from_database, domain)
         refusal = self._refusal(route)
