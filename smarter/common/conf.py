@@ -281,7 +281,9 @@ class SmarterSettings(BaseSettings):
         description="OTLP/HTTP collector base URL (e.g. http://otel-collector:4318) that traces are sent to; "
         "no traces while it is unset.",
     )
-    otel_service_name: str = Field("smarter", min_length=1, description="service.name of the traces this process sends.")
+    otel_service_name: str = Field(
+        "smarter", min_length=1, description="service.name of the traces this process sends."
+    )
     otel_sample_ratio: float = Field(
         1.0, ge=0, le=1, description="Share of new traces kept (parent-based: a caller's sampled trace is kept)."
     )
@@ -290,7 +292,8 @@ class SmarterSettings(BaseSettings):
         description="Put prompts, answers and tool arguments on the traces' spans (they may hold personal data).",
     )
     sentry_dsn: SecretStr | None = Field(
-        None, description="Sentry DSN that errors are reported to (personal data and secrets scrubbed); none while unset."
+        None,
+        description="Sentry DSN that errors are reported to (personal data and secrets scrubbed); none while unset.",
     )
     sentry_environment: str = Field("production", min_length=1, description="Environment name on Sentry events.")
     sentry_traces_sample_rate: float = Field(
@@ -340,6 +343,7 @@ class SmarterSettings(BaseSettings):
         "s3_bucket",
         "knowledge_dir",
         "knowledge_index_url",
+        "otlp_endpoint",
         mode="before",
     )
     @classmethod
