@@ -58,6 +58,29 @@ METRICS = {
     "smarter_billing_outbox_lag_seconds": "gauge",
     "smarter_build_info": "gauge",
 }
+# Each metric's own labels; Prometheus adds namespace, job, pod, ... to every series it scrapes.
+METRIC_LABELS = {
+    "smarter_http_requests_total": {"door", "method", "status"},
+    "smarter_http_request_duration_seconds": {"door"},
+    "smarter_turns_total": {"provider", "model", "channel", "outcome"},
+    "smarter_turn_duration_seconds": {"provider", "model"},
+    "smarter_llm_requests_total": {"provider", "model", "outcome"},
+    "smarter_llm_request_duration_seconds": {"provider", "model"},
+    "smarter_llm_time_to_first_token_seconds": {"provider", "model"},
+    "smarter_tokens_total": {"provider", "model", "direction"},
+    "smarter_cost_usd_total": {"provider", "model"},
+    "smarter_plugin_calls_total": {"plugin_class", "outcome"},
+    "smarter_plugin_duration_seconds": {"plugin_class"},
+    "smarter_retrieval_duration_seconds": {"backend"},
+    "smarter_rate_limit_refusals_total": {"limit"},
+    "smarter_channel_webhook_deliveries_total": {"channel_type", "outcome"},
+    "smarter_channel_replies_total": {"channel_type", "outcome"},
+    "smarter_celery_queue_depth": {"queue"},
+    "smarter_billing_outbox_pending": set(),
+    "smarter_billing_outbox_lag_seconds": set(),
+    "smarter_build_info": {"version"},
+}
+TARGET_LABELS = {"namespace", "job", "pod", "service", "endpoint", "container", "instance"}
 SERIES_NAMES = {
     series
     for name, kind in METRICS.items()
@@ -480,12 +503,28 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
+def label_names(expr: str) -> set[str]:
+    """The labels an expression matches on or groups by."""
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    names = set()
+    for matchers in re.findall(r"\{([^}]*)\}", text):
+        names |= set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers))
+    for grouping in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", text):
+        names |= {label.strip() for label in grouping.split(",") if label.strip()}
+    return names
+
+
+def family(series: str) -> str:
+    return series if series in METRICS else re.sub(r"_(bucket|sum|count)$", "", series)
+
+
 def test_metric_names_are_read_from_selectors_only() -> None:
     expr = (
         'histogram_quantile(0.99, sum by (provider, le) (rate(smarter_turn_duration_seconds_bucket{job=~"a|b"}[5m])))'
         " / on (provider) group_left sum without (pod) (smarter_tokens_total offset 1h) > bool 1e3"
     )
     assert metric_names(expr) == {"smarter_turn_duration_seconds_bucket", "smarter_tokens_total"}
+    assert label_names(expr) == {"provider", "le", "job", "pod"}
 
 
 def test_every_dashboard_is_a_grafana_dashboard_with_unique_ids() -> None:
@@ -520,9 +559,13 @@ def test_every_expression_reads_only_the_platforms_metrics() -> None:
         assert names, where
         assert names <= SERIES_NAMES, f"{where}: {sorted(names - SERIES_NAMES)}"
         used |= names
+        known_labels = TARGET_LABELS.union(*(METRIC_LABELS[family(name)] for name in names))
+        if any(name.endswith("_bucket") for name in names):
+            known_labels.add("le")
+        unknown = label_names(as_promql(expr)) - known_labels
+        assert unknown == set(), f"{where}: labels {sorted(unknown)} are not labels of {sorted(names)}"
     # Every metric of the platform is on a dashboard or in an alert.
-    families = {re.sub(r"_(bucket|sum|count)$", "", name) if name not in METRICS else name for name in used}
-    assert set(METRICS) - families == set()
+    assert set(METRICS) - {family(name) for name in used} == set()
 
 
 def test_every_dashboard_expression_parses(tmp_path: Path) -> None:
@@ -589,7 +632,9 @@ def test_the_guide_has_the_kubernetes_and_alerts_sections_and_names_real_values(
     helm_python = pytest.importorskip("helm_python", reason=f"needs helm-python-sdk: {INSTALL_HINT}")
     with helm_python.Chart.load(CHART) as chart:
         defaults = chart.merge_values({})
-    for path in set(re.findall(r"`(metrics\.[\w.]+)", text)):
+    named = set(re.findall(r"`((?:metrics|config|secrets|networkPolicy|web|worker)\.[\w.]+)", text))
+    assert {"metrics.enabled", "secrets.metricsToken", "networkPolicy.metricsFrom"} <= named
+    for path in named:
         node: Any = defaults
         for part in path.split("."):
             assert isinstance(node, dict) and part in node, path
