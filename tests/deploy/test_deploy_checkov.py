@@ -61,9 +61,22 @@ def test_every_terraform_skip_names_a_check_and_a_reason() -> None:
                 assert match and len(match.group(2).strip()) > 20, f"{path}: {line.strip()}"
 
 
-@pytest.mark.parametrize("values_name", ["default", "production"])
+# Production with every monitoring part on: the metrics port, Service and NetworkPolicy too.
+WITH_METRICS = {
+    "metrics": {
+        "enabled": True,
+        "serviceMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+        "grafanaDashboards": {"enabled": True},
+    }
+}
+
+
+@pytest.mark.parametrize("values_name", ["default", "production", "production-with-metrics"])
 def test_checkov_passes_on_the_rendered_chart(values_name: str, tmp_path: Path) -> None:
-    values = production_values() if values_name == "production" else {}
+    values = production_values() if values_name.startswith("production") else {}
+    if values_name.endswith("with-metrics"):
+        values.update(WITH_METRICS)
     objects = render_chart(values)
     (tmp_path / "chart.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False), encoding="utf-8")
     reports = checkov(tmp_path, "kubernetes")

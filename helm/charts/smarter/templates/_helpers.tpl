@@ -57,7 +57,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* The secret settings, read from files of the mounted Secret (SMARTER_<NAME>_FILE). */}}
 {{- define "smarter.secretSettings" -}}
-{{- list "SMARTER_SECRET_KEY" "SMARTER_OPENAI_API_KEY" "SMARTER_FERNET_KEYS" "SMARTER_DATABASE_URL" "SMARTER_REDIS_URL" "SMARTER_EMAIL_PASSWORD" "SMARTER_KNOWLEDGE_INDEX_URL" | toJson }}
+{{- list "SMARTER_SECRET_KEY" "SMARTER_OPENAI_API_KEY" "SMARTER_FERNET_KEYS" "SMARTER_DATABASE_URL" "SMARTER_REDIS_URL" "SMARTER_EMAIL_PASSWORD" "SMARTER_KNOWLEDGE_INDEX_URL" "SMARTER_METRICS_TOKEN" "SMARTER_SENTRY_DSN" | toJson }}
 {{- end }}
 
 {{/* Settings: the non-secret ones as environment from the ConfigMap, the secret ones as files. */}}
@@ -71,6 +71,37 @@ app.kubernetes.io/component: {{ .component }}
 - name: {{ . }}_FILE
   value: /var/run/secrets/smarter/{{ . }}
 {{- end }}
+{{- end }}
+
+{{/* Metrics: the port each worker serves /metrics on (0: none). */}}
+{{- define "smarter.workerMetricsPort" -}}
+{{- if .Values.config.workerMetricsPort }}
+{{- .Values.config.workerMetricsPort }}
+{{- else if .Values.metrics.enabled }}
+{{- 9100 }}
+{{- else }}
+{{- 0 }}
+{{- end }}
+{{- end }}
+
+{{/* Several processes of a pod (gunicorn workers, Celery's pool) count into files of one
+folder, which /metrics adds up: the environment and the volume of the web and worker pods. */}}
+{{- define "smarter.metricsDir" -}}/tmp/prometheus-metrics{{- end }}
+
+{{- define "smarter.metricsEnv" -}}
+- name: PROMETHEUS_MULTIPROC_DIR
+  value: {{ include "smarter.metricsDir" . }}
+{{- end }}
+
+{{- define "smarter.metricsVolume" -}}
+- name: metrics
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+
+{{- define "smarter.metricsVolumeMount" -}}
+- name: metrics
+  mountPath: {{ include "smarter.metricsDir" . }}
 {{- end }}
 
 {{/* The writable volumes behind a read-only root filesystem. */}}
