@@ -39,7 +39,8 @@ from smarter.apps.chat.providers.base import (
 from smarter.apps.chat.providers.base import ToolCall as ModelToolCall
 from smarter.apps.chat.turns import TurnDone, TurnEvent
 from smarter.lib import tracing
-from smarter.lib.errors import SmarterError, UpstreamTimeout
+from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
+from smarter.lib.observability import turn_id_var
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span
@@ -151,6 +152,9 @@ async def _traced_events(inner: AsyncGenerator[TurnEvent, None]) -> AsyncGenerat
     except BaseException as error:
         if not isinstance(error, GeneratorExit | asyncio.CancelledError):  # a client leaving is no failure
             _failed(span, error)
+            recorded = turn_id_var.get()  # a model's failure is recorded, and bound before it is raised
+            if isinstance(error, UpstreamError | UpstreamTimeout) and recorded.isdigit():
+                span.set_attribute("smarter.turn.id", int(recorded))
         raise
     finally:
         # A consumer that stops early closes us: the pipeline records the abandoned turn while

@@ -5,11 +5,14 @@ nothing is started."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from smarter.apps.account.tests.billing_support import celery_mode
+from smarter.apps.account.tests.billing_support import Worker, celery_mode, mariadb_url_or_skip, wait_until
 from smarter.celery import app
 from smarter.lib.crypto import generate_api_key
 from smarter.lib.error_reporting import WITHHELD, error_reporting_start, scrub_event
@@ -90,15 +93,16 @@ def _fails_quoting_what_it_was_given(request: HttpRequest) -> JsonResponse:
 
 
 @app.task(name="smarter.lib.tests.test_error_reporting.fail_quoting_task")
-def fail_quoting_task(prompt: str) -> None:
+def fail_quoting_task(prompt: str, quoted: str) -> None:
     log.info("processing %s", prompt)
-    raise RuntimeError(f"could not process {prompt} {_quoting_everything()}")
+    # What it quotes comes from the caller: a worker importing this module makes secrets of its own.
+    raise RuntimeError(f"could not process {prompt} {quoted}")
 
 
 @csrf_exempt
 def _enqueues_a_failing_task(request: HttpRequest) -> JsonResponse:
     bind_turn(4242)  # as a turn's code after it is recorded
-    fail_quoting_task.delay(PROMPT)
+    fail_quoting_task.delay(PROMPT, _quoting_everything())
     return JsonResponse({"queued": True})
 
 
@@ -215,31 +219,70 @@ def test_a_failing_request_is_reported_with_its_request_id_and_nothing_a_tenant_
     assert "https://example.com/x?q=***&key=***" in formatted
 
 
-def test_a_failing_task_is_reported_with_the_request_id_of_the_request_that_enqueued_it(
-    sentry: CapturingTransport, asgi_server: Any, settings: Any, redis_url: str
-) -> None:
-    settings.ROOT_URLCONF = __name__
-    # Imported once Sentry has started, as `celery worker` imports its consumer after
-    # `celeryd_init`: the consumer keeps the tracer builder of the moment it is imported.
-    from celery.app import trace
-    from celery.contrib.testing.worker import start_worker
-    from celery.worker.consumer import consumer
+class SentryIngest:
+    """Sentry's envelope endpoint on loopback (`http://public@127.0.0.1:<port>/1` as the DSN), for
+    a process of its own: what its SDK really sends over HTTP, decompressed."""
 
-    assert consumer.build_tracer is trace.build_tracer, "the worker was imported before Sentry started"
-    hijacks = app.conf.worker_hijack_root_logger
-    app.conf.worker_hijack_root_logger = False  # the test process keeps its own logging
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        ingest = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                ingest.bodies.append(body)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.dsn = f"http://public@127.0.0.1:{self.server.server_address[1]}/1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def sent(self) -> str:
+        return b"\n".join(self.bodies).decode(errors="replace")
+
+    def events(self) -> list[dict[str, Any]]:
+        envelopes = [Envelope.deserialize(body) for body in self.bodies]
+        return [event for envelope in envelopes if (event := envelope.get_event()) is not None]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_failing_task_is_reported_with_the_request_id_of_the_request_that_enqueued_it(
+    asgi_server: Any, settings: Any, redis_url: str
+) -> None:
+    """A real `celery worker` process, started as the chart starts one with a DSN, reporting to
+    a Sentry endpoint on loopback; the task enqueued by a request of the served platform."""
+    settings.ROOT_URLCONF = __name__
+    ingest = SentryIngest()
+    worker = Worker(
+        database_url=mariadb_url_or_skip(),
+        broker_url=redis_url,
+        concurrency=1,
+        env={"SMARTER_SENTRY_DSN": ingest.dsn},
+        include=(__name__,),
+    )
     try:
-        with (
-            celery_mode(eager=False, broker_url=redis_url),
-            start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"),
-        ):
+        with celery_mode(eager=False, broker_url=redis_url):
+            worker.start()
             response = httpx.post(f"{asgi_server.url}/enqueues/", headers={"X-Api-Key": API_KEY}, timeout=30)
             assert response.status_code == 200
-            events = sentry.wait_for_events(1)
+            assert wait_until(lambda: ingest.events(), timeout=120), "no event reached the Sentry endpoint"
     finally:
-        app.conf.worker_hijack_root_logger = hijacks
-    sentry_sdk.flush()
+        worker.stop()
+        ingest.stop()
 
+    events = ingest.events()
     assert len(events) == 1
     event = events[0]
     assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
@@ -247,7 +290,7 @@ def test_a_failing_task_is_reported_with_the_request_id_of_the_request_that_enqu
     assert event["tags"]["celery_task_id"]
     assert [(e["type"], e["value"]) for e in event["exception"]["values"]] == [("RuntimeError", WITHHELD)]
     assert event["extra"]["celery-job"]["task_name"] == "smarter.lib.tests.test_error_reporting.fail_quoting_task"
-    assert _leaks(sentry.sent) == []
+    assert _leaks(ingest.sent) == []
 
 
 def test_any_shape_of_event_is_scrubbed() -> None:

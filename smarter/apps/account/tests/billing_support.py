@@ -90,10 +90,17 @@ class Worker:
     """`celery -A smarter worker` as a subprocess on `broker_url`, sharing `database_url`."""
 
     def __init__(
-        self, *, database_url: str, broker_url: str, concurrency: int = 2, env: dict[str, str] | None = None
+        self,
+        *,
+        database_url: str,
+        broker_url: str,
+        concurrency: int = 2,
+        env: dict[str, str] | None = None,
+        include: tuple[str, ...] = (),
     ) -> None:
         self.database_url, self.broker_url, self.concurrency = database_url, broker_url, concurrency
         self.extra_env = env or {}
+        self.include = include  # modules of tasks a test defines (`celery worker --include`)
         self.process: Any = None
 
     def start(self) -> Worker:
@@ -124,6 +131,7 @@ class Worker:
                 "--without-heartbeat",
                 "-Q",
                 "smarter",
+                *((f"--include={','.join(self.include)}",) if self.include else ()),
             ],
             env=env,
             start_new_session=True,  # its own process group: the pool children die with it

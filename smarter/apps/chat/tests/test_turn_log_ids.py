@@ -64,6 +64,7 @@ def test_the_log_line_of_a_turn_names_its_turn_whether_it_answered_or_failed(
         failed = client.post("/api/v1/chatbots/support/chat/", json={"prompt": "And now?"})
         applied = client.get("/api/v1/chatbots/")
     assert (answered.status_code, failed.status_code) == (200, 502)
+    asgi_server.wait_idle()
     first, second = Turn.objects.order_by("pk")
     assert (first.status, second.status) == ("ok", "error")
 
@@ -92,6 +93,7 @@ def test_the_openai_route_logs_the_turn_its_completion_is_named_after(
             headers={"Authorization": f"Bearer {owner.key}"},
         )
     assert response.status_code == 200, response.text
+    asgi_server.wait_idle()  # the route logs its line once the answer is sent
     line, _ = _line_of(access_lines, response.headers["X-Request-ID"])
     assert response.json()["id"] == f"chatcmpl-{line['turn_id']}"
     assert line["turn_id"] == str(Turn.objects.get().pk)

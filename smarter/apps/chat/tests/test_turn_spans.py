@@ -27,7 +27,7 @@ from smarter.apps.chat.models import Turn
 from smarter.apps.chat.tests import test_turn_pipeline
 from smarter.apps.chat.tests.test_turn_pipeline import STATIC_PLUGIN, apply, chatbot, http, sql_plugin
 from smarter.lib import tracing
-from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
+from smarter.testing.openai_stub import OpenAIStub, error_reply, text_reply, tool_calls_reply
 
 upstream = test_turn_pipeline.upstream
 owner = test_turn_pipeline.owner
@@ -373,3 +373,53 @@ def test_the_billing_task_on_a_real_worker_is_a_child_within_the_turns_trace(
     assert hand_off.attributes == {"smarter.usage_events.count": 1}
     assert [link.context.span_id for link in hand_off.links] == [agent.context.span_id]
     assert Charge.objects.filter(turn_id=Turn.objects.get().pk).exists()
+
+
+def test_a_streamed_turn_has_the_same_spans(
+    spans: InMemorySpanExporter, upstream: OpenAIStub, owner: Persona, asgi_server: Any
+) -> None:
+    _plugins_and_chatbot(owner, asgi_server)
+    spans.clear()
+    _two_tools_then_answer(upstream)
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as client:
+        response = client.post(
+            LEAN_PATH, json={**ASK, "stream": True}, headers={"Authorization": f"Bearer {owner.key}"}
+        )
+    assert response.status_code == 200 and "data: [DONE]" in response.text
+    asgi_server.wait_idle()
+    finished = spans.get_finished_spans()
+    server = _one(finished, f"POST {LEAN_PATH}")
+    assert _shape(finished, server) == (server.name, [("invoke_agent support", TURN_SHAPE)])
+    chats = _named(finished, "chat gpt-4o-mini")
+    assert [chat.attributes["gen_ai.request.stream"] for chat in chats] == [True, True]  # type: ignore[index]
+    assert [chat.attributes["gen_ai.response.finish_reasons"] for chat in chats] == [  # type: ignore[index]
+        ("tool_calls",),
+        ("stop",),
+    ]
+
+
+def test_a_failing_model_call_marks_its_span_and_the_turn_as_errors(
+    spans: InMemorySpanExporter, upstream: OpenAIStub, owner: Persona, asgi_server: Any
+) -> None:
+    with http(owner, asgi_server) as client:
+        chatbot(client)
+    spans.clear()
+    upstream.enqueue(error_reply(503, "overloaded"))
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as client:
+        response = client.post(LEAN_PATH, json=ASK, headers={"Authorization": f"Bearer {owner.key}"})
+    assert response.status_code == 502, response.text
+    asgi_server.wait_idle()
+    finished = spans.get_finished_spans()
+    chat = _one(finished, "chat gpt-4o-mini")
+    assert chat.status.status_code == StatusCode.ERROR
+    assert chat.attributes is not None and chat.attributes["error.type"]
+    agent = _one(finished, "invoke_agent support")
+    assert agent.status.status_code == StatusCode.ERROR
+    assert agent.attributes is not None and agent.attributes["smarter.turn.id"] == Turn.objects.get().pk
+    server = _one(finished, f"POST {LEAN_PATH}")
+    assert server.status.status_code == StatusCode.ERROR
+    assert server.attributes is not None and server.attributes["http.response.status_code"] == 502
+    # Nothing the upstream said, nor the prompt, is on any span with content capture off.
+    for span in finished:
+        assert "overloaded" not in json.dumps(dict(span.attributes or {}), default=str)
+        assert ASK["messages"][0]["content"] not in json.dumps(dict(span.attributes or {}), default=str)  # type: ignore[index]

@@ -2,7 +2,8 @@
 
 The platform's hosts go on to the normal site; a deployed chatbot's hosts get its public URLconf;
 an undeployed chatbot's host or an unverified domain answers 404, and any other host 400 (but
-`/metrics`, which Prometheus asks of a pod's address). This is what makes `ALLOWED_HOSTS = ["*"]` safe: no view ever sees a host we do not serve.
+`/metrics`, which Prometheus asks of a pod's address). This is what makes `ALLOWED_HOSTS = ["*"]`
+safe: no view ever sees a host we do not serve.
 """
 
 from __future__ import annotations
