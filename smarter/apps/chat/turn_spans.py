@@ -139,13 +139,10 @@ async def _traced_events(inner: AsyncGenerator[TurnEvent, None]) -> AsyncGenerat
     current = trace.set_span_in_context(span)
     try:
         while True:
-            token = context.attach(current)
             try:
-                event = await inner.__anext__()
+                event = await _next_within(current, inner)
             except StopAsyncIteration:
                 return
-            finally:
-                context.detach(token)
             if isinstance(event, TurnDone):
                 _turn_done(span, event)
             yield event
@@ -165,6 +162,17 @@ async def _traced_events(inner: AsyncGenerator[TurnEvent, None]) -> AsyncGenerat
         finally:
             context.detach(token)
             span.end()
+
+
+async def _next_within(current: Any, inner: AsyncGenerator[Any, None]) -> Any:
+    """`inner`'s next event, produced with `current` as the context (its span the parent)."""
+    from opentelemetry import context
+
+    token = context.attach(current)
+    try:
+        return await inner.__anext__()
+    finally:
+        context.detach(token)
 
 
 def _turn_done(span: Span, done: TurnDone) -> None:
@@ -269,20 +277,17 @@ class _TracedProvider:
             return reply
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
-        from opentelemetry import context, trace
+        from opentelemetry import trace
 
         span = self._start(request, stream=True)
         current = trace.set_span_in_context(span)
         inner = self.inner.stream(request)
         try:
             while True:
-                token = context.attach(current)  # the HTTP request's span is a child of this one
-                try:
-                    event = await inner.__anext__()
+                try:  # within the call's span: the HTTP request's span is a child of this one
+                    event = await _next_within(current, inner)
                 except StopAsyncIteration:
                     return
-                finally:
-                    context.detach(token)
                 if isinstance(event, Completed):
                     self._replied(span, event.reply)
                 yield event
