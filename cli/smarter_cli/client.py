@@ -82,8 +82,9 @@ class SmarterClient:
         name: str | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        query: dict[str, str] | None = None,
     ) -> Envelope:
-        params = {"name": name} if name else None
+        params = {**({"name": name} if name else {}), **(query or {})} or None
         headers = {"Content-Type": content_type} if content_type else None
         url = self.cli_url(verb, kind)
         response = self._send("POST", url, params=params, content=content, headers=headers)
@@ -97,8 +98,10 @@ class SmarterClient:
         thing = str(body.get("thing") or "")
         return Envelope(data=body["data"], thing=thing, metadata=body.get("metadata") or {})
 
-    def apply(self, manifest_yaml: bytes) -> Envelope:
-        return self.cli("apply", content=manifest_yaml, content_type="application/yaml")
+    def apply(self, manifest_yaml: bytes, *, dry_run: bool = False) -> Envelope:
+        """Apply one manifest; with `dry_run`, what it would change (action, diff, warnings), unwritten."""
+        query = {"dryRun": "true"} if dry_run else None
+        return self.cli("apply", content=manifest_yaml, content_type="application/yaml", query=query)
 
     # --- chat -----------------------------------------------------------------------------------
     def chat_url(self, chatbot: str) -> str:

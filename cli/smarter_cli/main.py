@@ -220,8 +220,14 @@ def apply(
         ),
     ] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-R", help="Also read subdirectories.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change (a diff, and what it takes away); change nothing.")
+    ] = False,
 ) -> None:
     """Create or update the resources of one or many manifests (YAML, several per file allowed).
+
+    A manifest is the whole desired state: what it omits takes its default (a chatbot manifest
+    without `deployed: true` undeploys it). `--dry-run` shows the change first.
 
     Manifests are applied in dependency order whatever the files' order: Account, User, Secret,
     ApiKey, Provider, SqlConnection, ApiConnection, KnowledgeBase, plugins, Chatbot, then other
@@ -229,8 +235,39 @@ def apply(
     any failed. A new API key is printed once: store it then.
 
     **Examples:** `smarter apply -f manifests/` · `smarter apply -f secret.yaml -f plugin.yaml` ·
-    `cat chatbot.yaml | smarter apply -f -`
+    `cat chatbot.yaml | smarter apply -f -` · `smarter apply --dry-run -f chatbot.yaml`
     """
+    _apply_all(ctx, filenames, recursive=recursive, dry_run=dry_run)
+
+
+@app.command()
+@reported
+def diff(
+    ctx: typer.Context,
+    filenames: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filename",
+            "-f",
+            metavar="FILE|DIR|-",
+            help="A manifest file, a directory of them, or - for standard input. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-R", help="Also read subdirectories.")] = False,
+) -> None:
+    """What applying these manifests would change, as unified diffs of each resource as describe
+    shows it now and after; nothing is changed (the same as `smarter apply --dry-run`).
+
+    Lines starting with `!` name what a change takes away (a chatbot taken offline, plugins
+    dropped). The exit code is 1 if any manifest is refused.
+
+    **Examples:** `smarter diff -f chatbot.yaml` · `smarter diff -f manifests/`
+    """
+    _apply_all(ctx, filenames, recursive=recursive, dry_run=True)
+
+
+def _apply_all(ctx: typer.Context, filenames: list[str] | None, *, recursive: bool, dry_run: bool) -> None:
     if not filenames:
         raise UsageFailure("Say what to apply: -f FILE, -f DIR or -f - for standard input.")
     documents = in_dependency_order(load_documents(filenames, recursive=recursive))
@@ -238,7 +275,7 @@ def apply(
     with _client(ctx) as client:
         for document in documents:
             try:
-                envelope = client.apply(document.to_yaml())
+                envelope = client.apply(document.to_yaml(), dry_run=dry_run)
             except ServerRefused as refusal:
                 failures += 1
                 output.write_error(f"{_document_label(document)} failed: {refusal.message}")
@@ -247,6 +284,9 @@ def apply(
                 continue
             data = envelope.data if isinstance(envelope.data, dict) else {}
             label = f"{envelope.thing or document.kind}/{_applied_name(data) or document.name}"
+            if dry_run:
+                _write_preview(label, data)
+                continue
             output.write(f"{label} {data.get('applied', 'applied')}")
             if data.get("apiKey"):
                 output.write(f"  apiKey: {data['apiKey']}")
@@ -254,6 +294,17 @@ def apply(
     if failures:
         output.write_error(f"{failures} of {len(documents)} manifests failed.")
         raise typer.Exit(EXIT_REFUSED)
+
+
+_WOULD = {"create": "would be created", "update": "would be updated", "unchanged": "unchanged"}
+
+
+def _write_preview(label: str, data: dict[str, Any]) -> None:
+    output.write(f"{label} {_WOULD.get(str(data.get('action')), str(data.get('action')))}")
+    for warning in data.get("warnings") or []:
+        output.write(f"  ! {warning}")
+    if data.get("diff"):
+        output.write(str(data["diff"]))
 
 
 def _applied_name(data: dict[str, Any]) -> str | None:

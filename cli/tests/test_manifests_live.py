@@ -458,3 +458,49 @@ def test_describe_output_of_every_chatbot_kind_applies_unchanged(
         result = as_owner("apply", "-f", str(path))
 
         assert (result.code, result.stdout, result.stderr) == (0, f"{resource} unchanged\n", "")
+
+
+def test_diff_shows_what_a_partial_chatbot_manifest_would_take_away_and_changes_nothing(
+    as_owner: RunCli, tmp_path: Path
+) -> None:
+    as_owner("apply", "-f", str(CHATBOT_KINDS))
+    before = as_owner("describe", "chatbot", "candy_shop", "-o", "json").stdout
+    partial = tmp_path / "origins.yaml"
+    partial.write_text(
+        "apiVersion: smarter.sh/v1\nkind: Chatbot\nmetadata: {name: candy_shop}\n"
+        "spec: {config: {allowedOrigins: ['https://www.example.com']}}\n"
+    )
+
+    for command in (("diff", "-f", str(partial)), ("apply", "--dry-run", "-f", str(partial))):
+        result = as_owner(*command)
+        assert result.code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "Chatbot/candy_shop would be updated"
+        removed = [line for line in lines if line.startswith("  ! spec.plugins: ")]
+        assert removed and "removed" in removed[0]
+        assert "--- Chatbot/candy_shop (now)" in lines and "+++ Chatbot/candy_shop (after apply)" in lines
+        assert "+    - https://www.example.com" in lines
+
+    assert as_owner("describe", "chatbot", "candy_shop", "-o", "json").stdout == before
+
+
+def test_diff_of_what_is_applied_says_unchanged_and_of_a_new_resource_would_be_created(
+    as_owner: RunCli, tmp_path: Path
+) -> None:
+    as_owner("apply", "-f", str(ACCOUNT_KINDS))
+    result = as_owner("diff", "-f", str(ACCOUNT_KINDS))
+    ordered = in_dependency_order(manifests_in(ACCOUNT_KINDS))
+    assert (result.code, result.stdout.splitlines()) == (0, [f"{label(m)} unchanged" for m in ordered])
+
+    new = tmp_path / "secret.yaml"
+    new.write_text(
+        "apiVersion: smarter.sh/v1\nkind: Secret\nmetadata: {name: brand_new}\nspec: {config: {value: v-1}}\n"
+    )
+    created = as_owner("diff", "-f", str(new))
+    assert created.code == 0, created.stderr
+    assert created.stdout.splitlines()[:3] == [
+        "Secret/brand_new would be created",
+        "--- /dev/null",
+        "+++ Secret/brand_new (after apply)",
+    ]
+    assert as_owner("describe", "secret", "brand_new").code == 1

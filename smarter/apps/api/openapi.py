@@ -49,12 +49,14 @@ CliEnvelope = inline_serializer(
 NAME_PARAMETER = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False)
 
 
-def cli_operation(summary: str, *, with_name: bool = False, body: bool = False, **kwargs: Any) -> Any:
+def cli_operation(
+    summary: str, *, with_name: bool = False, body: bool = False, parameters: list[Any] | None = None, **kwargs: Any
+) -> Any:
     """The OpenAPI description of one cli verb."""
     return extend_schema(
         summary=summary,
         tags=["cli"],
-        parameters=[NAME_PARAMETER] if with_name else None,
+        parameters=[*([NAME_PARAMETER] if with_name else []), *(parameters or [])] or None,
         request={"application/yaml": OpenApiTypes.STR, "application/json": OpenApiTypes.OBJECT} if body else None,
         responses={200: CliEnvelope, **ERRORS},
         **kwargs,

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from django.db import transaction
 
 from smarter.apps.account.caller import Caller
 from smarter.lib.errors import FieldError, SmarterError, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, apply_rank, broker_for, load_manifest
+from smarter.lib.manifests import ApplyOutcome, apply_preview, apply_rank, broker_for, load_manifest
 
 # A line holding only `---` (optionally with a comment) starts a new YAML document.
 _DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -54,7 +55,8 @@ def manifest_apply(*, caller: Caller, text: str, kind: str | None = None, name: 
 
 @dataclass
 class BatchLine:
-    """What became of one manifest of a batch: its action, or the error and its field paths."""
+    """What became of one manifest of a batch: its action, or the error and its field paths;
+    previewed, the diff and what the change would take away."""
 
     position: int
     kind: str
@@ -62,6 +64,8 @@ class BatchLine:
     action: str = ""
     error: str = ""
     errors: list[FieldError] = field(default_factory=list)
+    diff: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,54 @@ def manifests_apply(*, caller: Caller, texts: list[str]) -> list[BatchLine]:
     """Apply many manifests in dependency order (secrets before the connections that use them,
     plugins before the chatbots that attach them). Each is applied on its own: one failing
     manifest does not stop the others, and its line says why it failed."""
+    ordered = _parsed_in_order(texts)
+    for line, document in ordered:
+        if document is None:
+            continue
+        try:
+            broker = broker_for(line.kind)
+            line.kind = broker.kind
+            outcome = broker.apply(caller, broker.validate(document))
+            line.action = outcome.action
+        except SmarterError as error:
+            _fail(line, error)
+    return [line for line, _ in ordered]
+
+
+class _Discarded(Exception):
+    """Rolls a whole batch's preview back."""
+
+
+def manifests_preview(*, caller: Caller, texts: list[str]) -> list[BatchLine]:
+    """What applying the manifests would do, as `?dryRun=true` answers for each, in the order
+    the batch would apply them: each is previewed after the ones before it are applied (a chatbot
+    attaching a plugin of the same batch), in one transaction that is rolled back. Nothing is written."""
+    ordered = _parsed_in_order(texts)
+    try:
+        with transaction.atomic():
+            for line, document in ordered:
+                if document is not None:
+                    _preview_then_apply(caller, line, document)
+            raise _Discarded
+    except _Discarded:
+        pass
+    return [line for line, _ in ordered]
+
+
+def _preview_then_apply(caller: Caller, line: BatchLine, document: dict[str, Any]) -> None:
+    try:
+        broker = broker_for(line.kind)
+        line.kind = broker.kind
+        manifest = broker.validate(document)
+        preview = apply_preview(broker, caller, manifest)
+        line.action, line.diff, line.warnings = preview.action, preview.diff, preview.warnings
+        with transaction.atomic():  # a savepoint: a later manifest sees this one applied
+            broker.apply(caller, manifest)
+    except SmarterError as error:
+        _fail(line, error)
+
+
+def _parsed_in_order(texts: list[str]) -> list[tuple[BatchLine, dict[str, Any] | None]]:
     parsed: list[tuple[BatchLine, dict[str, Any] | None]] = []
     position = 0
     for text in texts:
@@ -100,18 +152,7 @@ def manifests_apply(*, caller: Caller, texts: list[str]) -> list[BatchLine]:
                 metadata = document.get("metadata")
                 line.name = str(metadata.get("name") or "") if isinstance(metadata, dict) else ""
             parsed.append((line, document))
-    ordered = sorted(parsed, key=lambda item: (apply_rank(item[0].kind), item[0].position))
-    for line, document in ordered:
-        if document is None:
-            continue
-        try:
-            broker = broker_for(line.kind)
-            line.kind = broker.kind
-            outcome = broker.apply(caller, broker.validate(document))
-            line.action = outcome.action
-        except SmarterError as error:
-            _fail(line, error)
-    return [line for line, _ in ordered]
+    return sorted(parsed, key=lambda item: (apply_rank(item[0].kind), item[0].position))
 
 
 def _fail(line: BatchLine, error: SmarterError) -> None:

@@ -14,6 +14,7 @@ from smarter.lib.manifests.broker import (
 from smarter.lib.manifests.envelope import API_VERSION, CamelModel, Manifest, Metadata, field_errors, section_manifest
 from smarter.lib.manifests.loader import MAX_MANIFEST_BYTES, load_manifest
 from smarter.lib.manifests.model_broker import ModelBroker, RowServices, Written
+from smarter.lib.manifests.preview import Preview, apply_preview
 
 __all__ = [
     "API_VERSION",
@@ -26,8 +27,10 @@ __all__ = [
     "Manifest",
     "Metadata",
     "ModelBroker",
+    "Preview",
     "RowServices",
     "Written",
+    "apply_preview",
     "apply_rank",
     "broker_for",
     "field_errors",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,9 +16,23 @@ from smarter.apps.api.openapi import cli_operation
 from smarter.lib.errors import FieldError, ValidationFailed
 from smarter.lib.health import check_backing_services
 from smarter.lib.json_input import request_body
-from smarter.lib.manifests import MAX_MANIFEST_BYTES, broker_for, load_manifest
+from smarter.lib.manifests import MAX_MANIFEST_BYTES, apply_preview, broker_for, load_manifest
 from smarter.lib.manifests.envelope import API_VERSION
 from smarter.lib.manifests.loader import check_content_type
+
+DRY_RUN_PARAMETER = OpenApiParameter(
+    "dryRun",
+    OpenApiTypes.BOOL,
+    description="true: validate and answer what would change (action, unified diff, the manifest after, "
+    "warnings for what it takes away), writing nothing.",
+)
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ValidationFailed(f"{name} must be true or false.", errors=[FieldError(name, "must be true or false")])
+    return value in ("true", "1")
 
 
 def _name_from(request: Request, path_name: str | None) -> str | None:
@@ -38,7 +54,11 @@ class ApplyView(CliView):
     command = "apply"
     http_method_names = ["post", "options"]
 
-    @cli_operation("Create or update the resource one manifest declares (idempotent, atomic)", body=True)
+    @cli_operation(
+        "Create or update the resource one manifest declares (idempotent, atomic)",
+        body=True,
+        parameters=[DRY_RUN_PARAMETER],
+    )
     def post(self, request: Request) -> Response:
         check_content_type(request.content_type or "")
         document = load_manifest(request_body(request, max_bytes=MAX_MANIFEST_BYTES, what="manifest"))
@@ -56,7 +76,12 @@ class ApplyView(CliView):
             raise ValidationFailed("kind is required.", errors=[FieldError("kind", "required")])
         broker = broker_for(document["kind"])
         self.note(kind=broker.kind, name=self.journal_name)
+        dry_run = _flag(request, "dryRun")
+        if dry_run:
+            self.command = "diff"  # the journal says it changed nothing
         manifest = broker.validate(document)
+        if dry_run:
+            return self.respond(broker.kind, apply_preview(broker, request.auth, manifest).as_data())
         # Atomic: a manifest that fails half-way leaves nothing behind.
         with transaction.atomic():
             outcome = broker.apply(request.auth, manifest)

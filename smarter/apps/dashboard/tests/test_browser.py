@@ -200,6 +200,38 @@ def test_an_admin_tries_a_prompt_in_the_sandbox_creates_a_key_and_is_shown_a_man
     shot(page, "console-apply.png")
 
 
+def test_a_partial_manifest_on_the_apply_page_is_shown_as_a_diff_and_cancelling_changes_nothing(
+    site: Any, chromium: Any, owner: Persona
+) -> None:
+    from smarter.apps.dashboard.tests.helpers import CATALOGUE, apply, chatbot
+
+    apply(owner, CATALOGUE)
+    apply(owner, chatbot("shop", plugins=["catalogue"], appName="Gizmo Shop", deployed=True))
+    page = chromium.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, site, "owner", "/dashboard/apply/")
+    partial = "apiVersion: smarter.sh/v1\nkind: Chatbot\nmetadata:\n  name: shop\nspec:\n  config:\n"
+    page.fill("#manifests", partial + "    allowedOrigins: ['https://www.example.com']\n")
+    page.click("#apply-all")
+    warning = page.locator("#apply-warning")
+    assert warning.is_visible() and "Nothing has been applied" in warning.inner_text()
+    row = page.locator("#preview-results li[data-name=shop]")
+    assert row.locator(".action").inner_text() == "would be updated"
+    assert "spec.config.deployed: true → false: it is taken offline" in row.inner_text()
+    assert "spec.plugins: catalogue removed" in row.inner_text()
+    diff = row.locator("pre.diff").inner_text().splitlines()
+    assert "-    deployed: true" in diff and "+    deployed: false" in diff
+    shot(page, "console-apply-review.png")
+    page.click("#apply-cancel")
+    page.wait_for_url(site.url + "/dashboard/apply/")
+    assert page.locator("#apply-warning").count() == 0
+    shop_row = Chatbot.objects.get(name="shop")
+    assert (shop_row.deployed, [p.name for p in shop_row.plugins.all()], shop_row.allowed_origins) == (
+        True,
+        ["catalogue"],
+        [],
+    )
+
+
 def test_a_member_uses_the_sandbox_but_is_refused_the_admin_actions(site: Any, chromium: Any) -> None:
     page = chromium.new_page(viewport={"width": 1280, "height": 860})
     sign_in(page, site, "teammate")

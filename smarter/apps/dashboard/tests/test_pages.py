@@ -458,3 +458,56 @@ def test_usage_shows_tokens_and_cost_per_chatbot_and_model_and_exports_csv(owner
 def test_usage_of_another_account_is_not_shown(owner: Persona, outsider: Persona) -> None:
     record_usage(outsider, "theirs", "gpt-4o-mini", 10, 10, 3)
     assert signed_in(owner).get("/dashboard/usage/").context["totals"].total_tokens == 0
+
+
+PARTIAL_SHOP = "apiVersion: smarter.sh/v1\nkind: Chatbot\nmetadata: {name: shop}\n" + (
+    "spec:\n  config:\n    allowedOrigins: ['https://www.example.com']\n"
+)
+
+
+def _live_shop(owner: Persona) -> Chatbot:
+    apply(owner, CATALOGUE)
+    apply(owner, chatbot("shop", plugins=["catalogue"], appName="Gizmo Shop", deployed=True))
+    return Chatbot.objects.get(name="shop")
+
+
+def _state(row: Chatbot) -> tuple[bool, list[str], list[str]]:
+    row.refresh_from_db()
+    return row.deployed, [plugin.name for plugin in row.plugins.all()], list(row.allowed_origins)
+
+
+def test_a_partial_manifest_is_shown_with_what_it_takes_away_and_applied_only_once_confirmed(owner: Persona) -> None:
+    row = _live_shop(owner)
+    client = signed_in(owner)
+    asked = client.post("/dashboard/apply/", {"manifests": PARTIAL_SHOP})
+    assert asked.status_code == 200 and asked.context["asks"] is True and asked.context["lines"] is None
+    [line] = asked.context["previews"]
+    assert (line.kind, line.name, line.action) == ("Chatbot", "shop", "update")
+    assert line.warnings[0] == "spec.config.deployed: true → false: it is taken offline"
+    assert "spec.plugins: catalogue removed" in line.warnings
+    page = asked.content.decode()
+    assert 'id="apply-warning"' in page and "-    deployed: true" in page and 'id="apply-confirmed"' in page
+    assert _state(row) == (True, ["catalogue"], [])  # nothing applied
+
+    confirmed = client.post("/dashboard/apply/", {"manifests": PARTIAL_SHOP, "confirmed": "yes"})
+    assert [(line.name, line.action) for line in confirmed.context["lines"]] == [("shop", "updated")]
+    assert _state(row) == (False, [], ["https://www.example.com"])
+
+
+def test_preview_shows_the_diff_of_every_manifest_and_changes_nothing(owner: Persona) -> None:
+    row = _live_shop(owner)
+    response = signed_in(owner).post(
+        "/dashboard/apply/", {"manifests": PARTIAL_SHOP + "---\n" + BATCH, "preview": "yes"}
+    )
+    assert response.context["asks"] is False and response.context["lines"] is None
+    previews = [(line.kind, line.name, line.action) for line in response.context["previews"]]
+    assert previews == [("Plugin", "faq", "create"), ("Chatbot", "shop", "update"), ("Chatbot", "kiosk", "create")]
+    assert _state(row) == (True, ["catalogue"], [])
+    assert not Plugin.objects.filter(name="faq").exists() and not Chatbot.objects.filter(name="kiosk").exists()
+
+
+def test_a_change_that_takes_nothing_away_is_applied_at_once(owner: Persona) -> None:
+    _live_shop(owner)
+    response = signed_in(owner).post("/dashboard/apply/", {"manifests": BATCH})
+    assert response.context["previews"] is None
+    assert lines_of(response) == [("Plugin", "faq", "created", []), ("Chatbot", "kiosk", "created", [])]

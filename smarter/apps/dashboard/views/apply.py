@@ -15,7 +15,10 @@ MAX_FILES = 50
 @require_http_methods(["GET", "POST"])
 @console_page()
 def apply_manifests(request: HttpRequest) -> HttpResponse:
-    text, lines, problem = "", None, ""
+    """Preview shows each manifest's diff; Apply applies at once unless a change takes something
+    away (undeploys, drops plugins…): then the diffs are shown and nothing changes until the
+    user confirms."""
+    text, lines, previews, problem = "", None, None, ""
     if request.method == "POST":
         text = request.POST.get("manifests", "")
         texts = [text] if text.strip() else []
@@ -28,6 +31,12 @@ def apply_manifests(request: HttpRequest) -> HttpResponse:
         if not texts and not problem:
             problem = "Paste a manifest or choose files to apply."
         if not problem:
-            lines = services.manifests_apply(caller=caller_of(request), texts=texts)
-    context = {"text": text, "lines": lines, "problem": problem}
+            caller = caller_of(request)
+            text = "\n---\n".join(texts)  # uploads too: a confirmation sends them all again
+            if "preview" in request.POST or request.POST.get("confirmed") != "yes":
+                previews = services.manifests_preview(caller=caller, texts=texts)
+            if "preview" not in request.POST and not any(line.warnings for line in previews or []):
+                lines, previews = services.manifests_apply(caller=caller, texts=texts), None
+    asks = previews is not None and "preview" not in request.POST
+    context = {"text": text, "lines": lines, "previews": previews, "asks": asks, "problem": problem}
     return page(request, "dashboard/apply.html", context, status=400 if problem else 200)
