@@ -26,7 +26,10 @@ $(VENV)/.test-installed: pyproject.toml cli/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres,pgvector-tests]" -e ./cli
 	@touch $@ $(VENV)/.run-installed
 
-run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 with demo data
+# The platform's host follows PORT (`make run PORT=8080`), so that every link, the CSP and the
+# URLs the API returns name the port it is served on.
+run: export SMARTER_PLATFORM_HOST := $(or $(SMARTER_PLATFORM_HOST),localhost:$(PORT))
+run: $(VENV)/.run-installed  ## Serve the platform on http://localhost:8000 (PORT=N for another port) with demo data
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py migrate --noinput -v 0
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} $(BIN)/python manage.py seed_demo --base-url http://localhost:$(PORT)
 	SMARTER_LOG_FORMAT=$${SMARTER_LOG_FORMAT:-text} SMARTER_DEBUG=$${SMARTER_DEBUG:-true} \

@@ -250,6 +250,26 @@ def test_a_sql_plugin_test_shows_the_statement_as_executed(
     assert "Intro to AI" in test["result"]
 
 
+def test_a_connections_status_reads_as_words(owner: Persona, smarter_settings: Any, tmp_path: Path) -> None:
+    smarter_settings.plugin_data_dir = str(tmp_path)
+    (tmp_path / owner.account.account_number).mkdir()
+    sqlite3.connect(tmp_path / owner.account.account_number / "course_catalogue.sqlite3").close()
+    apply(owner, broker_for("SqlConnection").example())
+    apply(owner, broker_for("SqlPlugin").example())
+    client = signed_in(owner)
+    facts = re.findall(
+        r"<dt>(\w+)</dt><dd>([^<]*)</dd>",
+        client.get("/dashboard/connections/sql/course_catalogue_db/").content.decode(),
+    )
+    health = dict(facts)["health"]
+    assert re.fullmatch(r"Reachable: SELECT 1 succeeded \([0-9.]+ ms\)", health), health
+    assert dict(facts)["usedBy"] == "course_catalogue"
+    plugin = client.get("/dashboard/plugins/course_catalogue/").content.decode()
+    assert re.search(r"<dt>reachable</dt><dd>yes</dd>", plugin)
+    for page in (health, plugin):
+        assert "{&#x27;" not in page and "{'" not in page and "True<" not in page
+
+
 def test_a_test_with_arguments_that_are_not_json_says_so(owner: Persona) -> None:
     apply(owner, CATALOGUE)
     response = signed_in(owner).post("/dashboard/plugins/catalogue/test/", {"arguments": "{nope"})
