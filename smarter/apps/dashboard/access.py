@@ -8,6 +8,7 @@ caller's account; admin-only pages and actions answer 403 to members.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,6 +20,7 @@ from django.shortcuts import render
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
+from smarter.apps.dashboard.journal import Journaled, changed_name, console_change_record
 from smarter.lib.errors import NotFound, PermissionDenied
 
 View = Callable[..., HttpResponse]
@@ -40,10 +42,13 @@ def current_caller(request: HttpRequest) -> Caller | None:
     return caller_for_user(request.user, request.session.get(SESSION_ACCOUNT_KEY))  # type: ignore[arg-type]
 
 
-def console_page(*, admin: bool = False, admin_posts: bool = False) -> Callable[[View], View]:
+def console_page(
+    *, admin: bool = False, admin_posts: bool = False, journal: Journaled | None = None
+) -> Callable[[View], View]:
     """Log-in, account and role checks for one console view.
 
     `admin`: the whole page is for account admins. `admin_posts`: anyone reads, only admins change.
+    `journal`: each POST is a change recorded in the account's journal, refused ones included.
     """
 
     def decorate(view: View) -> View:
@@ -55,18 +60,37 @@ def console_page(*, admin: bool = False, admin_posts: bool = False) -> Callable[
             if caller is None:
                 return render(request, "dashboard/no_account.html", status=403)
             request.caller = caller  # type: ignore[attr-defined]
-            if not caller.is_admin and (admin or (admin_posts and request.method == "POST")):
-                return forbidden(request, "Only an account admin may do this.")
-            try:
-                return view(request, *args, **kwargs)
-            except (Http404, NotFound):
-                return not_found(request)
-            except PermissionDenied as error:
-                return forbidden(request, error.description)
+            started = time.perf_counter()
+            response = _answer(view, request, caller, admin or (admin_posts and request.method == "POST"), args, kwargs)
+            if journal is not None and request.method == "POST":
+                command, kind = journal.command_and_kind(kwargs)
+                console_change_record(
+                    request,
+                    caller,
+                    command=command,
+                    kind=kind,
+                    name=changed_name(request, kwargs),
+                    status_code=response.status_code,
+                    started=started,
+                )
+            return response
 
         return wrapper
 
     return decorate
+
+
+def _answer(
+    view: View, request: HttpRequest, caller: Caller, admin_only: bool, args: Any, kwargs: dict[str, Any]
+) -> HttpResponse:
+    if admin_only and not caller.is_admin:
+        return forbidden(request, "Only an account admin may do this.")
+    try:
+        return view(request, *args, **kwargs)
+    except (Http404, NotFound):
+        return not_found(request)
+    except PermissionDenied as error:
+        return forbidden(request, error.description)
 
 
 def not_found(request: HttpRequest) -> HttpResponse:

@@ -66,6 +66,7 @@ class BatchLine:
     errors: list[FieldError] = field(default_factory=list)
     diff: str = ""
     warnings: list[str] = field(default_factory=list)
+    status: int = 200  # the HTTP status the API would have answered
 
     @property
     def ok(self) -> bool:
@@ -156,6 +157,7 @@ def _parsed_in_order(texts: list[str]) -> list[tuple[BatchLine, dict[str, Any] |
 
 
 def _fail(line: BatchLine, error: SmarterError) -> None:
+    line.status = error.status
     line.error = error.description
     line.errors = list(error.errors)
 

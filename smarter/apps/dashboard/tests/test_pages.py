@@ -531,3 +531,42 @@ def test_a_change_that_takes_nothing_away_is_applied_at_once(owner: Persona) -> 
     response = signed_in(owner).post("/dashboard/apply/", {"manifests": BATCH})
     assert response.context["previews"] is None
     assert lines_of(response) == [("Plugin", "faq", "created", []), ("Chatbot", "kiosk", "created", [])]
+
+
+def test_every_console_change_is_in_the_journal_as_an_api_change_would_be(owner: Persona, teammate: Persona) -> None:
+    from smarter.apps.account.models import JournalEntry
+
+    shop(owner)
+    client = signed_in(owner)
+    client.post("/dashboard/chatbots/shop/", FORM)
+    client.post("/dashboard/chatbots/shop/deploy/")
+    client.post("/dashboard/secrets/", {"name": "warehouse_password", "value": "s3cret-value"})
+    client.post("/dashboard/secrets/warehouse_password/", {"value": "rotated-value"})
+    client.post("/dashboard/members/", {"username": "newbie", "email": "n@example.test", "role": "member"})
+    client.post("/dashboard/members/newbie/", {"role": "admin"})
+    client.post("/dashboard/members/newbie/remove/")
+    client.post("/dashboard/apply/", {"manifests": BATCH})
+    client.post("/dashboard/apply/", {"manifests": PARTIAL_SHOP})  # previewed and asked: nothing applied
+    signed_in(teammate).post("/dashboard/chatbots/shop/undeploy/")  # refused: admins only
+    client.post("/dashboard/secrets/warehouse_password/delete/")
+    entries = list(
+        JournalEntry.objects.filter(account=owner.account)
+        .order_by("id")
+        .values_list("command", "kind", "name", "status_code", "user__username", "api_key")
+    )
+    assert entries == [
+        ("apply", "Chatbot", "shop", 200, "owner", None),
+        ("deploy", "Chatbot", "shop", 200, "owner", None),
+        ("create", "Secret", "warehouse_password", 200, "owner", None),
+        ("update", "Secret", "warehouse_password", 200, "owner", None),
+        ("create", "User", "newbie", 200, "owner", None),
+        ("update", "User", "newbie", 200, "owner", None),
+        ("delete", "User", "newbie", 200, "owner", None),
+        ("apply", "Plugin", "faq", 200, "owner", None),
+        ("apply", "Chatbot", "kiosk", 200, "owner", None),
+        ("diff", "Chatbot", "shop", 200, "owner", None),
+        ("undeploy", "Chatbot", "shop", 403, "teammate", None),
+        ("delete", "Secret", "warehouse_password", 200, "owner", None),
+    ]
+    # What was sent is not in the journal: a secret's value never is.
+    assert not JournalEntry.objects.filter(name__contains="s3cret").exists()

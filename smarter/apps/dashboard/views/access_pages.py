@@ -17,12 +17,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from smarter.apps.account import selectors, services
 from smarter.apps.account.models import Membership, Role
 from smarter.apps.dashboard.access import caller_of, console_page, page
+from smarter.apps.dashboard.journal import Journaled
 from smarter.lib.errors import NotFound, SmarterError, ValidationFailed
 
 
 # --- API keys ---------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@console_page(admin_posts=True)
+@console_page(admin_posts=True, journal=Journaled("create", "ApiKey"))
 def api_key_list(request: HttpRequest) -> HttpResponse:
     caller = caller_of(request)
     issued, error, status = None, "", 200
@@ -43,7 +44,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("revoke", "ApiKey"))
 def api_key_revoke(request: HttpRequest, name: str) -> HttpResponse:
     key = selectors.api_key_get(account=caller_of(request).account, name=name)
     if key is None:
@@ -54,7 +55,7 @@ def api_key_revoke(request: HttpRequest, name: str) -> HttpResponse:
 
 # --- members ----------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
-@console_page(admin_posts=True)
+@console_page(admin_posts=True, journal=Journaled("create", "User"))
 def member_list(request: HttpRequest) -> HttpResponse:
     caller = caller_of(request)
     error, status = "", 200
@@ -86,7 +87,7 @@ def _membership(request: HttpRequest, username: str) -> Membership:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("update", "User"))
 def member_change(request: HttpRequest, username: str) -> HttpResponse:
     membership = _membership(request, username)
     role = request.POST.get("role", "")
@@ -100,7 +101,7 @@ def member_change(request: HttpRequest, username: str) -> HttpResponse:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("delete", "User"))
 def member_remove(request: HttpRequest, username: str) -> HttpResponse:
     membership = _membership(request, username)
     try:
@@ -130,7 +131,7 @@ def _date_or_none(value: str) -> date | None:
 
 
 @require_http_methods(["GET", "POST"])
-@console_page(admin_posts=True)
+@console_page(admin_posts=True, journal=Journaled("create", "Secret"))
 def secret_list(request: HttpRequest) -> HttpResponse:
     caller = caller_of(request)
     error, status = "", 200
@@ -157,7 +158,7 @@ def secret_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("update", "Secret"))
 def secret_change(request: HttpRequest, name: str) -> HttpResponse:
     """A new value (or description); the stored value is never sent back to the browser."""
     secret = selectors.secret_get(account=caller_of(request).account, name=name)
@@ -174,7 +175,7 @@ def secret_change(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("delete", "Secret"))
 def secret_delete(request: HttpRequest, name: str) -> HttpResponse:
     caller = caller_of(request)
     secret = selectors.secret_get(account=caller.account, name=name)

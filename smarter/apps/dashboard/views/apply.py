@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
 from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
+from smarter.apps.dashboard.journal import batch_record
 from smarter.lib.manifests import MAX_MANIFEST_BYTES
 
 MAX_FILES = 50
@@ -31,12 +34,15 @@ def apply_manifests(request: HttpRequest) -> HttpResponse:
         if not texts and not problem:
             problem = "Paste a manifest or choose files to apply."
         if not problem:
-            caller = caller_of(request)
+            caller, started = caller_of(request), time.perf_counter()
             text = "\n---\n".join(texts)  # uploads too: a confirmation sends them all again
             if "preview" in request.POST or request.POST.get("confirmed") != "yes":
                 previews = services.manifests_preview(caller=caller, texts=texts)
             if "preview" not in request.POST and not any(line.warnings for line in previews or []):
                 lines, previews = services.manifests_apply(caller=caller, texts=texts), None
+                batch_record(request, caller, command="apply", lines=lines, started=started)
+            else:
+                batch_record(request, caller, command="diff", lines=previews or [], started=started)
     asks = previews is not None and "preview" not in request.POST
     context = {"text": text, "lines": lines, "previews": previews, "asks": asks, "problem": problem}
     return page(request, "dashboard/apply.html", context, status=400 if problem else 200)

@@ -14,6 +14,7 @@ from smarter.apps.chatbot.selectors import chatbot_get
 from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import field_of
+from smarter.apps.dashboard.journal import Journaled
 from smarter.apps.dashboard.selectors import chatbot_versions
 from smarter.lib.console_panels import panels_for
 from smarter.lib.errors import NotFound, SmarterError
@@ -86,7 +87,7 @@ def chatbot_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@console_page()
+@console_page(journal=Journaled("apply", "Chatbot"))
 def chatbot_detail(request: HttpRequest, name: str) -> HttpResponse:
     caller = caller_of(request)
     broker = broker_for("Chatbot")
@@ -129,7 +130,7 @@ def chatbot_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
-@console_page(admin=True)
+@console_page(admin=True, journal=Journaled("{action}", "Chatbot"))
 def chatbot_deployment(request: HttpRequest, name: str, action: str) -> HttpResponse:
     chatbot = chatbot_get(account=caller_of(request).account, name=name)
     if chatbot is None:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import located
+from smarter.apps.dashboard.journal import Journaled
 from smarter.apps.plugin import services as plugin_services
 from smarter.apps.plugin.arguments import arguments_from_test_values
 from smarter.lib.errors import NotFound, RateLimited, SmarterError
@@ -57,7 +58,7 @@ def _test_arguments(manifest: dict[str, Any]) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@console_page()
+@console_page(journal=Journaled("apply", "Plugin"))
 def plugin_detail(request: HttpRequest, name: str) -> HttpResponse:
     manifest = broker_for("Plugin").describe(caller_of(request), name)
     editor = _editor(request, manifest["kind"], name, manifest)
@@ -73,7 +74,7 @@ def plugin_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_POST
-@console_page()
+@console_page(journal=Journaled("test", "Plugin"))
 def plugin_test(request: HttpRequest, name: str) -> HttpResponse:
     caller = caller_of(request)
     manifest = broker_for("Plugin").describe(caller, name)
@@ -125,7 +126,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@console_page()
+@console_page(journal=Journaled("apply", "{kind}", kinds=tuple(CONNECTION_KINDS.items())))
 def connection_detail(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     if kind not in CONNECTION_KINDS:
         raise NotFound("No such kind of connection.")
