@@ -40,6 +40,10 @@ COMPLETIONS = "/api/v1/openai/chat/completions"
 MODEL = "gpt-4o-mini"  # priced by the default price table: a label by its name
 
 
+class _PortTaken(RuntimeError):
+    pass
+
+
 class Gunicorn:
     """`gunicorn smarter.asgi:application` with uvicorn workers, as the image's command runs it."""
 
@@ -54,6 +58,17 @@ class Gunicorn:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Gunicorn:
+        # The free port may be taken by another test process before gunicorn binds it: then
+        # gunicorn exits, and another port is tried.
+        for _ in range(3):
+            try:
+                return self._start()
+            except _PortTaken:
+                self.port = Gunicorn({}).port
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError("gunicorn found no free port")
+
+    def _start(self) -> Gunicorn:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.process = subprocess.Popen(
             [
@@ -72,9 +87,11 @@ class Gunicorn:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+                raise _PortTaken(f"gunicorn exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                # Our server, not another test's on a reused port: only ours knows this token.
+                answer = httpx.get(f"{self.url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2)
+                if answer.status_code == 200 and self.process.poll() is None:
                     return self
             except httpx.HTTPError:
                 pass
@@ -255,7 +272,7 @@ def test_a_scrape_counts_every_worker_process_exactly(platform: tuple[Gunicorn, 
         assert value(one, "smarter_build_info", version=_version()) == 1
     assert UsageEvent.objects.filter(status=UsageEvent.Status.PENDING).count() == 4
     # The probes and scrapes are requests too, each counted once by the worker that answered it:
-    # the probe that saw the server start, the 64, and the 6 scrapes before this one.
+    # the scrape that saw the server start, the 64 probes, and the 6 scrapes before this one.
     later = scrape(server.url)
     assert value(later, "smarter_http_requests_total", door="other", method="GET", status="2xx") == 1 + 64 + 6
 
@@ -291,17 +308,20 @@ def test_a_celery_worker_serves_its_own_metrics_with_the_same_token(
     try:
         worker_url = f"http://127.0.0.1:{port}"
 
+        seen: list[str] = []
+
         def drained() -> bool:
             try:
                 found = scrape(worker_url)
-            except httpx.HTTPError:
-                return False  # not listening yet
-            return (
-                value(found, "smarter_billing_outbox_pending") == 0
-                and value(found, "smarter_celery_queue_depth", queue="smarter") == 0
-            )
+            except httpx.HTTPError as error:
+                seen[:] = [f"not listening yet: {error!r}"]
+                return False
+            pending = value(found, "smarter_billing_outbox_pending")
+            waiting = value(found, "smarter_celery_queue_depth", queue="smarter")
+            seen[:] = [f"pending {pending}, waiting {waiting}"]
+            return pending == waiting == 0
 
-        assert wait_until(drained, timeout=120)
+        assert wait_until(drained, timeout=120), seen
         assert httpx.get(f"{worker_url}/metrics", timeout=10).status_code == 401
         wrong = httpx.get(f"{worker_url}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10)
         assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"

@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
@@ -148,6 +150,16 @@ class MotoServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> MotoServer:
+        # A free port may be taken by another test process before moto binds it: then moto exits,
+        # and the other server would answer. Only moto's own answer counts; else another port.
+        for _ in range(5):
+            if self._started():
+                return self
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError("moto_server did not start")
+
+    def _started(self) -> bool:
         executable = Path(__file__).resolve().parents[4] / ".venv" / "bin" / "moto_server"
         self.process = subprocess.Popen(
             [str(executable), "-H", "127.0.0.1", "-p", str(self.port)],
@@ -155,14 +167,18 @@ class MotoServer:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
+                answer = httpx.get(f"{self.url}/moto-api/data.json", timeout=1)
+            except httpx.HTTPError:
                 time.sleep(0.1)
+                continue
+            if answer.status_code == 200 and self.process.poll() is None:
+                return True
+            break
         self.process.kill()
-        raise RuntimeError("moto_server did not start")
+        self.process.wait(timeout=10)
+        return False
 
     def __exit__(self, *exc_info: object) -> None:
         self.process.terminate()
