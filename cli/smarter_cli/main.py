@@ -205,21 +205,25 @@ def _mask(key: Any) -> str:
 # --- apply -----------------------------------------------------------------------------------
 
 
+FilenamesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filename",
+        "-f",
+        metavar="FILE|DIR|-",
+        help="A manifest file, a directory of them, or - for standard input. Repeatable.",
+        show_default=False,
+    ),
+]
+RecursiveOption = Annotated[bool, typer.Option("--recursive", "-R", help="Also read subdirectories.")]
+
+
 @app.command()
 @reported
 def apply(
     ctx: typer.Context,
-    filenames: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--filename",
-            "-f",
-            metavar="FILE|DIR|-",
-            help="A manifest file, a directory of them, or - for standard input. Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-R", help="Also read subdirectories.")] = False,
+    filenames: FilenamesOption = None,
+    recursive: RecursiveOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change (a diff, and what it takes away); change nothing.")
     ] = False,
@@ -244,17 +248,8 @@ def apply(
 @reported
 def diff(
     ctx: typer.Context,
-    filenames: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--filename",
-            "-f",
-            metavar="FILE|DIR|-",
-            help="A manifest file, a directory of them, or - for standard input. Repeatable.",
-            show_default=False,
-        ),
-    ] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-R", help="Also read subdirectories.")] = False,
+    filenames: FilenamesOption = None,
+    recursive: RecursiveOption = False,
 ) -> None:
     """What applying these manifests would change, as unified diffs of each resource as describe
     shows it now and after; nothing is changed (the same as `smarter apply --dry-run`).
