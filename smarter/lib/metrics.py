@@ -27,13 +27,14 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from importlib import metadata
 
 import redis
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from smarter import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ class _AtScrape(Collector):
                 yield from collect()
             except Exception:
                 # A scrape answers with what it has: one broken source (Redis down) is logged,
-                # and its series go missing, which the alerts on absence notice.
+                # and only its series go missing.
                 logger.exception("a metrics collector failed")
 
 
@@ -312,12 +313,8 @@ def scrape() -> bytes:
 
 
 def _build_info() -> Metric:
-    try:
-        version = metadata.version("smarter")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
     info = GaugeMetricFamily("smarter_build_info", "The running version (always 1).", labels=["version"])
-    info.add_metric([version], 1)
+    info.add_metric([__version__], 1)
     return info
 
 

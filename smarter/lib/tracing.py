@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from smarter import __version__
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
@@ -79,17 +81,11 @@ def tracing_start() -> bool:
 
 def new_provider() -> TracerProvider:
     """A provider with this process's resource and sampler, and no processor yet."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-    try:
-        service_version = version("smarter")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        service_version = "unknown"
-    resource = Resource.create({"service.name": settings.SMARTER.otel_service_name, "service.version": service_version})
+    resource = Resource.create({"service.name": settings.SMARTER.otel_service_name, "service.version": __version__})
     # Parent-based: a caller's sampled trace is kept whatever the ratio, so a trace is never cut in half.
     sampler = ParentBased(TraceIdRatioBased(settings.SMARTER.otel_sample_ratio))
     return TracerProvider(resource=resource, sampler=sampler)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.http import HttpRequest
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.caller import Caller
+from smarter.apps.dashboard.services import BatchLine
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,10 @@ def changed_name(request: HttpRequest, kwargs: dict[str, str]) -> str:
     )
 
 
-def batch_record(request: HttpRequest, caller: Caller, *, command: str, lines: list[Any], started: float) -> None:
+def batch_record(request: HttpRequest, caller: Caller, *, command: str, lines: list[BatchLine], started: float) -> None:
     """One entry per manifest of a batch the Apply page applied (or previewed), as the API makes
     one per manifest."""
     for line in lines:
-        status = line.status if not line.ok else 200
         console_change_record(
-            request, caller, command=command, kind=line.kind, name=line.name, status_code=status, started=started
+            request, caller, command=command, kind=line.kind, name=line.name, status_code=line.status, started=started
         )

@@ -76,7 +76,8 @@ def _lines(document: dict[str, Any] | None) -> list[str]:
 
 def takes_away(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
     """The changes a user must confirm: a resource taken offline (`deployed` true → false) and
-    items dropped from a list of its spec (plugins, functions, channels, knowledge bases…)."""
+    names dropped from a list of its spec (plugins, functions, allowed origins…). Lists of objects
+    (a plugin's parameters) show in the diff only."""
     if before is None:
         return []
     warnings: list[str] = []
@@ -94,15 +95,10 @@ def _compare(before: Any, after: Any, path: str, warnings: list[str]) -> None:
                 _compare(old, after[key], where, warnings)
             elif isinstance(old, list) and old:
                 warnings.append(f"{where}: {_listed(old)} removed")
-    elif isinstance(before, list) and isinstance(after, list):
-        kept = {_key(item) for item in after}
-        gone = [item for item in before if _key(item) not in kept]
-        if gone and all(not isinstance(item, dict | list) for item in before):
+    elif isinstance(before, list) and isinstance(after, list) and not any(isinstance(i, dict | list) for i in before):
+        gone = [item for item in before if item not in after]
+        if gone:
             warnings.append(f"{path}: {_listed(gone)} removed")
-
-
-def _key(item: Any) -> str:
-    return yaml.safe_dump(item, sort_keys=True) if isinstance(item, dict | list) else str(item)
 
 
 def _listed(items: list[Any]) -> str:

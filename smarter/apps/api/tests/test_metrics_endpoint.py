@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from smarter import __version__
 from smarter.apps.account.pricing import priced_name
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.chat.providers.offline import OFFLINE_MODEL
@@ -77,7 +78,7 @@ def test_the_right_token_scrapes_and_wrong_ones_are_limited(asgi_server: Any, to
         scraped = client.get("/metrics", headers={"Authorization": f"bearer  {TOKEN}"})
         assert scraped.status_code == 200
         assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
-        assert "# TYPE smarter_turns_total counter" in scraped.text or "smarter_build_info{" in scraped.text
+        assert f'smarter_build_info{{version="{__version__}"}} 1.0' in scraped.text.splitlines()
         before = _refusals(_scrape(client))
         statuses = [client.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code for _ in range(31)]
         assert statuses == [401] * 30 + [429]

@@ -24,6 +24,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from smarter import __version__
 from smarter.apps.account.billing.models import UsageEvent
 from smarter.apps.account.models import Role
 from smarter.apps.account.pricing import token_cost
@@ -269,18 +270,12 @@ def test_a_scrape_counts_every_worker_process_exactly(platform: tuple[Gunicorn, 
         assert value(one, "smarter_celery_queue_depth", queue="smarter") == waiting
         assert value(one, "smarter_billing_outbox_pending") == 4
         assert value(one, "smarter_billing_outbox_lag_seconds") > 0
-        assert value(one, "smarter_build_info", version=_version()) == 1
+        assert value(one, "smarter_build_info", version=__version__) == 1
     assert UsageEvent.objects.filter(status=UsageEvent.Status.PENDING).count() == 4
     # The probes and scrapes are requests too, each counted once by the worker that answered it:
     # the scrape that saw the server start, the 64 probes, and the 6 scrapes before this one.
     later = scrape(server.url)
     assert value(later, "smarter_http_requests_total", door="other", method="GET", status="2xx") == 1 + 64 + 6
-
-
-def _version() -> str:
-    from importlib import metadata
-
-    return metadata.version("smarter")
 
 
 def test_a_celery_worker_serves_its_own_metrics_with_the_same_token(
