@@ -70,6 +70,7 @@ LIMITS = frozenset(
         "evaluation",
         "knowledge",
         "metrics",
+        "feedback",
         OTHER,
     }
 )

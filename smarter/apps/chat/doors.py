@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from smarter.apps.chat.models import Feedback
 from smarter.apps.chat.pipeline import run_turn_events
 from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, TurnDone, TurnEvent, TurnInput
 from smarter.lib.errors import SmarterError
@@ -18,6 +20,7 @@ from smarter.lib.http.sse import sse, sse_error
 logger = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARACTERS = 32_000
+MAX_COMMENT_CHARACTERS = 2000
 
 
 class ChatRequest(BaseModel):
@@ -26,6 +29,31 @@ class ChatRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARACTERS)
     session_key: str | None = Field(None, max_length=64)
     stream: bool = False
+
+
+class FeedbackRequest(BaseModel):
+    """A visitor's rating of one answer: the session, the answer's `turn` (from the chat body),
+    `up`, `down` or null (no rating), and an optional comment. Each post replaces the turn's
+    feedback whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_key: str = Field(min_length=1, max_length=64)
+    turn: StrictInt = Field(ge=1)
+    rating: Literal["up", "down"] | None
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARACTERS)
+
+
+def feedback_body(feedback: Feedback, *, session_key: str, turn: int) -> dict[str, Any]:
+    """What every feedback door answers: the feedback as stored."""
+    return {
+        "data": {
+            "session_key": session_key,
+            "turn": turn,
+            "rating": feedback.rating or None,
+            "comment": feedback.comment or None,
+        }
+    }
 
 
 def sse_frame(event: TurnEvent) -> bytes:

@@ -144,3 +144,25 @@ class PluginSelection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plugin_name}: {'selected' if self.selected else 'not selected'} ({self.rule})"
+
+
+class Feedback(models.Model):
+    """A visitor's rating of one answer (one turn of a session), and their comment. One row per
+    turn: rating again replaces it; a null rating is no rating (the comment may stay)."""
+
+    class Rating(models.TextChoices):
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="feedback")
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["chat_id", "turn_id"]
+
+    def __str__(self) -> str:
+        return f"{self.rating or 'no rating'} on {self.turn}"

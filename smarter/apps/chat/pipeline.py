@@ -546,6 +546,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             finish_reason=finish_reason,
             latency_ms=record.latency_ms,
             citations=turn_citations(record.tool_events),
+            index=recorded.index,
         )
     )
 

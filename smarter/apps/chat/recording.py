@@ -67,6 +67,7 @@ class TurnRecord:
 class Recorded:
     turn_id: int
     cost: Decimal  # priced when written: the price table is in the database
+    index: int = 0  # the turn's 1-based index in its session
 
 
 # Writes in progress: the event loop keeps only weak references to tasks.
@@ -163,7 +164,7 @@ def turn_write(record: TurnRecord) -> Recorded:
     if record.reservation is not None:
         reservation, used = record.reservation, usage.total_tokens
         transaction.on_commit(lambda: billing_limits.budget_settle(reservation=reservation, actual_tokens=used))
-    return Recorded(head.turn_id, cost)
+    return Recorded(head.turn_id, cost, head.index)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class _Head:
     chat_id: int
     turn_id: int
     last_sequence: int  # the session's last message sequence before this turn's
+    index: int  # the turn's 1-based index in its session
 
 
 def _write_head(record: TurnRecord, now: datetime) -> _Head:
@@ -220,7 +222,7 @@ def _write_head(record: TurnRecord, now: datetime) -> _Head:
             "created_at": now,
         },
     )
-    return _Head(chat_id, turn_id, last_sequence)
+    return _Head(chat_id, turn_id, last_sequence, index)
 
 
 def _citations(record: TurnRecord) -> list[dict[str, Any]] | None:

@@ -51,6 +51,11 @@ def turn_citations_of(chat: Chat, turn_ids: Iterable[int]) -> dict[int, list[dic
     return {turn_id: list(citations or ()) for turn_id, citations in rows.values_list("pk", "citations")}
 
 
+def session_turn(chat: Chat, index: int) -> Turn | None:
+    """The turn of a session by its 1-based index (the chat body's `turn`)."""
+    return Turn.objects.filter(chat=chat, index=index).first()
+
+
 def turns_of(account: Account, *, chatbot: Chatbot | None = None, chat: Chat | None = None) -> QuerySet[Turn]:
     turns = Turn.objects.filter(chat__account=account).select_related("chat", "chat__chatbot")
     if chatbot is not None:

@@ -108,12 +108,16 @@ class TurnResult:
     latency_ms: float
     # The chunks the turn's knowledge plugins retrieved; None when none ran (`citations.py`).
     citations: tuple[dict[str, Any], ...] | None = None
+    # The turn's 1-based index in its session (`Turn.index`): what feedback on this answer names.
+    index: int = 0
 
     def as_body(self) -> dict[str, Any]:
-        """API.md's chat body: `session_key`, `message`, `tool_calls`, `usage` (with cost), and
-        `citations` when a knowledge plugin ran (an empty list when it found nothing)."""
+        """API.md's chat body: `session_key`, `turn` (the answer's index in its session),
+        `message`, `tool_calls`, `usage` (with cost), and `citations` when a knowledge plugin ran
+        (an empty list when it found nothing)."""
         body: dict[str, Any] = {
             "session_key": self.session_key,
+            "turn": self.index,
             "message": {"role": "assistant", "content": self.content},
             "tool_calls": [call.as_dict() for call in self.tool_calls],
             "usage": {**self.usage.as_dict(), "cost": float(self.cost)},

@@ -8,6 +8,7 @@ from smarter.apps.dashboard.views import (
     account,
     apply,
     chatbots,
+    conversations,
     evals,
     plugins,
     sandbox,
@@ -36,6 +37,19 @@ urlpatterns = [
     path("dashboard/chatbots/<slug:name>/sandbox/", sandbox.sandbox, name="sandbox"),
     path("dashboard/chatbots/<slug:name>/sandbox/turn/", sandbox.sandbox_turn, name="sandbox_turn"),
     path("dashboard/chatbots/<slug:name>/sandbox/turns/<int:turn_id>/", sandbox.turn_detail, name="turn"),
+    path("dashboard/chatbots/<slug:name>/sandbox/feedback/", sandbox.sandbox_feedback, name="sandbox_feedback"),
+    path("dashboard/chatbots/<slug:name>/conversations/", conversations.conversation_list, name="conversations"),
+    path("dashboard/chatbots/<slug:name>/conversations.csv", conversations.conversations_csv, name="conversations_csv"),
+    path(
+        "dashboard/chatbots/<slug:name>/conversations.jsonl",
+        conversations.conversations_jsonl,
+        name="conversations_jsonl",
+    ),
+    path(
+        "dashboard/chatbots/<slug:name>/conversations/<str:session_key>/",
+        conversations.conversation_detail,
+        name="conversation",
+    ),
     path("dashboard/chatbots/<slug:name>/versions/", versions.save_version, name="save_version"),
     path(
         "dashboard/chatbots/<slug:name>/versions/<int:number>/diff/<int:other>/",

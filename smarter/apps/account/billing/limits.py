@@ -272,6 +272,26 @@ def sign_in_admit(*, client_ip: str | None, identity: str) -> None:
         door_admit(key=f"sign-in:id:{digest}", per_minute=per_minute, what="for this user", limit="login")
 
 
+def feedback_admit(
+    *, account: Account, chatbot_id: int, api_key: ApiKey | None, user_id: int | None, client_ip: str | None
+) -> None:
+    """A rating or comment on an answer: limited like the turns it rates (per API key, else per
+    console user, else per visitor's address on the deployed chatbot), on keys of its own so that
+    rating answers never uses up the chat's own allowance."""
+    limits = _limits_of(account)
+    if api_key is not None:
+        per_minute = _override(limits, "api_key_requests_per_minute", "rate_limit_api_key_per_minute")
+        key, what = f"feedback:key:{api_key.prefix}", "with this API key"
+    elif user_id is not None:
+        per_minute = int(_setting("rate_limit_user_per_minute"))
+        key, what = f"feedback:user:{user_id}", "from your console session"
+    else:
+        per_minute = _override(limits, "chatbot_ip_requests_per_minute", "rate_limit_chatbot_ip_per_minute")
+        key = f"feedback:bot:{account.account_number}:{chatbot_id}:{visitor_key(client_ip)}"
+        what = "to this chatbot from your address"
+    door_admit(key=key, per_minute=per_minute, what=f"{what} to rate answers", limit="feedback")
+
+
 def _refuse_rate(wait: float, what: str, per_minute: int, limit: str) -> RateLimited:
     metrics.rate_limit_refused(limit)
     seconds = max(1, math.ceil(wait))

@@ -120,6 +120,27 @@ class Charge(models.Model):
         return self.idempotency_key
 
 
+class TurnRating(models.Model):
+    """A visitor's thumbs up or down on a turn, as usage counts it: keyed by the turn, grouped by
+    the same chatbot, model, key, channel and time as the turn's charges (copied from its outbox
+    row). The chat app keeps the feedback itself; a cleared rating removes this row."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="turn_ratings")
+    turn_id = models.BigIntegerField(unique=True)
+    rating = models.CharField(max_length=4, help_text="up or down")
+    chatbot_name = models.CharField(max_length=50, blank=True)
+    api_key_name = models.CharField(max_length=50, blank=True)
+    channel = models.CharField(max_length=10, blank=True)
+    model = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(help_text="when the rated turn happened")
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"], name="turn_rating_account_time")]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on turn {self.turn_id}"
+
+
 class UsageRollup(models.Model):
     """Charges summed per hour or per day, account, chatbot, model, API key (0: no key) and the
     channel the turns came through (`evaluation` for evaluation runs)."""

@@ -28,7 +28,7 @@ from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from smarter.apps.account.billing.models import Charge, ChargeKind, UsageEvent, UsageRollup
+from smarter.apps.account.billing.models import Charge, ChargeKind, TurnRating, UsageEvent, UsageRollup
 from smarter.apps.account.billing.publisher import MAX_EVENTS_PER_TASK, Publisher
 from smarter.apps.account.models import Account, ApiKey
 from smarter.apps.account.pricing import call_cost, token_cost
@@ -129,6 +129,32 @@ def usage_event_record(
     )
     transaction.on_commit(lambda: usage_event_hand_off(usage_event_id=event_id))
     return event_id
+
+
+def turn_rating_record(*, account: Account, turn_id: int, rating: str | None) -> None:
+    """Count a visitor's rating of a turn in usage (None: the rating was cleared). The row takes
+    the turn's chatbot, model, key, channel and time from the turn's outbox row, so it groups with
+    the turn's charges; a turn with no outbox row (none is written for a turn that never ran) is
+    not counted."""
+    if rating is None:
+        TurnRating.objects.filter(account=account, turn_id=turn_id).delete()
+        return
+    event = UsageEvent.objects.filter(account=account, key=f"turn-{turn_id}").first()
+    if event is None:
+        return
+    common = event.payload.get("common", {})
+    TurnRating.objects.update_or_create(
+        account=account,
+        turn_id=turn_id,
+        defaults={
+            "rating": rating,
+            "chatbot_name": str(common.get("chatbot_name") or event.chatbot_name)[:50],
+            "api_key_name": str(common.get("api_key_name") or "")[:50],
+            "channel": str(common.get("channel") or "")[:10],
+            "model": str(common.get("model") or "")[:255],
+            "created_at": event.created_at,
+        },
+    )
 
 
 def usage_event_hand_off(*, usage_event_id: int) -> None:

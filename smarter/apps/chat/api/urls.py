@@ -9,6 +9,7 @@ from smarter.apps.chatbot.api.urls import CHATBOT
 urlpatterns = [
     re_path(rf"^chatbots/{CHATBOT}/chat/?$", views.chat, name="chatbot-chat"),
     re_path(rf"^chatbots/{CHATBOT}/config/?$", views.config, name="chatbot-config"),
+    re_path(rf"^chatbots/{CHATBOT}/feedback/?$", views.feedback, name="chatbot-feedback"),
     re_path(r"^openai/chat/completions/?$", openai.chat_completions, name="openai-chat-completions"),
     re_path(r"^openai/models/?$", openai.models, name="openai-models"),
 ]

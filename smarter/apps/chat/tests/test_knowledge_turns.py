@@ -195,7 +195,7 @@ def test_a_turn_without_a_knowledge_plugin_has_no_citations_field(
         chatbot(client, plugins=["catalogue"])
         upstream.enqueue(tool_calls_reply(("catalogue", {"inquiry_type": "price"})), text_reply("$12.50"))
         body = client.post("/api/v1/chatbots/support/chat/", json={"prompt": "price?"}).json()
-    assert sorted(body) == ["message", "session_key", "tool_calls", "usage"]
+    assert sorted(body) == ["message", "session_key", "tool_calls", "turn", "usage"]
 
 
 def test_the_openai_door_stays_openai_shaped_with_a_knowledge_plugin(

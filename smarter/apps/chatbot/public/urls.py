@@ -8,6 +8,7 @@ urlpatterns = [
     re_path(r"^$", views.page, name="public-page"),
     re_path(r"^config/?$", views.config, name="public-config"),
     re_path(r"^chat/?$", views.chat, name="public-chat"),
+    re_path(r"^feedback/?$", views.feedback, name="public-feedback"),
     re_path(r"^widget\.js$", views.widget, name="public-widget"),
 ]
 

@@ -1,4 +1,5 @@
-"""A deployed chatbot's public surface: the branded page, `/config/`, `/chat/` and `/widget.js`.
+"""A deployed chatbot's public surface: the branded page, `/config/`, `/chat/`, `/feedback/` and
+`/widget.js`.
 
 The chat endpoints take the same request body as the REST chat door and answer with the same SSE
 frames and error envelope (from the chat app and `smarter.lib.http`, which every door shares), and
@@ -30,12 +31,14 @@ from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 
+from smarter.apps.account.billing.limits import feedback_admit
 from smarter.apps.account.credentials import caller_from_authorization
 from smarter.apps.account.models import ApiKey
 from smarter.apps.chat import selectors as chat_selectors
 from smarter.apps.chat.config import chat_config
-from smarter.apps.chat.doors import ChatRequest, turn_frames
+from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_body, turn_frames
 from smarter.apps.chat.pipeline import run_turn
+from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnInput
 from smarter.apps.chatbot import hosts
 from smarter.apps.chatbot.models import Chatbot
@@ -246,6 +249,35 @@ async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     if ours:
         _remember_session(response, result.session_key)
     return response
+
+
+@public_endpoint(("POST",))
+async def feedback(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
+    """A visitor's rating of one answer of a session this page started (channel `public`; a
+    session of another channel is not found), with the same origin, key and JSON rules as
+    `/chat/`, rate limited per visitor's address."""
+    await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
+    require_json(request)
+    body = parse(FeedbackRequest, json_body(request))
+    await in_db_thread(
+        feedback_admit,
+        account=chatbot.account,
+        chatbot_id=chatbot.pk,
+        api_key=None,
+        user_id=None,
+        client_ip=client_ip(request),
+    )
+    stored = await in_db_thread(
+        feedback_record,
+        account=chatbot.account,
+        chatbot=chatbot,
+        session_key=body.session_key,
+        turn=body.turn,
+        rating=body.rating,
+        comment=body.comment or "",
+        channels=("public",),
+    )
+    return JsonResponse(feedback_body(stored, session_key=body.session_key, turn=body.turn))
 
 
 def _branding(chatbot: Chatbot) -> dict[str, Any]:

@@ -467,10 +467,10 @@ def test_usage_shows_tokens_and_cost_per_chatbot_and_model_and_exports_csv(owner
     csv = client.get("/dashboard/usage.csv?days=7&group_by=chatbot")
     assert csv["Content-Type"] == "text/csv; charset=utf-8"
     rows = csv.content.decode().splitlines()
-    assert rows[0] == "chatbot,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd"
+    assert rows[0] == "chatbot,requests,prompt_tokens,completion_tokens,total_tokens,cost_usd,thumbs_up,thumbs_down"
     assert rows[1:] == [
-        f"kiosk,1,200,100,300,{token_cost(model='gpt-4o-mini', prompt_tokens=200, completion_tokens=100):.8f}",
-        f"shop,1,1000,500,1500,{token_cost(model='gpt-4o-mini', prompt_tokens=1000, completion_tokens=500):.8f}",
+        f"kiosk,1,200,100,300,{token_cost(model='gpt-4o-mini', prompt_tokens=200, completion_tokens=100):.8f},0,0",
+        f"shop,1,1000,500,1500,{token_cost(model='gpt-4o-mini', prompt_tokens=1000, completion_tokens=500):.8f},0,0",
     ]
     assert response.context["totals"].cost == cost
 

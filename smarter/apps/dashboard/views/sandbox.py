@@ -16,11 +16,13 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict, Field
 
+from smarter.apps.account.billing.limits import feedback_admit
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS, sse_frame
+from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS, FeedbackRequest, feedback_body, sse_frame
 from smarter.apps.chat.pipeline import run_turn_events
+from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnDone, TurnInput, TurnOverrides
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import attached_plugins, chatbot_get
@@ -148,6 +150,43 @@ async def sandbox_turn(request: HttpRequest, name: str) -> HttpResponseBase:
         return
 
     return event_stream(_guarded(frames()))
+
+
+async def sandbox_feedback(request: HttpRequest, name: str) -> HttpResponseBase:
+    """The sandbox's rating of one of its answers: the body of the API's `/feedback/`, for a
+    sandbox session of the signed-in user only. CSRF-checked like every console POST."""
+    try:
+        if request.method != "POST":
+            raise MethodNotAllowed("Use POST here.")
+        caller = await _session_caller(request)
+        require_json(request)
+        body = parse(FeedbackRequest, json_body(request))
+        chatbot = await _chatbot_of(caller, name)
+        await in_db_thread(
+            feedback_admit,
+            account=caller.account,
+            chatbot_id=chatbot.pk,
+            api_key=None,
+            user_id=caller.user.pk,
+            client_ip=client_ip(request),
+        )
+        stored = await in_db_thread(
+            feedback_record,
+            account=caller.account,
+            chatbot=chatbot,
+            session_key=body.session_key,
+            turn=body.turn,
+            rating=body.rating,
+            comment=body.comment or "",
+            channels=("sandbox",),
+            user=caller.user,
+        )
+    except SmarterError as error:
+        return error_response(error)
+    except Exception:
+        logger.exception("sandbox feedback failed")
+        return error_response(internal_error())
+    return JsonResponse(feedback_body(stored, session_key=body.session_key, turn=body.turn))
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:

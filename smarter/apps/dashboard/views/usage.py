@@ -73,7 +73,18 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{group_by}-{days}d.csv"'
     writer = csv.writer(response)
-    writer.writerow([group_by, "requests", "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd"])
+    writer.writerow(
+        [
+            group_by,
+            "requests",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "cost_usd",
+            "thumbs_up",
+            "thumbs_down",
+        ]
+    )
     for row in report.rows:
         writer.writerow(
             [
@@ -83,6 +94,8 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
                 row.completion_tokens,
                 row.total_tokens,
                 f"{row.cost:.{COST_PLACES}f}",
+                row.thumbs_up,
+                row.thumbs_down,
             ]
         )
     return response
