@@ -376,7 +376,6 @@ ROUTES = (
 def test_owner_and_teammate_read_conversations_and_an_outsider_finds_none(
     owner: Persona, teammate: Persona, outsider: Persona, sessions: dict[str, Chat], route: str
 ) -> None:
-    _chatbot(outsider)  # a chatbot of the same name in the other account
     assert signed_in(owner).get(route).status_code == 200
     assert signed_in(teammate).get(route).status_code == 200
     refused = signed_in(outsider).get(route)
@@ -384,6 +383,18 @@ def test_owner_and_teammate_read_conversations_and_an_outsider_finds_none(
     assert b"s-mixed" not in refused.content and b"Price?" not in refused.content
     anonymous = Client().get(route)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+
+
+def test_an_outsiders_chatbot_of_the_same_name_lists_none_of_ours(
+    owner: Persona, outsider: Persona, sessions: dict[str, Chat]
+) -> None:
+    _chatbot(outsider)
+    client = signed_in(outsider)
+    assert _listed(client) == []
+    assert client.get("/dashboard/chatbots/shop/conversations/s-mixed/").status_code == 404
+    exported = client.get("/dashboard/chatbots/shop/conversations.csv").content.decode()
+    assert exported.splitlines() == ["session_key,turn,channel,time,prompt,answer,rating,comment,tokens,cost,status"]
+    assert client.get("/dashboard/chatbots/shop/conversations.jsonl").content == b""
 
 
 def test_a_session_of_another_chatbot_is_not_found_under_this_one(owner: Persona, sessions: dict[str, Chat]) -> None:
