@@ -233,6 +233,7 @@ def test_the_page_rates_only_its_own_public_sessions(site: Site) -> None:
 
 
 def test_the_pages_feedback_takes_json_only_and_answers_cors_like_chat(site: Site) -> None:
+    apply(site.owner, chatbot_manifest("shop", deployed=True, allowedOrigins=["https://shop.example.org"]))
     with site.visitor() as visitor:
         answer = visitor.post("/chat/", json={"prompt": "hello"}).json()
         form = visitor.post(
@@ -242,16 +243,21 @@ def test_the_pages_feedback_takes_json_only_and_answers_cors_like_chat(site: Sit
         )
         assert form.status_code == 415
         assert [error["loc"] for error in form.json()["errors"]] == ["headers.Content-Type"]
-        foreign = visitor.post(
-            "/feedback/",
-            json={"session_key": answer["session_key"], "turn": 1, "rating": "up"},
-            headers={"Origin": "https://evil.example.net"},
-        )
+        body = {"session_key": answer["session_key"], "turn": 1, "rating": "up"}
+        foreign = visitor.post("/feedback/", json=body, headers={"Origin": "https://evil.example.net"})
         assert foreign.status_code == 200
         assert "access-control-allow-origin" not in foreign.headers
-        preflight = visitor.options("/feedback/", headers={"Origin": f"http://{site.host}"})
-        assert preflight.status_code == 204
-        assert preflight.headers["access-control-allow-origin"] == f"http://{site.host}"
+        allowed = visitor.post("/feedback/", json=body, headers={"Origin": "https://shop.example.org"})
+        assert allowed.headers["access-control-allow-origin"] == "https://shop.example.org"
+        for origin in ("https://shop.example.org", "https://evil.example.net"):
+            preflights = [
+                visitor.options(path, headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+                for path in ("/chat/", "/feedback/")
+            ]
+            assert [response.status_code for response in preflights] == [204, 204]
+            assert preflights[0].headers.get("access-control-allow-origin") == preflights[1].headers.get(
+                "access-control-allow-origin"
+            )
         assert visitor.get("/feedback/").status_code == 405
 
 

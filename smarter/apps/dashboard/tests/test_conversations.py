@@ -158,7 +158,7 @@ def test_the_list_shows_every_channels_sessions_newest_first_with_their_summary(
     html = response.content.decode()
     assert 'href="/dashboard/chatbots/shop/conversations/s-mixed/"' in html
     assert (
-        '<span class="pill ok" title="thumbs up">👍 1</span> <span class="pill bad" title="thumbs down">👎 1</span>'
+        '<span class="pill ok" title="thumbs up">1 up</span> <span class="pill bad" title="thumbs down">1 down</span>'
         in html
     )
     assert '<span class="pill bad">1 failed</span>' in html
@@ -248,8 +248,8 @@ def test_the_transcript_shows_every_message_tool_call_citation_usage_and_rating(
     assert "{&#x27;years&#x27;: 2}" in html and '<td class="num">12.5</td>' in html
     assert 'warranty.md <span class="muted small">chunk 2 · score 0.910</span>' in html
     assert "100 + 20 = 120 tokens" in html and "850 ms" in html
-    assert '<span class="pill ok feedback-rating">👍 thumbs up</span>' in html
-    assert '<span class="pill bad feedback-rating">👎 thumbs down</span>' in html
+    assert '<span class="pill ok feedback-rating">Thumbs up</span>' in html
+    assert '<span class="pill bad feedback-rating">Thumbs down</span>' in html
     assert '<blockquote class="feedback-comment">Too short</blockquote>' in html
     broken = signed_in(owner).get("/dashboard/chatbots/shop/conversations/s-broken/").content.decode()
     assert '<span class="pill bad turn-status">error</span>' in broken
@@ -360,7 +360,7 @@ def test_the_usage_page_shows_the_ratings(owner: Persona) -> None:
     response = signed_in(owner).get("/dashboard/usage/?days=7")
     assert (response.context["totals"].thumbs_up, response.context["totals"].thumbs_down) == (1, 1)
     html = response.content.decode()
-    assert '<div class="value small-value" id="kpi-thumbs">👍 1 / 👎 1</div>' in html
+    assert '<div class="value small-value" id="kpi-thumbs">1 up / 1 down</div>' in html
     assert '<td class="num thumbs-up">1</td><td class="num thumbs-down">1</td>' in html
 
 

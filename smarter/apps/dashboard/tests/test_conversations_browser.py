@@ -52,7 +52,7 @@ def test_a_visitors_thumbs_down_from_the_page_shows_on_the_conversations_page(
     sign_in(console, site, "owner", "/dashboard/chatbots/shop/conversations/")
     row = console.locator(f'#conversations tr[data-session="{session_key}"]')
     assert row.locator("td.mono").inner_text() == "public"
-    assert row.locator("td.rating").inner_text() == "👍 0 👎 1"
+    assert row.locator("td.rating").inner_text() == "0 up 1 down"
     assert row.locator("td.preview-text").inner_text() != ""
     shot(console, "console-conversations.png")
 
@@ -66,6 +66,6 @@ def test_a_visitors_thumbs_down_from_the_page_shows_on_the_conversations_page(
     console.locator(f'#conversations tr[data-session="{session_key}"] a').click()
     console.wait_for_url(f"**/conversations/{session_key}/")
     assert console.locator("#turn-1 .message.user .content").inner_text() == "How much is a Gizmo?"
-    assert console.locator("#turn-1 .feedback-rating").inner_text() == "👎 thumbs down"
+    assert console.locator("#turn-1 .feedback-rating").inner_text() == "Thumbs down"
     assert console.locator("#turn-1 .feedback-comment").inner_text() == "Too vague"
     shot(console, "console-conversation.png")
