@@ -289,7 +289,7 @@ def test_an_undeployed_chatbots_host_takes_no_feedback(site: Site) -> None:
 def _sandbox_session(site: Site, persona: Persona) -> str:
     with site.console(persona) as console:
         console.post("/dashboard/chatbots/shop/sandbox/turn/", json={"prompt": "hello"}).raise_for_status()
-    return Chat.objects.filter(channel="sandbox", user=persona.user).get().session_key
+    return Chat.objects.filter(channel="sandbox", user_id=persona.user.pk).get().session_key
 
 
 def test_the_sandbox_rates_only_the_callers_own_sandbox_sessions(site: Site) -> None:
