@@ -284,6 +284,8 @@ def test_an_unknown_kind_or_one_without_a_form_is_not_found(owner: Persona) -> N
     assert client.get("/dashboard/manifests/Gadget/new/").status_code == 404
     assert client.get("/dashboard/manifests/chatbot/new/").status_code == 404  # the kind as manifests spell it
     assert client.get("/dashboard/manifests/Secret/new/").status_code == 404  # Secrets have their own page
+    assert client.get("/dashboard/manifests/Gadget/shop/manifest/").status_code == 404
+    assert client.get("/dashboard/apply/?kind=Gadget&name=shop").status_code == 404
 
 
 def test_a_member_is_refused_the_forms_of_a_kind_only_admins_write(owner: Persona, teammate: Persona) -> None:
