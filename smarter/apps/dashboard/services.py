@@ -108,12 +108,13 @@ def resource_delete(*, caller: Caller, kind: str, name: str) -> None:
 def resource_manifest(*, caller: Caller, kind: str, name: str) -> dict[str, Any]:
     """The resource as describe shows it, status included. `kind` is spelled as manifests spell
     it (it comes from a console URL): another word is not found."""
+    unknown = NotFound(f"No kind named {kind!r}.", context={"kind": kind})
     try:
         broker = broker_for(kind)
     except ValidationFailed:
-        broker = None
-    if broker is None or broker.kind != kind:
-        raise NotFound(f"No kind named {kind!r}.", context={"kind": kind})
+        raise unknown from None
+    if broker.kind != kind:
+        raise unknown
     return broker.describe(caller, name)
 
 
