@@ -7,8 +7,10 @@ from smarter.apps.dashboard.views import (
     access_pages,
     account,
     apply,
+    channels,
     chatbots,
     evals,
+    knowledge,
     plugins,
     sandbox,
     usage,
@@ -71,6 +73,17 @@ urlpatterns = [
     path("dashboard/apply/", apply.apply_manifests, name="apply"),
     path("dashboard/usage/", usage.usage, name="usage"),
     path("dashboard/usage.csv", usage.usage_csv, name="usage_csv"),
+    path("dashboard/knowledge/", knowledge.knowledge_list, name="knowledge"),
+    path("dashboard/knowledge/<slug:name>/", knowledge.knowledge_base_detail, name="knowledge_base"),
+    path("dashboard/knowledge/<slug:name>/documents/", knowledge.knowledge_documents, name="knowledge_documents"),
+    path(
+        "dashboard/knowledge/<slug:name>/documents/<int:document_id>/delete/",
+        knowledge.knowledge_document_delete,
+        name="knowledge_document_delete",
+    ),
+    path("dashboard/knowledge/<slug:name>/search/", knowledge.knowledge_search, name="knowledge_search"),
+    path("dashboard/channels/", channels.channel_list, name="channels"),
+    path("dashboard/channels/<slug:name>/", channels.channel_detail, name="channel"),
 ]
 
 # Every console page, those added above later included, carries the console's security policy.
