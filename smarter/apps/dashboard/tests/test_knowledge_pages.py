@@ -253,6 +253,8 @@ def test_an_upload_declared_larger_than_the_limit_is_refused_before_its_body_is_
     }
     assert not Document.objects.exists()
     assert stored_files(knowledge_dir) == []
+    # Refused before the CSRF check could tell it was the user's own request: not journaled.
+    assert journal(owner) == []
 
 
 def test_a_file_at_the_limit_is_accepted(owner: Persona, manual: KnowledgeBase, smarter_settings: Any) -> None:

@@ -126,13 +126,15 @@ def _document_add(request: HttpRequest, knowledge_base: KnowledgeBase) -> HttpRe
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
+    # Refused before the CSRF check has said the request is the user's own: not journaled, so
+    # that another site cannot write in the account's journal.
     if declared > max_request_bytes():
-        return _refused(request, knowledge_base, too_large(declared), started=started)
+        return _refused(request, knowledge_base, too_large(declared), started=started, journal=False)
     request.upload_handlers = [UploadLimit(request, services.max_upload_bytes()), *request.upload_handlers]
     try:
         refusal = _csrf_refusal(request)  # reads the body, through the limit
     except SmarterError as error:
-        return _refused(request, knowledge_base, error, started=started)
+        return _refused(request, knowledge_base, error, started=started, journal=False)
     if refusal is not None:
         return refusal
     try:
@@ -157,10 +159,11 @@ def _refused(
     error: SmarterError,
     *,
     started: float,
+    journal: bool = True,
     **state: Any,
 ) -> HttpResponse:
-    # Named by the knowledge base alone, as the API journals a refused upload.
-    _journal(request, knowledge_base.name, error.status, started)
+    if journal:  # named by the knowledge base alone, as the API journals a refused upload
+        _journal(request, knowledge_base.name, error.status, started)
     if _wants_json(request):
         response: HttpResponse = JsonResponse(error.as_envelope(), status=error.status)
     else:
