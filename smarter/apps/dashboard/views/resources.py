@@ -42,6 +42,10 @@ def detail_url(kind: str, name: str) -> str:
         return reverse("dashboard:plugin", args=[name])
     if kind in CONNECTION_SLUGS:
         return reverse("dashboard:connection", args=[CONNECTION_SLUGS[kind], name])
+    if kind == "KnowledgeBase":
+        return reverse("dashboard:knowledge_base", args=[name])
+    if kind == "Channel":
+        return reverse("dashboard:channel", args=[name])
     return reverse("dashboard:resource_manifest", args=[kind, name])
 
 
@@ -190,12 +194,6 @@ def _section(kind: str) -> str:
 @console_page()
 def provider_list(request: HttpRequest) -> HttpResponse:
     return _resource_list(request, "Provider", "Providers", "Your own OpenAI-compatible endpoints for chatbots.")
-
-
-@require_http_methods(["GET"])
-@console_page()
-def channel_list(request: HttpRequest) -> HttpResponse:
-    return _resource_list(request, "Channel", "Channels", "Chatbots on WhatsApp and Twilio numbers.")
 
 
 def _resource_list(request: HttpRequest, kind: str, title: str, intro: str) -> HttpResponse:
