@@ -1,6 +1,7 @@
-"""The chatbot page's "Channels" section in the console: the chatbot's channels, whether each
-is ready, its webhook URL, and its recent deliveries with every reply's status and error
-(a failed send is visible here, with the provider's code)."""
+"""The console's sections about channels: on the chatbot page, the chatbot's channels, whether
+each is ready, its webhook URL, and its recent deliveries with every reply's status and error
+(a failed send is visible here, with the provider's code); on a channel's page, that channel's
+recent deliveries."""
 
 from __future__ import annotations
 
@@ -31,5 +32,14 @@ def chatbot_channels(caller: Any, chatbot_name: str) -> dict[str, Any]:
     return {"channels": channels}
 
 
+def channel_deliveries(caller: Any, channel_name: str) -> dict[str, Any]:
+    """The channel's newest deliveries, each with its replies (none for another account's)."""
+    channel = selectors.channel_get(account=caller.account, name=channel_name)
+    if channel is None:
+        return {"deliveries": [], "limit": selectors.RECENT_DELIVERIES}
+    return {"deliveries": selectors.recent_deliveries(channel), "limit": selectors.RECENT_DELIVERIES}
+
+
 def register_panels() -> None:
     register_panel(Panel(page="chatbot", template="channels/chatbot_channels.html", context=chatbot_channels))
+    register_panel(Panel(page="channel", template="channels/channel_deliveries.html", context=channel_deliveries))

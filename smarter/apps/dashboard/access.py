@@ -64,6 +64,8 @@ def console_page(
             response = _answer(view, request, caller, admin or (admin_posts and request.method == "POST"), args, kwargs)
             if journal is not None and request.method == "POST":
                 command, kind = journal.command_and_kind(kwargs)
+                # A view may name what its POST did more precisely (a save that was only previewed: diff).
+                command = getattr(request, "journal_command", command)
                 console_change_record(
                     request,
                     caller,

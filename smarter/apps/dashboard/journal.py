@@ -18,7 +18,8 @@ from smarter.apps.dashboard.services import BatchLine
 class Journaled:
     """What a console view's POST does, for its journal entry: `command` and `kind` may name the
     view's URL arguments (`{action}`), `kinds` maps the kind so named to the manifest kind; the
-    name is the URL's `name`/`username`, else the form's."""
+    name is the URL's `name`/`username`, else the form's. A view that only previewed its change
+    says so with `journal_command_as(request, "diff")`."""
 
     command: str
     kind: str
@@ -27,6 +28,11 @@ class Journaled:
     def command_and_kind(self, kwargs: dict[str, str]) -> tuple[str, str]:
         kind = self.kind.format(**kwargs)
         return self.command.format(**kwargs), dict(self.kinds).get(kind, kind)
+
+
+def journal_command_as(request: HttpRequest, command: str) -> None:
+    """Journal this request's change under `command` rather than the view's own."""
+    request.journal_command = command  # type: ignore[attr-defined]
 
 
 def console_change_record(

@@ -11,8 +11,8 @@ import yaml
 from django.db import transaction
 
 from smarter.apps.account.caller import Caller
-from smarter.lib.errors import FieldError, SmarterError, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, apply_preview, apply_rank, broker_for, load_manifest
+from smarter.lib.errors import FieldError, NotFound, SmarterError, ValidationFailed
+from smarter.lib.manifests import ApplyOutcome, Preview, apply_preview, apply_rank, broker_for, load_manifest
 
 # A line holding only `---` (optionally with a comment) starts a new YAML document.
 _DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -51,6 +51,71 @@ def manifest_apply(*, caller: Caller, text: str, kind: str | None = None, name: 
             errors=[FieldError("metadata.name", f"must be {name}")],
         )
     return broker.apply(caller, manifest)
+
+
+@dataclass(frozen=True)
+class FormSave:
+    """What saving a console form did: applied (`outcome`), or nothing yet because the change
+    takes something away and waits for the user's confirmation (`preview`)."""
+
+    outcome: ApplyOutcome | None = None
+    preview: Preview | None = None
+
+
+def resource_save(
+    *, caller: Caller, kind: str, document: dict[str, Any], name: str | None = None, confirmed: bool = False
+) -> FormSave:
+    """Create (`name` None) or change a resource of `kind` from the manifest a console form
+    built, through the kind's broker exactly as the API's apply. A change that would take
+    something away (undeploy, drop names from a list) is only previewed unless `confirmed`."""
+    broker = broker_for(kind)
+    if broker.kind != kind:
+        raise NotFound(f"No kind named {kind!r}.", context={"kind": kind})
+    manifest = broker.validate({**document, "kind": kind})
+    given = manifest.metadata.name
+    if name is None and _exists(broker, caller, given):
+        raise ValidationFailed(
+            f"A {kind} named {given!r} already exists; edit it instead.",
+            context={"kind": kind, "name": given},
+            errors=[FieldError("metadata.name", f"a {kind} named {given!r} already exists")],
+        )
+    if name is not None and given != name:
+        raise ValidationFailed(
+            f"This form changes {name!r}; to create another resource use New.",
+            context={"kind": kind, "name": name},
+            errors=[FieldError("metadata.name", f"must be {name}")],
+        )
+    if name is not None and not confirmed:
+        preview = apply_preview(broker, caller, manifest)
+        if preview.warnings:
+            return FormSave(preview=preview)
+    return FormSave(outcome=broker.apply(caller, manifest))
+
+
+def _exists(broker: Any, caller: Caller, name: str) -> bool:
+    try:
+        broker.describe(caller, name)
+    except NotFound:
+        return False
+    return True
+
+
+def resource_delete(*, caller: Caller, kind: str, name: str) -> None:
+    """Delete a resource through its broker, as the API's delete (roles and rules included)."""
+    broker_for(kind).delete(caller, name)
+
+
+def resource_manifest(*, caller: Caller, kind: str, name: str) -> dict[str, Any]:
+    """The resource as describe shows it, status included. `kind` is spelled as manifests spell
+    it (it comes from a console URL): another word is not found."""
+    unknown = NotFound(f"No kind named {kind!r}.", context={"kind": kind})
+    try:
+        broker = broker_for(kind)
+    except ValidationFailed:
+        raise unknown from None
+    if broker.kind != kind:
+        raise unknown
+    return broker.describe(caller, name)
 
 
 @dataclass

@@ -4,6 +4,7 @@ document is never found (the doors answer 404)."""
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from smarter.apps.account.models import Account
 from smarter.apps.knowledge.models import Document, DocumentStatus, KnowledgeBase
@@ -47,3 +48,14 @@ def knowledge_base_counts(knowledge_base: KnowledgeBase) -> dict[str, int]:
         failed=Count("pk", filter=Q(status=DocumentStatus.FAILED)),
     )
     return {key: int(value or 0) for key, value in totals.items()}
+
+
+def knowledge_bases_with_counts(account: Account) -> QuerySet[KnowledgeBase]:
+    """The account's knowledge bases, each annotated with what `knowledge_base_counts` gives one
+    (`document_count`, `chunk_count`, `ready_count`, `failed_count`) in a single query."""
+    return knowledge_bases_of(account).annotate(
+        document_count=Count("documents"),
+        chunk_count=Coalesce(Sum("documents__chunks", filter=Q(documents__status=DocumentStatus.READY)), 0),
+        ready_count=Count("documents", filter=Q(documents__status=DocumentStatus.READY)),
+        failed_count=Count("documents", filter=Q(documents__status=DocumentStatus.FAILED)),
+    )

@@ -22,6 +22,12 @@ def apply_manifests(request: HttpRequest) -> HttpResponse:
     away (undeploys, drops plugins…): then the diffs are shown and nothing changes until the
     user confirms."""
     text, lines, previews, problem = "", None, None, ""
+    if request.method == "GET" and request.GET.get("kind") and request.GET.get("name"):
+        # "Open in Apply" from a resource's manifest: its spec, ready to change and apply.
+        manifest = services.resource_manifest(
+            caller=caller_of(request), kind=request.GET["kind"], name=request.GET["name"]
+        )
+        text = services.as_yaml({key: value for key, value in manifest.items() if key != "status"})
     if request.method == "POST":
         text = request.POST.get("manifests", "")
         texts = [text] if text.strip() else []

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import located
+from smarter.apps.dashboard.forms import PLUGIN_KINDS
 from smarter.apps.dashboard.journal import Journaled
 from smarter.apps.plugin import services as plugin_services
 from smarter.apps.plugin.arguments import arguments_from_test_values
@@ -45,7 +46,9 @@ def _editor(request: HttpRequest, kind: str, name: str, manifest: dict[str, Any]
 @console_page()
 def plugin_list(request: HttpRequest) -> HttpResponse:
     items = broker_for("Plugin").list_items(caller_of(request))
-    return page(request, "dashboard/plugins.html", {"plugins": items})
+    # Each with its kind, which the form, manifest and delete pages are named by.
+    plugins = [{**item, "kind": PLUGIN_KINDS[item["pluginClass"]]} for item in items]
+    return page(request, "dashboard/plugins.html", {"plugins": plugins})
 
 
 def _test_arguments(manifest: dict[str, Any]) -> str:

@@ -17,9 +17,9 @@ from rest_framework.views import APIView
 
 from smarter.apps.account.api.journaled import JournaledView
 from smarter.apps.knowledge import selectors, services
-from smarter.apps.knowledge.api.uploads import UploadLimit
 from smarter.apps.knowledge.models import Document, KnowledgeBase
 from smarter.apps.knowledge.services.documents import max_request_bytes, max_upload_bytes, too_large
+from smarter.apps.knowledge.uploads import UploadLimit
 from smarter.lib.errors import FieldError, NotFound, ValidationFailed
 from smarter.lib.http.body import parse
 from smarter.lib.http.openapi import ERRORS

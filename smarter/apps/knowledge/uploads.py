@@ -1,7 +1,8 @@
 """Refusing an oversized upload while it streams in: Django hands each chunk of a multipart
 file to its upload handlers as it reads it, so this one counts the bytes and stops the request
 at the first chunk past the limit, before the rest is read (a client that sends no
-Content-Length, or lies in it, is refused there too)."""
+Content-Length, or lies in it, is refused there too). The API's and the console's uploads both
+install it."""
 
 from __future__ import annotations
 
