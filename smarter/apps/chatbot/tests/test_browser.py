@@ -544,3 +544,25 @@ def test_feedback_buttons_post_the_rating_and_comment_for_a_numbered_turn(
     assert answer.locator(".feedback-up").get_attribute("aria-pressed") == "false"
     assert answer.locator(".feedback-down").get_attribute("aria-pressed") == "true"
     shot(page, "chatbot-feedback.png")
+
+
+AXE = Path(__file__).resolve().parents[4] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_the_page_with_an_answer_has_no_accessibility_violation_axe_finds(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    if not AXE.exists():
+        pytest.skip("needs axe-core: run `npm ci` at the repository's root")
+    # axe is injected as an inline script, which the page's policy rightly refuses.
+    context = browser.new_context(bypass_csp=True)
+    page = open_shop(browser, owner, asgi_server, context=context)
+    upstream.enqueue(text_reply(RICH_ANSWER))
+    ask(page, "What do Gizmos cost?")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+            .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+    assert violations == []
+    context.close()

@@ -355,7 +355,7 @@
     });
     bar.appendChild(copy);
     if (canRegenerate) {
-      var again = button("action regenerate", "Regenerate", "Ask the same question again");
+      var again = button("action regenerate", "Regenerate", "Regenerate: ask the same question again");
       again.addEventListener("click", function () {
         if (!self.busy && exchange.prompt) self.send(exchange.prompt);
       });
