@@ -6,6 +6,12 @@
 #   beat    celery --app=smarter beat
 #   migrate python -m django migrate --noinput
 
+# --- node: the chat's browser libraries (markdown-it, DOMPurify, highlight.js) from npm -----
+FROM node:20-slim AS node
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 # --- builder: compilers and headers, a virtual environment with the project and its wheels ----
 FROM python:3.11-slim AS builder
 
@@ -50,6 +56,12 @@ RUN apt-get update \
        --shell /usr/sbin/nologin smarter
 
 COPY --from=builder /opt/venv /opt/venv
+# The settings serve node_modules/ beside the installed `smarter` package under /static/vendor/
+# (smarter/settings.py, VENDOR_STATIC): only the browser builds are copied, for collectstatic.
+ARG NODE_MODULES=/opt/venv/lib/python3.11/site-packages/node_modules
+COPY --from=node /src/node_modules/markdown-it/dist/browser ${NODE_MODULES}/markdown-it/dist/browser
+COPY --from=node /src/node_modules/dompurify/dist ${NODE_MODULES}/dompurify/dist
+COPY --from=node /src/node_modules/@highlightjs/cdn-assets ${NODE_MODULES}/@highlightjs/cdn-assets
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -16,13 +16,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The chat renderer's browser libraries come from npm (package.json), into node_modules/.
+NPM ?= npm
+npm-check = @command -v $(NPM) >/dev/null || { echo "Smarter needs Node.js and npm (for the chat's browser libraries)"; exit 1; }
+
 # The embedded default needs no MySQL client headers: only `make test`, CI and the image add them.
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.run-installed: pyproject.toml package-lock.json | $(BIN)/python
+	$(npm-check)
+	$(NPM) ci --omit=dev --no-audit --no-fund --loglevel=error
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
 # The command-line client is a distribution of its own (cli/); its tests run with the platform's.
-$(VENV)/.test-installed: pyproject.toml cli/pyproject.toml | $(BIN)/python
+# The tests need the npm devDependencies too (axe-core, for the accessibility checks).
+$(VENV)/.test-installed: pyproject.toml cli/pyproject.toml package-lock.json | $(BIN)/python
+	$(npm-check)
+	$(NPM) ci --no-audit --no-fund --loglevel=error
 	$(BIN)/pip install --quiet -e ".[dev,mysql,postgres,pgvector-tests]" -e ./cli
 	@touch $@ $(VENV)/.run-installed
 
@@ -73,5 +82,5 @@ docker-up:  ## The production-like stack in Docker (web, worker, beat, MySQL, Re
 	@test -f .env || cp .env.example .env
 	docker compose up -d --build
 
-clean:  ## Remove the virtual environment and local state
-	rm -rf $(VENV) .smarter
+clean:  ## Remove the virtual environment, the npm packages and local state
+	rm -rf $(VENV) .smarter node_modules

@@ -11,7 +11,7 @@ import sys
 
 import dj_database_url
 
-from smarter.common.conf import ConfigurationError, load_settings
+from smarter.common.conf import BASE_DIR, ConfigurationError, load_settings
 
 try:
     smarter_settings = load_settings()
@@ -153,6 +153,20 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# The chat renderer's browser libraries, installed by npm (package.json) and served as they ship
+# under /static/vendor/<name>/: no copy of them is kept in the repository. A folder that is
+# absent (npm ci not run) is left out, and the chat then shows answers as plain text.
+NODE_MODULES = BASE_DIR / "node_modules"
+VENDOR_STATIC = {
+    "markdown-it": "markdown-it/dist/browser",
+    "dompurify": "dompurify/dist",
+    "highlight": "@highlightjs/cdn-assets",
+}
+STATICFILES_DIRS = [
+    (f"vendor/{name}", NODE_MODULES / folder)
+    for name, folder in VENDOR_STATIC.items()
+    if (NODE_MODULES / folder).is_dir()
+]
 MEDIA_ROOT = conf.state_dir / "media"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024 + 1024
 

@@ -65,8 +65,11 @@ def test_hadolint_finds_nothing() -> None:
     assert json.loads(result.stdout) == []
 
 
-def test_the_image_builds_in_two_stages_from_python_3_11_slim() -> None:
-    builder, runtime = stages()
+def test_the_image_builds_in_two_python_3_11_slim_stages_after_npm_installs_the_browser_libraries() -> None:
+    node, builder, runtime = stages()
+    assert node[0] == "FROM node:20-slim AS node"
+    assert instruction(node, "COPY") == ["package.json package-lock.json ./"]
+    assert instruction(node, "RUN") == ["npm ci --omit=dev --no-audit --no-fund"]
     assert builder[0] == "FROM python:3.11-slim AS builder"
     assert runtime[0] == "FROM python:3.11-slim AS runtime"
     builder_text = "\n".join(builder)
@@ -80,7 +83,20 @@ def test_the_runtime_stage_has_no_build_tools_and_runs_as_a_user() -> None:
     assert "libmariadb3" in installs
     for package in BUILD_TOOLS:
         assert package not in installs
-    assert instruction(runtime, "COPY") == ["--from=builder /opt/venv /opt/venv"]
+    # The virtual environment, and only the browser builds of the npm packages, where the settings
+    # look for them: node_modules/ beside the installed `smarter` package.
+    assert instruction(runtime, "COPY") == [
+        "--from=builder /opt/venv /opt/venv",
+        "--from=node /src/node_modules/markdown-it/dist/browser ${NODE_MODULES}/markdown-it/dist/browser",
+        "--from=node /src/node_modules/dompurify/dist ${NODE_MODULES}/dompurify/dist",
+        "--from=node /src/node_modules/@highlightjs/cdn-assets ${NODE_MODULES}/@highlightjs/cdn-assets",
+    ]
+    (node_modules,) = instruction(runtime, "ARG")
+    assert node_modules == "NODE_MODULES=/opt/venv/lib/python3.11/site-packages/node_modules"
+    from django.conf import settings
+
+    copied = {line.split()[1].removeprefix("/src/node_modules/") for line in instruction(runtime, "COPY")[1:]}
+    assert copied == set(settings.VENDOR_STATIC.values())
     (user,) = instruction(runtime, "USER")
     assert user.split(":")[0] not in ("0", "root")
     assert "collectstatic --noinput" in installs
@@ -112,6 +128,8 @@ def test_collectstatic_as_the_image_runs_it_leaves_no_generated_key(tmp_path: Pa
         {key: value for key, value in assignments.items() if key.startswith("SMARTER_")},
         SMARTER_STATE_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="smarter.settings",
+        # This checkout's code, whichever checkout the interpreter's environment was installed from.
+        PYTHONPATH=str(REPO),
     )
     result = subprocess.run(
         [sys.executable, "-m", "django", "collectstatic", "--noinput", "--verbosity", "0"],
@@ -124,6 +142,8 @@ def test_collectstatic_as_the_image_runs_it_leaves_no_generated_key(tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "static" / "admin").is_dir()
+    if (REPO / "node_modules" / "markdown-it").is_dir():
+        assert (tmp_path / "static" / "vendor" / "markdown-it" / "markdown-it.umd.min.js").is_file()
     assert not (tmp_path / "secret_key").exists()
     assert not (tmp_path / "fernet_key").exists()
 
@@ -236,9 +256,15 @@ def test_the_build_context_holds_only_the_project() -> None:
     ]
     # Everything is excluded first, then only what the image needs is let back in.
     assert lines[0] == "*"
-    assert {line for line in lines if line.startswith("!")} == {"!pyproject.toml", "!README.md", "!smarter/"}
+    assert {line for line in lines if line.startswith("!")} == {
+        "!pyproject.toml",
+        "!README.md",
+        "!smarter/",
+        "!package.json",
+        "!package-lock.json",
+    }
     assert "**/tests/" in lines
-    copied = [line.split()[:-1] for line in instruction(stages()[0], "COPY")]
+    copied = [line.split()[:-1] for line in instruction(stages()[1], "COPY")]
     assert [source for sources in copied for source in sources] == ["pyproject.toml", "README.md*", "smarter"]
 
 

@@ -182,10 +182,16 @@ def _public_session(chatbot: Chatbot, session_key: str) -> tuple[bool, str | Non
 async def config(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     """The chatbot's public config and, for the visitor's session (cookie, `?session_key=` or body),
     its history. Naming one of the visitor's sessions here also stores it in the cookie; naming any
-    other leaves the cookie as it is (a link cannot replace nor drop a visitor's session)."""
+    other leaves the cookie as it is (a link cannot replace nor drop a visitor's session).
+    `{"new_session": true}` (the page's "New chat") forgets the cookie's session: the next turn
+    starts a new one."""
     await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
     if request.method == "POST":
         require_json(request)
+        if json_body(request).get("new_session") is True:
+            fresh = JsonResponse(await in_db_thread(chat_config, chatbot=chatbot, session_key=None))
+            _remember_session(fresh, None)
+            return fresh
     asked = request.GET.get("session_key") or (
         json_body(request).get("session_key") if request.method == "POST" else None
     )

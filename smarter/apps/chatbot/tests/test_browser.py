@@ -1,11 +1,14 @@
 """The deployed chatbot in a real browser (Chromium): its branded page, a streamed answer, the
-history after a reload, the widget on another site, and untrusted model output rendered inert.
+history after a reload, the widget on another site, and the shared chat renderer: markdown
+answers, untrusted prompts, answers and branding rendered inert, stop, regenerate, copy, new
+conversation, feedback, the tool indicator, auto-scroll and the keyboard.
 
 Screenshots go to `test-artifacts/` (ignored by git) for a look at the design.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,8 @@ from smarter.apps.account.models import Role
 from smarter.apps.account.tests.factories import Persona, make_account, make_persona
 from smarter.apps.chatbot.tests.helpers import CATALOGUE, apply, chatbot_manifest
 from smarter.apps.chatbot.tests.servers import StaticPage
-from smarter.testing.openai_stub import OpenAIStub, text_reply
+from smarter.apps.plugin.tests.servers import loopback_server
+from smarter.testing.openai_stub import OpenAIStub, text_reply, tool_calls_reply
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
@@ -167,71 +171,398 @@ def upstream(smarter_settings: Any) -> Iterator[OpenAIStub]:
         yield stub
 
 
-HOSTILE_ANSWER = (
-    "Here you go: <script>window.__pwned = 'script'</script>\n\n"
-    '<img src="x" onerror="window.__pwned = \'img\'">\n\n'
-    "[click me](javascript:window.__pwned='link') and [docs](https://example.com/docs?a=1&b=2)\n\n"
-    "**bold** and *soft* and `<b>code</b>`\n\n"
-    "- one\n- two <i>three</i>"
+def open_shop(browser: Any, owner: Persona, asgi_server: Any, context: Any = None, **config: Any) -> Any:
+    """The shop chatbot deployed (an OpenAI-compatible model, the stub), its page opened; every
+    dialog a script might open is recorded in `page.dialogs` and dismissed."""
+    apply(owner, chatbot_manifest("shop", deployed=True, defaultModel="gpt-4o-mini", **{**BRANDING, **config}))
+    page = (context or browser).new_page()
+    page.set_viewport_size({"width": 1100, "height": 800})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs
+    page.goto(shop_url(owner, asgi_server))
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def ask(page: Any, prompt: str) -> Any:
+    """Types `prompt`, sends it with Enter, waits for the whole answer; the answer's bubble."""
+    before = page.locator(".message.assistant:not(.welcome)").count()
+    page.fill("#prompt", prompt)
+    page.press("#prompt", "Enter")
+    page.wait_for_function(
+        "count => document.querySelectorAll('.message.assistant:not(.welcome)').length > count"
+        " && !document.querySelector('[aria-busy]')",
+        arg=before,
+    )
+    return page.locator(".message.assistant:not(.welcome) .bubble").last
+
+
+RICH_ANSWER = (
+    "## Gizmo prices\n\n"
+    "| Model | Price |\n|:--|--:|\n| Gizmo | $12.50 |\n| Gizmo Pro | $20.00 |\n\n"
+    "- Colours\n  - red\n  - teal\n- Sizes\n\n"
+    "```python\ndef price(model):\n    return PRICES[model]\n```\n\n"
+    "See [the catalogue](https://example.com/catalogue) or https://example.com/faq."
 )
 
 
-def test_a_hostile_model_answer_renders_inert(
+def test_a_markdown_answer_shows_a_table_a_heading_nested_lists_highlighted_code_and_safe_links(
     owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
 ) -> None:
-    apply(owner, chatbot_manifest("shop", deployed=True, defaultModel="gpt-4o-mini", **BRANDING))
-    upstream.enqueue(text_reply(HOSTILE_ANSWER))
-    page = browser.new_page(viewport={"width": 1100, "height": 800})
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(shop_url(owner, asgi_server))
-    page.fill("#prompt", "Show me something")
-    page.press("#prompt", "Enter")
-    page.wait_for_function(
-        "() => !document.querySelector('[aria-busy]') && document.querySelectorAll('.message').length >= 3"
-    )
-    bubble = page.locator(".message.assistant:not(.welcome) .bubble").last
-    assert page.evaluate("window.__pwned") is None and dialogs == []
-    assert bubble.locator("script, img, i, b").count() == 0
+    page = open_shop(browser, owner, asgi_server)
+    assert page.evaluate("() => window.SmarterChat.rendersMarkdown()") is True
+    upstream.enqueue(text_reply(RICH_ANSWER))
+    bubble = ask(page, "What do Gizmos cost?")
+    assert bubble.locator("h2").inner_text() == "Gizmo prices"
+    assert bubble.locator("table thead th").all_inner_texts() == ["Model", "Price"]
+    assert bubble.locator("table tbody td").all_inner_texts() == ["Gizmo", "$12.50", "Gizmo Pro", "$20.00"]
+    # The alignment of the columns, as classes: the page's policy forbids style attributes.
+    assert bubble.locator("table tbody td").nth(1).get_attribute("class") == "align-right"
+    assert bubble.locator("ul > li > ul > li").all_inner_texts() == ["red", "teal"]
+    code = bubble.locator("pre code")
+    assert code.get_attribute("class") == "hljs language-python"
+    assert code.inner_text() == "def price(model):\n    return PRICES[model]\n"
+    assert code.locator("span.hljs-keyword").first.inner_text() == "def"
     links = bubble.locator("a")
-    assert links.count() == 1
-    assert links.first.get_attribute("href") == "https://example.com/docs?a=1&b=2"
-    assert links.first.get_attribute("rel") == "noopener noreferrer"
-    assert links.first.get_attribute("target") == "_blank"
-    assert bubble.inner_html() == (
-        "<p>Here you go: &lt;script&gt;window.__pwned = 'script'&lt;/script&gt;</p>"
-        '<p>&lt;img src="x" onerror="window.__pwned = \'img\'"&gt;</p>'
-        "<p>[click me](javascript:window.__pwned='link') and "
-        '<a href="https://example.com/docs?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">docs</a></p>'
-        "<p><strong>bold</strong> and <em>soft</em> and <code>&lt;b&gt;code&lt;/b&gt;</code></p>"
-        "<ul><li>one</li><li>two &lt;i&gt;three&lt;/i&gt;</li></ul>"
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+        "https://example.com/catalogue",
+        "https://example.com/faq",
+    ]
+    for index in range(links.count()):
+        assert links.nth(index).get_attribute("target") == "_blank"
+        assert links.nth(index).get_attribute("rel") == "noopener noreferrer"
+    assert page.dialogs == []
+    shot(page, "chatbot-markdown-answer.png")
+
+
+HOSTILE_PAYLOADS = [
+    "<script>alert('script')</script>",
+    "<img src=x onerror=alert('img')>",
+    "<svg onload=alert('svg')></svg>",
+    "<iframe src=\"javascript:alert('iframe')\"></iframe>",
+    "<a href=\"javascript:alert('html-link')\">html link</a>",
+    "[markdown link](javascript:alert('md-link'))",
+    "[mixed case](JaVaScRiPt:alert('case'))",
+    "[entity](jav&#x09;ascript:alert('entity'))",
+    "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![image](javascript:alert('image'))",
+    "![pixel](https://example.com/pixel.png)",
+    "<details open ontoggle=alert('details')>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert('mxss')>",
+    "```html\n<script>alert('code')</script>\n```",
+]
+
+
+def test_no_script_runs_from_a_hostile_prompt_answer_or_branding(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    hostile = "<img src=x onerror=alert('brand')><script>alert('brand')</script>"
+    page = open_shop(
+        browser,
+        owner,
+        asgi_server,
+        appName=f"Shop {hostile}",
+        appAssistant=hostile,
+        appWelcomeMessage=f"**Hi** {hostile}",
+        appExamplePrompts=[hostile],
+        appPlaceholder=hostile,
     )
+    assert page.locator("h1").inner_text() == f"Shop {hostile}"
+    assert page.locator(".example").inner_text() == hostile
+    answer = "\n\n".join(HOSTILE_PAYLOADS)
+    upstream.enqueue(text_reply(answer), text_reply(answer))
+    # The example prompt, itself hostile, sent as a prompt; then every payload typed as one.
+    page.locator(".example").click()
+    page.wait_for_function("() => document.querySelector('.message.user') && !document.querySelector('[aria-busy]')")
+    bubble = ask(page, "\n".join(HOSTILE_PAYLOADS))
+    assert page.locator(".message.user .bubble").all_inner_texts() == [hostile, "\n".join(HOSTILE_PAYLOADS)]
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    everything = page.locator("#messages")
+    assert everything.locator("script, img, svg, iframe, math, style, details").count() == 0
+    assert (
+        page.evaluate(
+            "() => [...document.querySelectorAll('#messages *')].flatMap(node => [...node.attributes])"
+            ".filter(attribute => attribute.name.startsWith('on') || attribute.name === 'style').length"
+        )
+        == 0
+    )
+    # Images are not shown: `![pixel](https://…)` becomes a link to it; no other link survives.
+    hrefs = page.evaluate("() => [...document.querySelectorAll('#messages a')].map(a => a.getAttribute('href'))")
+    assert hrefs == ["https://example.com/pixel.png"] * 2
+    # The code block shows the HTML as text.
+    assert bubble.locator("pre code").inner_text() == "<script>alert('code')</script>\n"
+    assert "<img src=x onerror=alert('img')>" in bubble.inner_text()
     shot(page, "chatbot-hostile-answer.png")
 
 
-@pytest.mark.parametrize(
-    ("source", "html"),
-    [
-        ("plain **bold** _it_ *it*", "<p>plain <strong>bold</strong> <em>it</em> <em>it</em></p>"),
-        ("a\nb\n\nc", "<p>a<br>b</p><p>c</p>"),
-        ("1. first\n2. second", "<ol><li>first</li><li>second</li></ol>"),
-        ("```\n<script>x</script>\n```", "<pre><code>&lt;script&gt;x&lt;/script&gt;</code></pre>"),
-        ("[x](JAVASCRIPT:alert(1))", "<p>[x](JAVASCRIPT:alert(1))</p>"),
-        ("[x](data:text/html,hi)", "<p>[x](data:text/html,hi)</p>"),
-        (
-            '[x](https://a.test/"onmouseover=")',
-            '<p><a href="https://a.test/%22onmouseover=%22" target="_blank" rel="noopener noreferrer">x</a></p>',
-        ),
-        (
-            "[**b**](http://a.test/p)",
-            '<p><a href="http://a.test/p" target="_blank" rel="noopener noreferrer">**b**</a></p>',
-        ),
-        ("snake_case_name stays", "<p>snake_case_name stays</p>"),
-        ("<a href='https://x.test'>x</a>", "<p>&lt;a href='https://x.test'&gt;x&lt;/a&gt;</p>"),
-    ],
-)
-def test_the_markdown_subset(owner: Persona, asgi_server: Any, browser: Any, source: str, html: str) -> None:
-    apply(owner, chatbot_manifest("shop", deployed=True))
-    page = browser.new_page()
-    page.goto(shop_url(owner, asgi_server))
-    assert page.evaluate("source => window.SmarterMarkdown.toHtml(source)", source) == html
+def test_without_its_libraries_the_page_still_chats_in_plain_text(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    context = browser.new_context()
+    context.route("**/static/vendor/**", lambda route: route.abort())
+    page = open_shop(browser, owner, asgi_server, context=context)
+    assert page.evaluate("() => window.SmarterChat.rendersMarkdown()") is False
+    upstream.enqueue(text_reply("**Bold** <b>and</b> `code`\n- item"))
+    bubble = ask(page, "Hello")
+    assert bubble.inner_text() == "**Bold** <b>and</b> `code`\n- item"
+    assert bubble.locator("strong, b, code, li").count() == 0
+    context.close()
+
+
+LONG_ANSWER = " ".join(f"word{number}" for number in range(200))
+
+
+def test_stopping_mid_stream_keeps_the_partial_answer_marked_as_cut_short(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    upstream.enqueue(text_reply(LONG_ANSWER, chunk_delay=0.05))
+    page.fill("#prompt", "Talk for a while")
+    page.press("#prompt", "Enter")
+    stop = page.get_by_role("button", name="Stop generating")
+    stop.wait_for()
+    assert page.locator("#send").is_hidden()
+    page.wait_for_function(
+        "() => document.querySelector('.message.assistant:not(.welcome) .bubble').innerText.includes('word5')"
+    )
+    stop.click()
+    page.wait_for_function("() => !document.querySelector('[aria-busy]')")
+    answer = page.locator(".message.assistant:not(.welcome)").last
+    assert answer.get_attribute("class") == "message assistant cut-short"
+    assert answer.locator(".cut-short").inner_text() == "Stopped: the answer is incomplete."
+    partial = answer.locator(".bubble").inner_text()
+    assert partial.startswith("word0 word1 word2 word3 word4 word5") and len(partial) < len(LONG_ANSWER)
+    assert stop.is_hidden() and page.locator("#send").is_visible()
+    # Stopping closed the stream: the platform cancelled its call to the model.
+    assert upstream.wait_for_disconnect() is not None
+    shot(page, "chatbot-stopped.png")
+
+
+def test_regenerate_sends_the_same_prompt_again(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    upstream.enqueue(text_reply("The Gizmo costs $12.50."), text_reply("It is $12.50, tax included."))
+    ask(page, "What does the Gizmo cost?")
+    regenerate = page.locator(".message.assistant:not(.welcome) .regenerate")
+    assert regenerate.count() == 1
+    regenerate.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.message.assistant:not(.welcome)').length === 2"
+        " && !document.querySelector('[aria-busy]')"
+    )
+    assert page.locator(".message.user .bubble").all_inner_texts() == ["What does the Gizmo cost?"] * 2
+    assert page.locator(".message.assistant:not(.welcome) .bubble").all_inner_texts() == [
+        "The Gizmo costs $12.50.",
+        "It is $12.50, tax included.",
+    ]
+    assert [request.messages[-1] for request in upstream.chat_requests] == [
+        {"role": "user", "content": "What does the Gizmo cost?"}
+    ] * 2
+    # Only the last answer can be regenerated.
+    assert [button.is_visible() for button in regenerate.all()] == [False, True]
+
+
+def test_copy_puts_the_answers_markdown_in_the_clipboard(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = open_shop(browser, owner, asgi_server, context=context)
+    upstream.enqueue(text_reply(RICH_ANSWER))
+    ask(page, "What do Gizmos cost?")
+    copy = page.locator(".message.assistant:not(.welcome) .copy")
+    copy.click()
+    assert copy.inner_text() == "Copied"
+    assert page.evaluate("() => navigator.clipboard.readText()") == RICH_ANSWER
+    context.close()
+
+
+def test_the_page_says_which_plugin_is_running_while_a_slow_one_answers(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    with loopback_server() as site:
+        apply(
+            owner,
+            {
+                "apiVersion": "smarter.sh/v1",
+                "kind": "ApiConnection",
+                "metadata": {"name": "warehouse"},
+                "spec": {"connection": {"baseUrl": site.url, "timeout": 10}},
+            },
+        )
+        apply(
+            owner,
+            {
+                "apiVersion": "smarter.sh/v1",
+                "kind": "ApiPlugin",
+                "metadata": {"name": "inventory"},
+                "spec": {
+                    "selector": {"directive": "always"},
+                    "connection": "warehouse",
+                    "apiData": {"description": "Stock levels", "endpoint": "/slow", "method": "GET", "parameters": []},
+                },
+            },
+        )
+        page = open_shop(browser, owner, asgi_server)
+        apply(
+            owner,
+            chatbot_manifest("shop", plugins=["inventory"], deployed=True, defaultModel="gpt-4o-mini", **BRANDING),
+        )
+        upstream.enqueue(tool_calls_reply(("inventory", {})), text_reply("Plenty in stock."))
+        page.fill("#prompt", "Is the Gizmo in stock?")
+        page.press("#prompt", "Enter")
+        status = page.locator(".message.assistant:not(.welcome) .tool-status")
+        status.wait_for(state="visible")
+        assert status.inner_text() == "Using inventory…"
+        page.wait_for_function("() => !document.querySelector('[aria-busy]')", timeout=15000)
+        assert status.is_hidden()
+        assert page.locator(".message.assistant:not(.welcome) .bubble").inner_text() == "Plenty in stock."
+
+
+def test_following_the_answer_stops_when_the_reader_scrolls_up_and_resumes_at_the_bottom(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    page.set_viewport_size({"width": 800, "height": 500})
+    lines = "\n\n".join(f"Paragraph {number} of a long answer." for number in range(120))
+    upstream.enqueue(text_reply(lines, chunk_delay=0.02))
+    page.fill("#prompt", "Tell me everything")
+    page.press("#prompt", "Enter")
+    at_bottom = "() => { const box = document.getElementById('messages'); return box.scrollHeight - box.scrollTop - box.clientHeight < 50; }"
+    page.wait_for_function("() => document.getElementById('messages').scrollHeight > 1500")
+    assert page.evaluate(at_bottom) is True
+    page.locator("#messages").hover()
+    page.mouse.wheel(0, -800)
+    page.wait_for_timeout(300)
+    held = page.evaluate("() => document.getElementById('messages').scrollTop")
+    page.wait_for_timeout(800)
+    # Tokens kept coming, the reader's place did not move.
+    assert page.evaluate("() => document.getElementById('messages').scrollTop") == held
+    assert page.evaluate(at_bottom) is False
+    page.evaluate("() => { const box = document.getElementById('messages'); box.scrollTop = box.scrollHeight; }")
+    page.wait_for_timeout(500)
+    assert page.evaluate(at_bottom) is True
+    page.wait_for_function("() => !document.querySelector('[aria-busy]')", timeout=20000)
+    assert page.evaluate(at_bottom) is True
+
+
+def test_new_conversation_clears_the_page_and_the_next_question_starts_a_new_session(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    upstream.enqueue(text_reply("First answer."), text_reply("Second answer."))
+    ask(page, "First question")
+    page.click("#new-conversation")
+    assert page.locator(".message.user").count() == 0
+    assert page.locator("#welcome").is_visible() and page.locator("#examples").is_visible()
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".message.user").count() == 0
+    ask(page, "Second question")
+    assert [message["content"] for message in upstream.chat_requests[-1].messages if message["role"] == "user"] == [
+        "Second question"
+    ]
+
+
+def test_the_keyboard_sends_with_enter_and_breaks_lines_with_shift_enter(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert page.evaluate("() => document.activeElement.className") == "skip-link" and skip.is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "prompt"
+    upstream.enqueue(text_reply("Noted."))
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.locator(".message.user").count() == 0
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('[aria-busy]') && document.querySelector('.message.user')")
+    assert page.locator(".message.user .bubble").inner_text() == "first line\nsecond line"
+    # The finished answer is announced to screen readers, and the focus is back in the box.
+    assert page.locator(".chat-announcer").inner_text() == "Noted."
+    assert page.locator(".chat-announcer").get_attribute("aria-live") == "polite"
+    assert page.evaluate("() => document.activeElement.id") == "prompt"
+
+
+def test_feedback_buttons_post_the_rating_and_comment_for_a_numbered_turn(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    page = open_shop(browser, owner, asgi_server)
+    upstream.enqueue(text_reply("Without a turn number."), text_reply("With a turn number."))
+    ask(page, "First")
+    # A chat body without `turn` has nothing to attach feedback to: no buttons.
+    assert page.locator(".feedback-up").count() == 0
+
+    keys: list[str] = []
+
+    def numbered(route: Any) -> None:
+        # The chat body with the `turn` its done event carries where the platform numbers turns.
+        # Playwright's own client does not resolve *.localhost as Chromium does: the same request
+        # to the same server by its address, with the chatbot's host name.
+        response = route.fetch(
+            url=f"{asgi_server.url}/chat/", headers={**route.request.headers, "host": route.request.url.split("/")[2]}
+        )
+        frames = response.text().split("\n\n")
+        for index, frame in enumerate(frames):
+            if frame.startswith("event: done\n"):
+                data = json.loads(frame.split("data: ", 1)[1])
+                keys.append(data["session_key"])
+                frames[index] = "event: done\ndata: " + json.dumps({**data, "turn": 2})
+        route.fulfill(response=response, body="\n\n".join(frames))
+
+    posted: list[dict[str, Any]] = []
+
+    def feedback(route: Any) -> None:
+        posted.append(json.loads(route.request.post_data))
+        route.fulfill(status=204)
+
+    page.route("**/chat/", numbered)
+    page.route("**/feedback/", feedback)
+    ask(page, "Second")
+    answer = page.locator(".message.assistant:not(.welcome)").last
+    answer.locator(".feedback-up").click()
+    page.wait_for_function("() => document.querySelector('.feedback-note').textContent !== ''")
+    assert answer.locator(".feedback-up").get_attribute("aria-pressed") == "true"
+    assert answer.locator(".feedback-note").inner_text() == "Thanks for your feedback."
+    answer.locator(".feedback-comment-toggle").click()
+    answer.locator(".feedback-text").fill("Short and right.")
+    answer.locator(".feedback-send").click()
+    answer.locator(".feedback-down").click()
+    page.wait_for_timeout(300)
+    session_key = keys[0]
+    assert posted == [
+        {"session_key": session_key, "turn": 2, "rating": "up", "comment": ""},
+        {"session_key": session_key, "turn": 2, "rating": "up", "comment": "Short and right."},
+        {"session_key": session_key, "turn": 2, "rating": "down", "comment": "Short and right."},
+    ]
+    assert answer.locator(".feedback-up").get_attribute("aria-pressed") == "false"
+    assert answer.locator(".feedback-down").get_attribute("aria-pressed") == "true"
+    shot(page, "chatbot-feedback.png")
+
+
+AXE = Path(__file__).resolve().parents[4] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def test_the_page_with_an_answer_has_no_accessibility_violation_axe_finds(
+    owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
+) -> None:
+    if not AXE.exists():
+        pytest.skip("needs axe-core: run `npm ci` at the repository's root")
+    # axe is injected as an inline script, which the page's policy rightly refuses.
+    context = browser.new_context(bypass_csp=True)
+    page = open_shop(browser, owner, asgi_server, context=context)
+    upstream.enqueue(text_reply(RICH_ANSWER))
+    ask(page, "What do Gizmos cost?")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}))
+            .violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+    assert violations == []
+    context.close()

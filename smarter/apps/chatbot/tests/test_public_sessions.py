@@ -234,3 +234,21 @@ def test_a_malformed_visitor_cookie_is_replaced(site: Site, forged: str) -> None
         value = given.split(";", 1)[0].removeprefix("smarter_visitor=")
         assert value != forged and len(value) == 32
     assert Chat.objects.get().uid == visitor_uid(value)
+
+
+def test_a_new_conversation_forgets_the_visitors_session_and_the_next_turn_starts_another(site: Site) -> None:
+    with site.visitor() as client:
+        first = client.post("/chat/", json={"prompt": "What does the Gizmo cost?"})
+        session_key = _key(first)
+        assert client.cookies["smarter_chat"] == session_key
+        fresh = client.post("/config/", json={"new_session": True})
+        assert fresh.status_code == 200
+        assert fresh.json()["session_key"] is None and fresh.json()["history"] == []
+        assert "smarter_chat" not in client.cookies
+        assert client.get("/config/").json()["history"] == []
+        second = client.post("/chat/", json={"prompt": "Which colours?"})
+        assert _key(second) != session_key
+    # The first conversation is kept, whole, in its own session.
+    assert [message.content for message in ChatMessage.objects.filter(chat__session_key=session_key, role="user")] == [
+        "What does the Gizmo cost?"
+    ]

@@ -4,10 +4,12 @@ session cookie, API key protection, CORS and framing rules, and the widget scrip
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings
 
 from smarter.apps.account import services as account_services
 from smarter.apps.account.models import Role
@@ -177,8 +179,32 @@ def test_cors_and_framing_allow_only_the_chatbots_hosts_and_its_allowed_origins(
     )
     assert "x-frame-options" not in page.headers
     assert "<title>Gizmo Shop</title>" in page.text
-    assert '<script src="/static/chatbot/public/chat.js" defer></script>' in page.text
+    scripts = [
+        "/static/vendor/markdown-it/markdown-it.umd.min.js",
+        "/static/vendor/dompurify/purify.min.js",
+        "/static/vendor/highlight/highlight.min.js",
+        "/static/chatbot/chat-ui.js",
+        "/static/chatbot/public/chat.js",
+    ]
+    assert re.findall(r'<script src="([^"]+)" defer></script>', page.text) == scripts
+    assert shop.get("/static/chatbot/chat-ui.js").status_code == 200
     assert shop.get("/static/chatbot/public/chat.js").status_code == 200
+
+
+def test_the_chat_renderers_libraries_are_served_from_the_npm_packages(shop: httpx.Client) -> None:
+    """`npm ci` installs them (package.json); without it the chat shows plain text, and this fails."""
+    if not (settings.NODE_MODULES / "markdown-it").is_dir():
+        pytest.skip("needs the npm packages: run `npm ci` at the repository's root")
+    page = shop.get("/").text
+    for path in re.findall(r'(?:src|href)="(/static/vendor/[^"]+)"', page):
+        response = shop.get(path)
+        assert response.status_code == 200, path
+        assert len(response.content) > 1_000, path
+    assert len(re.findall(r'(?:src|href)="/static/vendor/', page)) == 4
+    # The browser builds, which set the globals the renderer looks for.
+    assert "e.markdownit=t()" in shop.get("/static/vendor/markdown-it/markdown-it.umd.min.js").text[:400]
+    assert "@license DOMPurify 3." in shop.get("/static/vendor/dompurify/purify.min.js").text[:100]
+    assert "var hljs=" in shop.get("/static/vendor/highlight/highlight.min.js").text[:400]
 
 
 def test_the_widget_script_points_at_the_chatbots_own_page(shop: httpx.Client, owner: Persona) -> None:

@@ -459,3 +459,52 @@ def test_a_suite_is_run_its_failures_reviewed_and_two_runs_compared_on_a_chart(
     assert page.locator("#run-status").inner_text() == "passed"
     assert page.locator("#retry-run").count() == 0
     assert violations == []
+
+
+def test_the_sandbox_renders_answers_with_the_chatbots_own_renderer_and_keeps_its_inspector(
+    site: Any, chromium: Any, smarter_settings: Any
+) -> None:
+    from smarter.testing.openai_stub import text_reply, tool_calls_reply
+
+    with OpenAIStub() as stub:
+        smarter_settings.llm_provider = "openai"
+        smarter_settings.openai_base_url = stub.url
+        smarter_settings.openai_api_key = "sk-platform"
+        smarter_settings.allow_private_hosts = True
+        answer = (
+            "## Price\n\n| Item | Price |\n|---|---|\n| Gizmo | $12.50 |\n\n- a\n  - b\n\n"
+            "```js\nconst price = 12.5;\n```\n\n<img src=x onerror=alert(1)> [x](javascript:alert(2))"
+        )
+        stub.enqueue(
+            tool_calls_reply(("catalogue", {"inquiry_type": "price"})),
+            text_reply(answer),
+            text_reply("Again: $12.50."),
+        )
+        page = chromium.new_page(viewport={"width": 1360, "height": 900})
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        sign_in(page, site, "owner", "/dashboard/chatbots/shop/sandbox/")
+        page.fill("#prompt", "What does the gizmo cost?")
+        page.press("#prompt", "Enter")
+        page.wait_for_selector(".turn .inspector-body .tool-call")
+        page.wait_for_function("() => !document.querySelector('[aria-busy]')")
+        bubble = page.locator(".turn .bubble.assistant")
+        assert bubble.locator("h2").inner_text() == "Price"
+        assert bubble.locator("table th").all_inner_texts() == ["Item", "Price"]
+        assert bubble.locator("table td").all_inner_texts() == ["Gizmo", "$12.50"]
+        assert bubble.locator("ul > li > ul > li").all_inner_texts() == ["b"]
+        assert bubble.locator("pre code.hljs.language-js span.hljs-keyword").first.inner_text() == "const"
+        assert bubble.locator("img, a").count() == 0 and dialogs == []
+        # The inspector is the sandbox's own, beside the shared renderer's answer.
+        assert page.locator(".tool-name").all_inner_texts() == ["catalogue"]
+        assert page.locator(".turn .answer-actions .copy").count() == 1
+        page.locator(".turn .regenerate").click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.turn').length === 2 && !document.querySelector('[aria-busy]')"
+        )
+        assert page.locator(".turn .bubble.user").all_inner_texts() == ["What does the gizmo cost?"] * 2
+        assert page.locator(".turn .bubble.assistant").last.inner_text() == "Again: $12.50."
+        page.wait_for_selector(".turn >> nth=1 >> .inspector-meta:has-text('turn')")
+        shot(page, "console-sandbox-markdown.png")
+        page.click("#new-session")
+        assert page.locator(".turn").count() == 0 and page.locator("#transcript-empty").is_visible()

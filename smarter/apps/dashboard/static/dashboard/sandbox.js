@@ -1,9 +1,10 @@
-// The sandbox: streams a turn over server-sent events and shows its inspector beside the answer.
-// Model output and tool results are untrusted: they are only ever set as text, never as HTML.
+// The sandbox: the shared chat renderer (chatbot/chat-ui.js) streams each turn, and the sandbox
+// shows its inspector beside the answer. Tool results and the messages sent are untrusted: the
+// inspector only ever sets them as text, never as HTML.
 (function () {
   "use strict";
   const root = document.getElementById("sandbox");
-  if (!root) return;
+  if (!root || !window.SmarterChat) return;
   const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
   const transcript = document.getElementById("transcript");
   const composer = document.getElementById("composer");
@@ -15,7 +16,6 @@
   const maxTokens = document.getElementById("o-max-tokens");
   const badge = document.getElementById("overrides-badge");
   const pluginBoxes = Array.from(document.querySelectorAll("#overrides input[name=plugin]"));
-  let sessionKey = null;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -75,19 +75,6 @@
     pluginBoxes.forEach((box) => { box.dataset.attached = box.checked ? "1" : "0"; });
     refreshBadge();
   });
-  document.getElementById("new-session").addEventListener("click", function () {
-    sessionKey = null;
-    transcript.querySelectorAll(".turn").forEach((turn) => turn.remove());
-    document.getElementById("transcript-empty").hidden = false;
-  });
-  transcript.addEventListener("click", function (event) {
-    const example = event.target.closest(".example");
-    if (example) { prompt.value = example.textContent; composer.requestSubmit(); }
-  });
-  prompt.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); composer.requestSubmit(); }
-  });
-
   function section(title) {
     const box = el("section", "inspect-section");
     box.appendChild(el("h3", null, title));
@@ -205,74 +192,52 @@
       : "… calling " + (data.plugin || data.tool) + " " + JSON.stringify(data.arguments);
   }
 
-  function handle(turn, answer, event, data) {
-    if (event === "token") answer.textContent += data.text;
-    else if (event === "tool_call") liveCall(turn, data, false);
-    else if (event === "tool_result") liveCall(turn, data, true);
-    else if (event === "done") {
-      sessionKey = data.session_key;
-      answer.textContent = data.message.content;
-    } else if (event === "turn") inspect(turn, data.turn_id);
-    else if (event === "error") showError(answer, data);
-  }
-
-  function showError(answer, body) {
-    answer.classList.add("failed");
-    let text = body.description || "The turn failed.";
-    (body.errors || []).forEach(function (problem) { text += "\n" + problem.loc + ": " + problem.msg; });
-    answer.textContent = text;
-  }
-
-  composer.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    const text = prompt.value.trim();
-    if (!text) return;
-    document.getElementById("transcript-empty").hidden = true;
-    const turn = document.getElementById("turn-template").content.firstElementChild.cloneNode(true);
-    turn.querySelector(".bubble.user").textContent = text;
-    const answer = turn.querySelector(".bubble.assistant");
-    transcript.appendChild(turn);
-    turn.scrollIntoView({ block: "end" });
-    prompt.value = "";
-    send.disabled = true;
-    turn.setAttribute("aria-busy", "true");
-    try {
-      const response = await fetch(root.dataset.turnUrl, {
+  // The conversation is the shared chat renderer's (chatbot/chat-ui.js); the sandbox adds the
+  // turn's inspector beside each answer, and its overrides to each request.
+  window.SmarterChat.create({
+    list: transcript,
+    scroller: document.scrollingElement,
+    form: composer,
+    input: prompt,
+    sendButton: send,
+    newButton: document.getElementById("new-session"),
+    stopButtonClass: "button danger stop-button",
+    feedbackUrl: root.dataset.feedbackUrl,
+    feedbackHeaders: function () {
+      return { "X-CSRFToken": csrf };
+    },
+    request: function (text, signal, chat) {
+      return fetch(root.dataset.turnUrl, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "text/event-stream" },
-        body: JSON.stringify({ prompt: text, session_key: sessionKey, overrides: overrides() }),
+        body: JSON.stringify({ prompt: text, session_key: chat.sessionKey, overrides: overrides() }),
+        signal: signal,
       });
-      if (!(response.headers.get("Content-Type") || "").startsWith("text/event-stream")) {
-        showError(answer, await response.json().catch(() => ({ description: "The turn failed (" + response.status + ")." })));
-        return;
-      }
-      const reader = response.body.getReader();
-      const decoder = new TextDecoder();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const frame = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          let name = "message", data = "";
-          frame.split("\n").forEach(function (line) {
-            if (line.startsWith("event: ")) name = line.slice(7);
-            else if (line.startsWith("data: ")) data += line.slice(6);
-          });
-          handle(turn, answer, name, data ? JSON.parse(data) : {});
-        }
-      }
-    } catch (error) {
-      showError(answer, { description: "The connection failed: " + error });
-    } finally {
-      answer.classList.remove("streaming");
-      turn.removeAttribute("aria-busy");
-      send.disabled = false;
-      prompt.focus();
-    }
+    },
+    hooks: {
+      placeExchange: function (userNode, answerNode) {
+        const turn = document.getElementById("turn-template").content.firstElementChild.cloneNode(true);
+        turn.querySelector(".turn-chat").append(userNode, answerNode);
+        transcript.appendChild(turn);
+        return [turn];
+      },
+      beforeSend: function () {
+        document.getElementById("transcript-empty").hidden = true;
+      },
+      onEvent: function (name, data, exchange) {
+        const turn = exchange.nodes[0];
+        if (name === "tool_call") liveCall(turn, data, false);
+        else if (name === "tool_result") liveCall(turn, data, true);
+        else if (name === "turn") inspect(turn, data.turn_id);
+      },
+      onReset: function () {
+        document.getElementById("transcript-empty").hidden = false;
+      },
+    },
+  });
+  transcript.addEventListener("click", function (event) {
+    const example = event.target.closest(".example");
+    if (example) { prompt.value = example.textContent; composer.requestSubmit(); }
   });
 })();
