@@ -114,7 +114,8 @@ class TurnResult:
     def as_body(self) -> dict[str, Any]:
         """API.md's chat body: `session_key`, `turn` (the answer's index in its session),
         `message`, `tool_calls`, `usage` (with cost), and `citations` when a knowledge plugin ran
-        (an empty list when it found nothing)."""
+        (an empty list when it found nothing), and `finish_reason: "length"` when the model stopped
+        at its token limit."""
         body: dict[str, Any] = {
             "session_key": self.session_key,
             "turn": self.index,
@@ -124,6 +125,9 @@ class TurnResult:
         }
         if self.citations is not None:
             body["citations"] = list(self.citations)
+        if self.finish_reason == "length":
+            # Only a cut-short answer says so: the chat page marks it, and a client can ask for more.
+            body["finish_reason"] = "length"
         return body
 
 
