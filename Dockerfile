@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # --- builder: compilers and headers, a virtual environment with the project and its wheels ----
+# Both SQL drivers are installed: an SqlConnection may name MySQL or PostgreSQL.
 FROM python:3.11-slim AS builder
 
 # PyTorch's CPU index: the local embedding model needs torch's CPU build only, which is a tenth
@@ -37,7 +38,7 @@ COPY smarter ./smarter
 # The versions are those of pyproject.toml; pip resolves them there.
 # hadolint ignore=DL3013
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ".[mysql]" \
+    pip install ".[mysql,postgres]" \
     && pip check
 
 # --- runtime: the interpreter, the MariaDB client library and the virtual environment ---------

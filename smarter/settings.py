@@ -230,6 +230,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The async chat doors are plain Django views: described by their apps, added here.
+    "PREPROCESSING_HOOKS": ["smarter.apps.api.openapi.document_async_doors"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "smarter.apps.api.openapi.openai_paths_as_openai_names_them",
+    ],
 }
 
 # --- logging ----------------------------------------------------------------------------------

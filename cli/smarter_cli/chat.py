@@ -63,7 +63,8 @@ class ReplyPrinter:
         if not isinstance(data, dict):
             self.dim_line(f"→ tool call {_short(data)}")
             return
-        name = data.get("plugin") or data.get("name") or "tool"
+        # A built-in function's call names no plugin: its function is in `tool`.
+        name = data.get("plugin") or data.get("tool") or data.get("name") or "tool"
         arguments = data.get("arguments")
         self.dim_line(f"→ {name}({_short(arguments) if arguments not in (None, {}) else ''})")
 
@@ -71,7 +72,7 @@ class ReplyPrinter:
         if not isinstance(data, dict):
             self.dim_line(f"← {_short(data)}")
             return
-        name = data.get("plugin") or data.get("name") or "tool"
+        name = data.get("plugin") or data.get("tool") or data.get("name") or "tool"
         timing = f" ({data['ms']:.0f} ms)" if isinstance(data.get("ms"), int | float) else ""
         if data.get("error") is not None:
             self.dim_line(f"← {name} failed: {_short(data['error'])}{timing}")
@@ -226,6 +227,8 @@ def conversation(client: SmarterClient, chatbot: str, *, new_session: bool) -> i
             result = run_turn(client, chatbot, prompt, session_key)
         except ServerRefused as refusal:
             print_refusal(refusal)
+            if not interactive:
+                return 1  # a script reading the replies must learn that one failed; it stops here
             continue
         except KeyboardInterrupt:
             output.console().print("(reply interrupted)", style="dim", markup=False)

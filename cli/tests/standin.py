@@ -188,6 +188,17 @@ class StandInServer:
                             "ms": 12,
                         }
                     ]
+                if prompt == "calculate":
+                    # A built-in function: its call event names no plugin, only the tool.
+                    tool_calls = [
+                        {
+                            "plugin": None,
+                            "tool": "calculator",
+                            "arguments": {"expression": "6*7"},
+                            "result": 42,
+                            "ms": 1,
+                        }
+                    ]
                 if prompt == "slow":
                     text = "Hello there"
                 done = {
@@ -221,9 +232,15 @@ class StandInServer:
                     self.send_event("error", error)
                     return
                 for call in tool_calls:
-                    self.send_event("tool_call", {"plugin": call["plugin"], "arguments": call["arguments"]})
+                    # As the server sends them: the call with `tool` and `plugin` (None for a
+                    # built-in function), the result under the plugin's or the function's name.
+                    tool = call.get("tool") or call["plugin"]
                     self.send_event(
-                        "tool_result", {"plugin": call["plugin"], "result": call["result"], "ms": call["ms"]}
+                        "tool_call", {"tool": tool, "plugin": call["plugin"], "arguments": call["arguments"]}
+                    )
+                    self.send_event(
+                        "tool_result",
+                        {"plugin": call["plugin"] or tool, "result": call["result"], "ms": call["ms"]},
                     )
                 if prompt == "slow":
                     self.send_event("token", {"text": "Hel"})

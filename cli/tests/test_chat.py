@@ -190,6 +190,17 @@ def test_tool_calls_of_one_prompt_are_on_their_own_lines(run_cli: RunCli, chat_e
     ]
 
 
+def test_a_built_in_function_is_shown_by_its_name(run_cli: RunCli, chat_env: dict[str, str]) -> None:
+    result = run_cli("chat", "support", "-p", "calculate", **chat_env)
+
+    assert result.code == 0
+    assert result.out_lines == [
+        '→ calculator({"expression": "6*7"})',
+        "← calculator: 42 (1 ms)",
+        "You said: calculate (turn 1 of session-1)",
+    ]
+
+
 def test_an_error_event_of_one_prompt_exits_1(run_cli: RunCli, chat_env: dict[str, str]) -> None:
     result = run_cli("chat", "support", "-p", "fail", **chat_env)
 
@@ -283,3 +294,11 @@ def test_piped_lines_are_prompts_and_only_replies_are_printed(run_cli: RunCli, c
         "Started a new session.",
         "You said: again (turn 1 of session-2)",
     ]
+
+
+def test_piped_prompts_stop_at_an_error_and_exit_1_with_it_on_stderr(run_cli: RunCli, chat_env: dict[str, str]) -> None:
+    result = run_cli("chat", "support", input="hello\nfail\nagain\n", **chat_env)
+
+    assert result.code == 1
+    assert result.out_lines == ["You said: hello (turn 1 of session-1)", "Let me "]
+    assert result.err_lines == ["Error: The model provider failed; try again.", "  provider: timed out"]

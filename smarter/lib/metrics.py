@@ -69,6 +69,7 @@ LIMITS = frozenset(
         "channel_refusals",
         "evaluation",
         "knowledge",
+        "embeddings",
         "metrics",
         "feedback",
         OTHER,

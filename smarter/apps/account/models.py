@@ -105,6 +105,9 @@ class Secret(TimestampedModel):
     name = models.SlugField(max_length=50)
     description = models.CharField(max_length=2000, blank=True)
     version = models.CharField(max_length=32, default="0.1.0")
+    # The manifest's metadata, kept as every other kind keeps it.
+    tags = models.JSONField(default=list, blank=True)
+    annotations = models.JSONField(default=list, blank=True)
     encrypted_value = models.TextField(editable=False)
     expires_at = models.DateField(null=True, blank=True)
     last_accessed_at = models.DateTimeField(null=True, blank=True)

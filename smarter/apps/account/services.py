@@ -273,6 +273,8 @@ def secret_create(
     description: str = "",
     version: str = "0.1.0",
     expires_at: date | None = None,
+    tags: list[str] | None = None,
+    annotations: list[dict[str, str]] | None = None,
 ) -> Secret:
     try:
         with transaction.atomic():
@@ -282,6 +284,8 @@ def secret_create(
                 description=description,
                 version=version,
                 expires_at=expires_at,
+                tags=tags or [],
+                annotations=annotations or [],
                 encrypted_value=crypto.encrypt(value, _fernet_keys()),
             )
     except IntegrityError:
@@ -289,16 +293,26 @@ def secret_create(
 
 
 def secret_update(
-    *, secret: Secret, value: str | None, description: str, version: str, expires_at: date | None
+    *,
+    secret: Secret,
+    value: str | None,
+    description: str,
+    version: str,
+    expires_at: date | None,
+    tags: list[str] | None = None,
+    annotations: list[dict[str, str]] | None = None,
 ) -> bool:
     """Update what differs. The value is re-encrypted only when it really changed, so applying
-    the same manifest twice leaves the row untouched."""
-    changed = [
-        field
-        for field, new in (("description", description), ("version", version), ("expires_at", expires_at))
-        if getattr(secret, field) != new
-    ]
-    secret.description, secret.version, secret.expires_at = description, version, expires_at
+    the same manifest twice leaves the row untouched. `tags` and `annotations` None (the console,
+    which does not show them) keep the stored ones."""
+    fields: dict[str, Any] = {"description": description, "version": version, "expires_at": expires_at}
+    if tags is not None:
+        fields["tags"] = tags
+    if annotations is not None:
+        fields["annotations"] = annotations
+    changed = [field for field, new in fields.items() if getattr(secret, field) != new]
+    for field, new in fields.items():
+        setattr(secret, field, new)
     if value is not None and value != crypto.decrypt(secret.encrypted_value, _fernet_keys()):
         secret.encrypted_value = crypto.encrypt(value, _fernet_keys())
         changed.append("encrypted_value")

@@ -1,11 +1,14 @@
-"""OpenAPI descriptions of the door: authentication schemes and the cli envelope (the error
-envelope is `smarter.lib.http.openapi`'s)."""
+"""OpenAPI descriptions of the door: authentication schemes, the cli envelope (the error
+envelope is `smarter.lib.http.openapi`'s), and the async doors added to the document."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+from django.urls import URLResolver, get_resolver
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.generators import EndpointEnumerator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -65,3 +68,42 @@ def cli_operation(
 
 # The same verbs with the name in the path: documented once, under their `?name=` form.
 hidden = extend_schema(exclude=True)
+
+
+def api_routes(patterns: list[Any] | None = None, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every URL pattern of the project as (its whole regular expression, its view)."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        regex = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from api_routes(pattern.url_patterns, regex)
+        else:
+            yield regex, pattern.callback
+
+
+def document_async_doors(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:
+    """drf-spectacular's preprocessing hook: the async doors (plain Django views, which it skips)
+    enter the document at their own paths, as their apps' documentation views describe them."""
+    from smarter.apps.chat.api.openapi import DOCUMENTED_BY
+
+    enumerator = EndpointEnumerator()
+    added = []
+    for regex, callback in api_routes():
+        described = DOCUMENTED_BY.get(callback)
+        if described is None:
+            continue
+        view = described.as_view()
+        path = enumerator.get_path_from_regex(regex)
+        added += [(path, regex, method, view) for method in enumerator.get_allowed_methods(view)]
+    return [*endpoints, *added]
+
+
+OPENAI_PREFIX = "/api/v1/openai/"
+
+
+def openai_paths_as_openai_names_them(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular's postprocessing hook: the OpenAI-compatible paths without the trailing
+    slash, as OpenAI SDKs call them (both spellings are served)."""
+    result["paths"] = {
+        (path.rstrip("/") if path.startswith(OPENAI_PREFIX) else path): item for path, item in result["paths"].items()
+    }
+    return result

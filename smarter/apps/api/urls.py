@@ -10,5 +10,6 @@ urlpatterns = [
     path("v1/knowledge/", include("smarter.apps.knowledge.api.urls")),
     path("v1/evals/", include("smarter.apps.evaluation.api.urls")),
     path("v1/channels/", include("smarter.apps.channels.api.urls")),
+    path("v1/openai/", include("smarter.apps.knowledge.api.openai_urls")),
     path("v1/", include("smarter.apps.chat.api.urls")),
 ]

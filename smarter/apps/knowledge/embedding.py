@@ -102,6 +102,10 @@ class LocalEmbedder:
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text as the model reads it (cut at its maximum length)."""
+        return local_encoding.token_counts(_local_model(), list(texts)) if texts else []
+
 
 # --- an OpenAI-compatible endpoint ----------------------------------------------------------------
 @dataclass(frozen=True)
@@ -115,14 +119,20 @@ class EmbeddingEndpoint:
 
 class OpenAIEmbedder:
     """Any OpenAI-compatible `/embeddings` endpoint. The dimensions are learned from the first
-    answer (0 until then): a model's size is the endpoint's business, not the manifest's."""
+    answer (0 until then): a model's size is the endpoint's business, not the manifest's.
+    `dimensions` asks the endpoint for shorter vectors; `prompt_tokens` adds up the tokens its
+    answers report."""
 
-    def __init__(self, base_url: str, api_key: str, model: str, timeout: float = 60.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, model: str, timeout: float = 60.0, *, dimensions: int | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self.model_id = model
         self.timeout = timeout
         self.dimensions = 0
+        self.requested_dimensions = dimensions
+        self.prompt_tokens = 0
         self._redactor = Redactor.of(api_key)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
@@ -142,7 +152,10 @@ class OpenAIEmbedder:
     def _post(self, client: httpx.Client, texts: list[str]) -> list[list[float]]:
         url = f"{self.base_url}/embeddings"
         try:
-            response = client.post(url, json={"model": self.model_id, "input": texts})
+            body: dict[str, Any] = {"model": self.model_id, "input": texts}
+            if self.requested_dimensions is not None:
+                body["dimensions"] = self.requested_dimensions
+            response = client.post(url, json=body)
         except OutboundRefused as refused:
             raise EmbeddingError(
                 self._redactor.text(f"the embeddings endpoint may not be reached: {refused}")
@@ -156,9 +169,12 @@ class OpenAIEmbedder:
                 self._redactor.text(f"the embeddings endpoint answered {response.status_code}: {detail}")
             )
         try:
-            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            answer = response.json()
+            data = sorted(answer["data"], key=lambda item: item["index"])
             vectors = [[float(value) for value in item["embedding"]] for item in data]
-        except (ValueError, KeyError, TypeError):
+            usage = answer.get("usage") or {}
+            self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise EmbeddingError("the embeddings endpoint answered something that is not an embeddings list") from None
         if len(vectors) != len(texts) or len({len(vector) for vector in vectors}) > 1:
             raise EmbeddingError(f"the embeddings endpoint answered {len(vectors)} vectors for {len(texts)} texts")
@@ -185,8 +201,9 @@ def set_endpoint_resolver(resolver: EndpointResolver | None) -> None:
     _resolver = resolver
 
 
-def embedder_for(*, account_id: int, embedding: dict[str, Any]) -> Embedder:
-    """The embedder a knowledge base's `embedding{provider, model}` names, for its account."""
+def embedder_for(*, account_id: int, embedding: dict[str, Any], dimensions: int | None = None) -> Embedder:
+    """The embedder a knowledge base's `embedding{provider, model}` names, for its account
+    (`dimensions`: shorter vectors, asked of a Provider's endpoint)."""
     provider = str(embedding.get("provider") or LOCAL_PROVIDER)
     model = str(embedding.get("model") or "")
     if provider == LOCAL_PROVIDER:
@@ -198,4 +215,4 @@ def embedder_for(*, account_id: int, embedding: dict[str, Any]) -> Embedder:
         raise EmbeddingError(f"there is no Provider named {provider} to embed with")
     if not model:
         raise EmbeddingError(f"name the embedding model of Provider {provider}")
-    return OpenAIEmbedder(endpoint.base_url, endpoint.api_key, model, endpoint.timeout)
+    return OpenAIEmbedder(endpoint.base_url, endpoint.api_key, model, endpoint.timeout, dimensions=dimensions)

@@ -9,6 +9,7 @@ cap and a byte cap on what comes back. A SQLite file is one of its own account's
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from dataclasses import dataclass
@@ -91,10 +92,30 @@ def _scrub(message: str, target: Target) -> str:
     return Redactor.of(target.password).text(message)[:300]
 
 
+# The driver of each network engine, and the extra of the `smarter` distribution that installs it.
+DRIVERS = {"mysql": ("MySQLdb", "mysql"), "postgresql": ("psycopg", "postgres")}
+
+
+def missing_driver(engine: str) -> str | None:
+    """Why `engine` cannot be reached from this installation (its driver is not installed, as
+    under `make run`, which installs no database driver), or None."""
+    if engine not in DRIVERS:
+        return None
+    module, extra = DRIVERS[engine]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return f"the {engine} driver is not installed on this server: install it with pip install 'smarter[{extra}]'"
+    return None
+
+
 def run_query(
     target: Target, bound: BoundQuery, values: list[Any], *, limit: int, max_bytes: int | None = None
 ) -> dict[str, Any]:
     max_bytes = max_bytes or MAX_RESULT_BYTES
+    missing = missing_driver(target.engine)
+    if missing is not None:
+        raise SqlRunError(missing)
     runner = {"mysql": _run_mysql, "postgresql": _run_postgresql, "sqlite": _run_sqlite}[target.engine]
     return runner(target, bound, values, limit, max_bytes)
 

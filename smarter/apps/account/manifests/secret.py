@@ -72,4 +72,6 @@ class SecretBroker(ModelBroker[Secret]):
             "description": config.description or manifest.metadata.description,
             "version": manifest.metadata.version,
             "expires_at": config.expiration_date,
+            "tags": manifest.metadata.tags,
+            "annotations": manifest.metadata.annotations,
         }

@@ -135,3 +135,37 @@ def test_each_use_decrypts_the_stored_value_and_stamps_the_last_use_at_most_once
         assert services.secret_reveal(secret=later) == "second"
     assert [query["sql"].split()[0] for query in queries.captured_queries] == ["UPDATE"]
     assert Secret.objects.get(pk=secret.pk).last_accessed_at > stamped
+
+
+def test_tags_and_annotations_are_kept_as_other_kinds_keep_them(
+    owner: Persona, teammate: Persona, outsider: Persona
+) -> None:
+    manifest = {
+        "apiVersion": "smarter.sh/v1",
+        "kind": "Secret",
+        "metadata": {"name": "crm_token", "tags": ["crm", "prod"], "annotations": [{"owner": "sales-ops"}]},
+        "spec": {"config": {"value": PLAINTEXT}},
+    }
+    assert owner.client.post(APPLY, data=manifest, format="json").json()["data"]["applied"] == "created"
+
+    for persona in (owner, teammate):
+        described = persona.client.get("/api/v1/cli/describe/secret/?name=crm_token").json()["data"]
+        assert (described["metadata"]["tags"], described["metadata"]["annotations"]) == (
+            ["crm", "prod"],
+            [{"owner": "sales-ops"}],
+        )
+    assert outsider.client.get("/api/v1/cli/describe/secret/?name=crm_token").status_code == 404
+    # Applied again as described (without the write-only value): nothing to change.
+    assert owner.client.post(APPLY, data=described, format="json").json()["data"]["applied"] == "unchanged"
+    manifest["metadata"]["tags"] = ["crm"]
+    assert owner.client.post(APPLY, data=manifest, format="json").json()["data"]["applied"] == "updated"
+    assert Secret.objects.get(name="crm_token").tags == ["crm"]
+
+
+def test_a_console_edit_keeps_the_tags(owner: Persona) -> None:
+    secret = services.secret_create(account=owner.account, name="crm_token", value="v", tags=["crm"])
+
+    services.secret_update(secret=secret, value=None, description="edited", version="0.1.0", expires_at=None)
+
+    secret.refresh_from_db()
+    assert (secret.description, secret.tags) == ("edited", ["crm"])

@@ -157,6 +157,8 @@ def test_the_openapi_document_generates_without_a_warning_and_validates(tmp_path
 # mounts its own `api/` package there, and none may drop out of the document when one moves.
 DOCUMENTED = {
     "/api/v1/channels/{name}/messages/": ["get"],
+    "/api/v1/chatbots/{name}/chat/": ["post"],
+    "/api/v1/chatbots/{name}/config/": ["get", "post"],
     "/api/v1/chatbots/{name}/versions/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/diff/{other}/": ["get"],
@@ -185,6 +187,9 @@ DOCUMENTED = {
     "/api/v1/knowledge/{name}/documents/": ["get", "post"],
     "/api/v1/knowledge/{name}/documents/{document_id}/": ["delete", "get"],
     "/api/v1/knowledge/{name}/search/": ["post"],
+    "/api/v1/openai/chat/completions": ["post"],
+    "/api/v1/openai/embeddings": ["post"],
+    "/api/v1/openai/models": ["get"],
     "/api/v1/plugins/{name}/test/": ["post"],
     "/api/v1/usage/": ["get"],
 }

@@ -13,6 +13,7 @@ from schemathesis.checks import not_a_server_error
 
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.api.tests.doors import ROOT_DOMAIN, Platform
+from smarter.apps.knowledge.embedding import preload_local_model
 
 # Examples per operation: enough for each to meet bad names, kinds, numbers and bodies, few
 # enough that the whole schema runs in well under two minutes.
@@ -25,6 +26,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def platform(asgi_server: Any, owner: Persona, smarter_settings: Any) -> Iterator[Platform]:
     smarter_settings.root_domain = ROOT_DOMAIN
     smarter_settings.llm_provider = "offline"
+    # Loaded first, as SMARTER_EMBEDDING_PRELOAD does for a served platform: torch and the
+    # weights take longer than schemathesis waits for an answer on a busy machine.
+    preload_local_model().join()
     served = Platform(asgi_server, owner)
     yield served
     served.close()

@@ -18,6 +18,7 @@ from smarter.apps.plugin import selectors, services
 from smarter.apps.plugin.health import api_connection_health, sql_connection_health
 from smarter.apps.plugin.manifests.common import PluginKindErrors
 from smarter.apps.plugin.models import ApiConnection, SqlConnection
+from smarter.apps.plugin.sql_runner import missing_driver
 from smarter.apps.plugin.sqlite_files import DatabaseFileRefused, database_file
 from smarter.lib.errors import FieldError
 from smarter.lib.manifests import CamelModel, Column, ModelBroker, RowServices
@@ -117,8 +118,12 @@ class SqlConnectionBroker(_ConnectionBroker[SqlConnection]):
                 database_file(config.database, account_number=caller.account.account_number)
             except DatabaseFileRefused as refused:
                 problems.append(FieldError("spec.connection.database", str(refused)))
-        elif not config.hostname:
-            problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
+        else:
+            if not config.hostname:
+                problems.append(FieldError("spec.connection.hostname", f"required for {config.db_engine}"))
+            missing = missing_driver(config.db_engine)
+            if missing is not None:
+                problems.append(FieldError("spec.connection.dbEngine", missing))
         problems += _control_characters(config)
         secret = secret_for(caller, config.password, "spec.connection.password", problems)
         if problems:
