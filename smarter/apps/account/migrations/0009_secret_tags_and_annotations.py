@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('account', '0007_usage_rollup_channel'),
+        ('account', '0008_turnrating'),
     ]
 
     operations = [
