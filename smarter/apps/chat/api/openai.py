@@ -312,7 +312,7 @@ async def model(request: HttpRequest, name: str) -> HttpResponseBase:
 
 
 @openai_door(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
-async def unknown(request: HttpRequest, rest: str) -> HttpResponseBase:
+async def unknown(request: HttpRequest, rest: str | None = None) -> HttpResponseBase:
     """Any other path under `/api/v1/openai/`: OpenAI's JSON 404, never an HTML page."""
     raise NotFound(
         f"Unknown request URL: {request.method} {request.path}. The OpenAI-compatible endpoints are "

@@ -483,9 +483,13 @@ def test_an_unknown_openai_path_or_method_answers_openai_json(owner: Persona, as
     assert message_of(raised.value).startswith("Unknown request URL: POST /api/v1/openai/embeddings.")
     with httpx.Client(base_url=asgi_server.url, headers={"Authorization": f"Bearer {owner.key}"}) as client:
         unknown = client.get("/api/v1/openai/v2/anything")
+        bare = client.get("/api/v1/openai")
         wrong_method = client.get("/api/v1/openai/chat/completions")
     assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/json"
     assert unknown.json()["error"]["message"].startswith("Unknown request URL: GET /api/v1/openai/v2/anything.")
+    assert bare.status_code == 404 and bare.json()["error"]["message"].startswith(
+        "Unknown request URL: GET /api/v1/openai."
+    )
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == {
         "message": "Use POST here.",
