@@ -227,7 +227,7 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
 View = Callable[..., Awaitable[HttpResponseBase]]
 
 
-def openai_door(methods: tuple[str, ...]) -> Callable[[View], View]:
+def openai_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
     """The method check, and every error answered in OpenAI's shape (with the API's envelope)."""
 
     def decorate(view: View) -> View:

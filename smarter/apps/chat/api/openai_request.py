@@ -192,7 +192,7 @@ _UNION_STEP = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|liter
 
 
 def _field_errors(error: ValidationError) -> list[FieldError]:
-    errors = []
+    errors: list[FieldError] = []
     for item in error.errors(include_url=False):
         loc = format_loc(tuple(part for part in item["loc"] if not (isinstance(part, str) and _UNION_STEP.match(part))))
         message = item["msg"].removeprefix("Value error, ")
