@@ -20,6 +20,10 @@ Endpoints: `POST /v1/chat/completions` (plain JSON, or SSE `chat.completion.chun
 `data: [DONE]` when `stream` is true, with a usage chunk when `stream_options.include_usage`),
 `POST /v1/embeddings` and `GET /v1/models`.
 
+A reply is scripted in order (`enqueue`) or per request (`respond_with`): text, function calls
+(`tool_calls_reply`), a structured output (`json_reply`), an error, a delay or a broken answer.
+`calls_when_offered` is a responder for a model that calls a client's tool when it is offered.
+
 Embeddings are deterministic: a text's vector is the unit-length sum of one signed unit per
 word, at a position its hash picks (so texts sharing words are close), unless a test set it with
 `stub.set_embedding(text, vector)`. `enqueue_embeddings(error_reply(...))` scripts failures.
@@ -116,6 +120,32 @@ def tool_calls_reply(
     return ScriptedReply(text=text, tool_calls=scripted, **options)
 
 
+def json_reply(value: Any, **options: Any) -> ScriptedReply:
+    """The model answers `value` as JSON text: a structured output (`response_format`)."""
+    return ScriptedReply(text=json.dumps(value), **options)
+
+
+def offered_tools(request: RecordedRequest) -> list[str]:
+    """The names of the tools a chat request offered the model, in order."""
+    return [str((tool.get("function") or {}).get("name")) for tool in request.tools]
+
+
+def calls_when_offered(
+    name: str, arguments: dict[str, Any], then: ScriptedReply
+) -> Callable[[RecordedRequest], ScriptedReply | None]:
+    """A responder (`respond_with`) for a model that calls the tool `name` while it is offered and
+    has no result for it yet, then answers `then`: the same script for every request, streamed or
+    not, in any order."""
+
+    def respond(request: RecordedRequest) -> ScriptedReply | None:
+        answered = any(message.get("role") == "tool" for message in request.messages)
+        if name in offered_tools(request) and not answered:
+            return tool_calls_reply((name, arguments))
+        return then
+
+    return respond
+
+
 def error_reply(status: int, message: str, *, error_type: str | None = None, **options: Any) -> ScriptedReply:
     """The upstream fails with `status` and an OpenAI-style error body."""
     default_type = "server_error" if status >= 500 else "invalid_request_error"
@@ -175,6 +205,10 @@ class RecordedRequest:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return list(self.body.get("messages") or []) if isinstance(self.body, dict) else []
+
+    def parameter(self, name: str) -> Any:
+        """A parameter of the request's body as sent (`response_format`, `tool_choice`, ...)."""
+        return self.body.get(name) if isinstance(self.body, dict) else None
 
 
 def hashed_embedding(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> list[float]:

@@ -80,6 +80,8 @@ DEFAULT_TIMEOUT_SECONDS = 60.0
 # call still has its answer (the protocol needs one per call id) and the model may ask again.
 TOO_MANY_CALLS = "too many tool calls in one round; at most {cap} run per round, ask for the others in the next round"
 ABANDONED = "The client disconnected before the answer was complete."
+# The OpenAI parameters the offline model honours (`max_tokens` arrives as an override).
+OFFLINE_PARAMETERS = frozenset({"stop"})
 
 
 # --- step 2-5: what this turn is made of --------------------------------------------------------
@@ -89,6 +91,7 @@ class _Plan:
     session_key: str
     history: list[Message]
     prompt: str
+    tail: list[Message]  # the OpenAI door: the tool calls and results after the prompt
     plugins: list[Plugin]
     decisions: list[SelectionDecision]
     toolset: ToolSet
@@ -102,18 +105,21 @@ class _Plan:
     stored_messages: list[Message] = field(default_factory=list)
     reservation: billing_limits.Reservation | None = None  # step 3: tokens held in the budget
     labels: turn_metrics.Labels = ("offline", OFFLINE_MODEL)  # provider and model in the metrics
+    client_tool_names: frozenset[str] = frozenset()
 
 
 def _plan(turn: TurnInput) -> _Plan:
     chat, session_key = _session(turn)
+    tail: list[Message] = []
     if turn.messages is not None:
-        history, prompt = _client_conversation(turn.messages)
+        history, prompt, tail = _client_conversation(turn.messages)
         stored = list(turn.messages)
     else:
         assert turn.prompt is not None
         history = _stored_history(chat) if chat is not None else []
         prompt = turn.prompt
         stored = [Message.user(prompt)]
+    client_tool_names = frozenset(tool["function"]["name"] for tool in turn.client_tools)
     plugins = _plugins(turn)
     earlier_prompts = [message.content for message in history if message.role == "user"]
     decisions = select_plugins(plugins, prompt=prompt, history=earlier_prompts)
@@ -125,16 +131,41 @@ def _plan(turn: TurnInput) -> _Plan:
         session_key=session_key,
         history=history,
         prompt=prompt,
+        tail=tail,
         plugins=plugins,
         decisions=decisions,
-        toolset=build_toolset(selected, functions=turn.chatbot.functions),
+        # A client's tool keeps its name; a plugin or built-in named like one is renamed.
+        toolset=build_toolset(selected, functions=turn.chatbot.functions, reserved=client_tool_names),
         prompt_settings=prompt_settings,
         provider="offline",
         model=OFFLINE_MODEL,
         stored_messages=stored,
+        client_tool_names=client_tool_names,
     )
     _choose_provider(turn, plan)
+    if plan.provider == "offline":
+        _offline_refusals(turn)
     return plan
+
+
+def _offline_refusals(turn: TurnInput) -> None:
+    """The offline model cannot call a client's tools nor honour most OpenAI parameters: a
+    request for them is refused, never silently ignored."""
+    errors = [FieldError("tools", "the offline model cannot call client tools")] if turn.client_tools else []
+    unsupported = [name for name in turn.parameters if name not in OFFLINE_PARAMETERS]
+    errors += [FieldError(name, "the offline model does not support this parameter") for name in unsupported]
+    if not errors:
+        return
+    if turn.client_tools:
+        description = (
+            "The offline model cannot call client tools; give the chatbot an OpenAI-compatible provider, "
+            "or send no tools."
+        )
+    else:
+        description = (
+            f"The offline model does not support the parameter {unsupported[0]!r}; it honours max_tokens and stop only."
+        )
+    raise ValidationFailed(description, context={"kind": "Chatbot", "name": turn.chatbot.name}, errors=errors)
 
 
 def new_session_key() -> str:
@@ -186,15 +217,16 @@ def _stored_history(chat: Chat) -> list[Message]:
     return kept
 
 
-def _client_conversation(messages: tuple[Message, ...]) -> tuple[list[Message], str]:
-    """The OpenAI door: the client sends the whole conversation; its last user message is the prompt."""
+def _client_conversation(messages: tuple[Message, ...]) -> tuple[list[Message], str, list[Message]]:
+    """The OpenAI door: the client sends the whole conversation; its last user message is the
+    prompt, and what follows it (its tools' calls and results) is sent after it."""
     last_user = max((index for index, message in enumerate(messages) if message.role == "user"), default=None)
     if last_user is None:
         raise ValidationFailed(
             "The conversation needs at least one user message.",
             errors=[FieldError("messages", "no message with role user")],
         )
-    return list(messages[:last_user]), messages[last_user].content
+    return list(messages[:last_user]), messages[last_user].content, list(messages[last_user + 1 :])
 
 
 def _plugins(turn: TurnInput) -> list[Plugin]:
@@ -275,7 +307,14 @@ def _plan_and_admit(turn: TurnInput) -> _Plan:
 def _admit(turn: TurnInput, plan: _Plan) -> billing_limits.Reservation | None:
     """Rate limits and the monthly budget; the budget holds the prompt's estimate plus max_tokens."""
     prompt_text = json.dumps(
-        [plan.prompt_settings.system_role, *(m.content for m in plan.history), plan.prompt, plan.toolset.schemas],
+        [
+            plan.prompt_settings.system_role,
+            *(m.content for m in plan.history),
+            plan.prompt,
+            *(m.content for m in plan.tail),
+            plan.toolset.schemas,
+            turn.client_tools,
+        ],
         default=str,
     )
     return billing_limits.turn_admit(
@@ -320,11 +359,10 @@ class _Tools:
     running: asyncio.Future[list[Outcome]]
 
 
-def _tools_start(toolset: ToolSet, assistant: Message) -> _Tools:
-    """Run the first calls of the reply, up to the cap, in parallel; answer the others with an error.
-    The work is a task of its own, so a client leaving does not cut plugins off mid-call: what
-    started finishes, and is recorded and charged."""
-    calls = assistant.tool_calls
+def _tools_start(toolset: ToolSet, assistant: Message, calls: tuple[ModelToolCall, ...]) -> _Tools:
+    """Run the first `calls` of the reply (those of server-side tools), up to the cap, in
+    parallel; answer the others with an error. The work is a task of its own, so a client
+    leaving does not cut plugins off mid-call: what started finishes, and is recorded and charged."""
     cap = settings.SMARTER.max_tool_calls_per_round
 
     async def run() -> list[Outcome]:
@@ -429,7 +467,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
     provider = provider_for(plan.provider, api_key=plan.api_key, base_url=plan.base_url, guarded=plan.guarded)
     provider = turn_spans.traced_provider(provider, provider_key=plan.provider)
     prompt_settings = plan.prompt_settings
-    messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt)]
+    messages = [Message.system(prompt_settings.system_role), *plan.history, Message.user(plan.prompt), *plan.tail]
     turn_spans.turn_planned(
         chatbot=turn.chatbot.name,
         channel=turn.channel,
@@ -456,6 +494,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
         request_messages=[message.as_openai() for message in messages],
     )
     content = ""
+    client_calls: tuple[ModelToolCall, ...] = ()
     called_llm_plugins: list[Plugin] = []
     call: _Call | None = None  # the model call under way
     tools: _Tools | None = None  # the plugins under way
@@ -466,10 +505,12 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             request = ProviderRequest(
                 messages=tuple(messages),
                 model=plan.model,
-                tools=() if last_round else tuple(plan.toolset.schemas),
+                tools=() if last_round else (*plan.toolset.schemas, *turn.client_tools),
                 temperature=prompt_settings.temperature,
                 max_tokens=prompt_settings.max_tokens,
                 timeout=plan.timeout,
+                tool_choice=None if last_round else turn.tool_choice,
+                parameters=turn.parameters,
             )
             call = _Call(request)
             reply: ProviderReply | None = None
@@ -498,12 +539,19 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 break
             assistant = reply.as_message()
             messages.append(assistant)
-            for asked in reply.tool_calls:
+            # A call of a client's tool goes back to the client; every other call runs here.
+            client_calls = tuple(asked for asked in reply.tool_calls if asked.name in plan.client_tool_names)
+            server_calls = tuple(asked for asked in reply.tool_calls if asked.name not in plan.client_tool_names)
+            if not server_calls:
+                record.new_messages.append(assistant)
+                content, finish_reason = reply.content, "tool_calls"
+                break
+            for asked in server_calls:
                 plugin = plan.toolset.plugin_for(asked.name)
                 yield ToolCallEvent(
                     asked.id, asked.name, plugin.name if plugin else None, asked.arguments, record.rounds
                 )
-            tools = _tools_start(plan.toolset, assistant)
+            tools = _tools_start(plan.toolset, assistant, server_calls)
             outcomes = await asyncio.shield(tools.running)
             done = _tools_done(record, tools, outcomes)
             tools = None
@@ -515,6 +563,10 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                     # An `llm` plugin's overlay applies once the model has chosen to call it.
                     prompt_settings = _with_called(turn, plan, called_llm_plugins)
                     messages[0] = Message.system(prompt_settings.system_role)
+            if client_calls:
+                # The server-side calls of this reply ran; the client's own are the answer.
+                content, finish_reason = reply.content, "tool_calls"
+                break
     except (UpstreamError, UpstreamTimeout) as error:
         if call is not None:
             # What the failed call consumed upstream before it broke (nothing when it was refused).
@@ -547,6 +599,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
             latency_ms=record.latency_ms,
             citations=turn_citations(record.tool_events),
             index=recorded.index,
+            client_tool_calls=client_calls,
         )
     )
 

@@ -6,6 +6,7 @@ renders the events its own way: JSON, server-sent events, OpenAI chunks or a pag
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 
 from smarter.apps.account.models import Account, ApiKey
-from smarter.apps.chat.providers.base import Message, Usage
+from smarter.apps.chat.providers.base import Message, ToolCall, Usage
 from smarter.apps.chatbot.models import Chatbot
 
 
@@ -45,6 +46,13 @@ class TurnInput:
     client_ip: str | None = None
     user_agent: str = ""
     overrides: TurnOverrides = field(default_factory=TurnOverrides)
+    # The OpenAI door: the client's own tools (OpenAI function schemas, names already distinct),
+    # offered to the model beside the chatbot's; a call of one ends the turn and goes back to the
+    # client (`TurnResult.client_tool_calls`), it never runs here. With them, the client's
+    # `tool_choice` and further OpenAI parameters (`ProviderRequest.parameters`).
+    client_tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class TurnResult:
     citations: tuple[dict[str, Any], ...] | None = None
     # The turn's 1-based index in its session (`Turn.index`): what feedback on this answer names.
     index: int = 0
+    # The calls of the client's own tools that ended the turn (`finish_reason` "tool_calls").
+    client_tool_calls: tuple[ToolCall, ...] = ()
 
     def as_body(self) -> dict[str, Any]:
         """API.md's chat body: `session_key`, `turn` (the answer's index in its session),

@@ -4,6 +4,10 @@ Names are the plugin's own (snake_case) name, cleaned to what every provider acc
 (`^[a-zA-Z0-9_-]{1,64}$`). Should two plugins of one set clean to the same name, or a plugin
 be named like a built-in function, the later one by (name, class, id) gets a suffix made from a
 hash of its identity: the same set of plugins always gets the same names, whatever their order.
+
+Names `reserved` for other tools of the turn (an OpenAI client's own tools) are never given to a
+plugin or built-in: the one that would have it gets a suffix the same way, so a call by name
+reaches exactly one side.
 """
 
 from __future__ import annotations
@@ -107,24 +111,38 @@ class ToolSet:
         return self.builtins_by_name.get(tool_name)
 
 
-def build_toolset(plugins: Iterable[Plugin], *, functions: Iterable[str] = ()) -> ToolSet:
-    """Schemas for `plugins` and the enabled built-in `functions` (calculator, date_calculator)."""
+def build_toolset(plugins: Iterable[Plugin], *, functions: Iterable[str] = (), reserved: Iterable[str] = ()) -> ToolSet:
+    """Schemas for `plugins` and the enabled built-in `functions` (calculator, date_calculator);
+    no tool takes a name in `reserved`."""
     from smarter.apps.plugin.builtins import BUILTINS
 
     toolset = ToolSet()
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
     for function in sorted(set(functions)):
         builtin = BUILTINS.get(function)
         if builtin is None:
             continue
-        toolset.schemas.append(builtin.schema)
-        toolset.builtins_by_name[function] = function
-        taken.add(function)
+        name = _free(function, f"builtin:{function}", taken)
+        schema = builtin.schema
+        if name != function:
+            schema = {**schema, "function": {**schema["function"], "name": name}}
+        toolset.schemas.append(schema)
+        toolset.builtins_by_name[name] = function
+        taken.add(name)
     for plugin in sorted(plugins, key=lambda item: (item.name, item.plugin_class, item.pk or 0)):
-        name = base_tool_name(plugin.name)
-        if name in taken:
-            name = _suffixed(name, f"{plugin.account_id}:{plugin.plugin_class}:{plugin.name}:{plugin.pk}")
+        name = _free(
+            base_tool_name(plugin.name), f"{plugin.account_id}:{plugin.plugin_class}:{plugin.name}:{plugin.pk}", taken
+        )
         taken.add(name)
         toolset.schemas.append(tool_schema(plugin, name))
         toolset.plugins_by_name[name] = plugin
     return toolset
+
+
+def _free(base: str, identity: str, taken: set[str]) -> str:
+    """`base`, or when it is taken, a suffixed form of it that is not."""
+    name, attempt = base, 0
+    while name in taken:
+        name = _suffixed(base, identity if attempt == 0 else f"{identity}#{attempt}")
+        attempt += 1
+    return name

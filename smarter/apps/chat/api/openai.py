@@ -1,8 +1,10 @@
 """`/api/v1/openai/`: a Smarter chatbot as an OpenAI model. `model` is the chatbot's name; its
-plugins run server-side and the client sees the final answer, streamed or not.
+plugins run server-side and the client sees the final answer, streamed or not. The client's own
+tools are offered beside them: a call of one ends the answer with `finish_reason: "tool_calls"`,
+as OpenAI's does, and the client sends the results back in the next request.
 
 So `OpenAI(base_url="http://HOST/api/v1/openai", api_key=KEY)` works unchanged. Errors carry the
-API's envelope and, for OpenAI SDKs, the same message under `error`.
+API's envelope and, for OpenAI SDKs, OpenAI's `error` object (`message`, `type`, `param`, `code`).
 """
 
 from __future__ import annotations
@@ -11,78 +13,31 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import wraps
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smarter.apps.account.features import OPENAI_COMPATIBLE_ENDPOINT
 from smarter.apps.chat.api.callers import caller_of, require_caller, resolve_caller
-from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS
+from smarter.apps.chat.api.openai_request import ClientRequest, client_request
 from smarter.apps.chat.pipeline import run_turn, run_turn_events
-from smarter.apps.chat.providers.base import Message
 from smarter.apps.chat.turns import TokenEvent, TurnDone, TurnInput, TurnOverrides, TurnResult
-from smarter.apps.chatbot.selectors import chatbots_of
+from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.chatbot.selectors import chatbot_get, chatbots_of
 from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
-from smarter.lib.errors import PayloadTooLarge, SmarterError
-from smarter.lib.http.body import MAX_CHAT_BODY_BYTES, json_object, parse
-from smarter.lib.http.doors import api_door
+from smarter.lib.errors import MethodNotAllowed, NotFound, PayloadTooLarge, SmarterError
+from smarter.lib.http.body import MAX_CHAT_BODY_BYTES, json_object
 from smarter.lib.http.errors import error_body, internal_error
 from smarter.lib.json_input import request_body
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGES = 100
-MAX_COMPLETION_TOKENS = 32_768
-
-
-class TextPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["text"]
-    text: str
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")  # e.g. `name`: accepted and not used
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
-
-    @field_validator("content")
-    @classmethod
-    def _bounded(cls, value: str | list[TextPart] | None) -> str | list[TextPart] | None:
-        text = value if isinstance(value, str) else "".join(part.text for part in value or [])
-        if len(text) > MAX_PROMPT_CHARACTERS:
-            raise ValueError(f"at most {MAX_PROMPT_CHARACTERS} characters")
-        return value
-
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(part.text for part in self.content)
-        return self.content or ""
-
-
-class StreamOptions(BaseModel):
-    include_usage: bool = False
-
-
-class CompletionRequest(BaseModel):
-    # Unknown OpenAI parameters (top_p, n, user, ...) are accepted and ignored; nothing a client
-    # sends can redirect the call (no base URL, key or header passes through).
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = Field(min_length=1, max_length=50)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
-    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_COMPLETION_TOKENS)
+FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
 
 @dataclass(frozen=True)
@@ -117,37 +72,47 @@ def _json(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, default=str).encode()
 
 
-def openai_error_answer(error: SmarterError) -> DoorAnswer:
+def openai_error(error: SmarterError) -> dict[str, Any]:
+    """The API's envelope with OpenAI's `error` object: `param` is the first failing field, and
+    an unknown chatbot (the `model`) is `model_not_found`, as OpenAI names an unknown model."""
     body = error_body(error)
     kind = "invalid_request_error" if error.status < 500 else "api_error"
-    body["error"] = {"message": error.description, "type": kind, "code": error.error_class, "param": None}
-    return DoorAnswer(error.status, _json(body), dict(error.headers or {}))
+    code: str | None = error.error_class
+    param = error.errors[0].loc if error.errors else None
+    if isinstance(error, NotFound) and error.context.get("kind") == "Chatbot":
+        code, param = "model_not_found", "model"
+    body["error"] = {"message": error.description, "type": kind, "param": param, "code": code}
+    return body
 
 
-def _messages(request: CompletionRequest) -> tuple[Message, ...]:
-    result = []
-    for message in request.messages:
-        role = "system" if message.role == "developer" else message.role
-        if role == "tool":
-            continue  # tool results of the client's own tools are not ours to replay
-        result.append(Message(role=role, content=message.text()))
-    return tuple(result)
+def openai_error_answer(error: SmarterError) -> DoorAnswer:
+    return DoorAnswer(error.status, _json(openai_error(error)), dict(error.headers or {}))
+
+
+def _completion_id() -> str:
+    """Random, as OpenAI's are: an id says nothing of how many turns the platform has run."""
+    return f"chatcmpl-{secrets.token_hex(12)}"
+
+
+def _finish_reason(result: TurnResult) -> str:
+    return result.finish_reason if result.finish_reason in FINISH_REASONS else "stop"
+
+
+def _client_calls(result: TurnResult) -> list[dict[str, Any]]:
+    return [call.as_openai() for call in result.client_tool_calls]
 
 
 def _completion(result: TurnResult, model: str, created: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content, "refusal": None}
+    if result.client_tool_calls:
+        message["content"] = result.content or None
+        message["tool_calls"] = _client_calls(result)
     return {
-        "id": f"chatcmpl-{result.turn_id}",
+        "id": _completion_id(),
         "object": "chat.completion",
         "created": created,
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": result.content, "refusal": None},
-                "finish_reason": result.finish_reason if result.finish_reason in ("stop", "length") else "stop",
-                "logprobs": None,
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(result), "logprobs": None}],
         "usage": result.usage.as_dict(),
         "system_fingerprint": None,
     }
@@ -168,17 +133,17 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
     """One OpenAI-style completion: authenticate, validate, run the turn, render it."""
     try:
         # Parsed first (no database), but a bad body is reported only to an authenticated caller.
-        parsed: CompletionRequest | None = None
+        parsed: ClientRequest | None = None
         invalid: SmarterError | None = None
         try:
-            parsed = parse(CompletionRequest, json_object(call.body))
+            parsed = client_request(json_object(call.body))
         except SmarterError as error:
             invalid = error
         if parsed is None:
             await caller_of(call.authorization, feature=OPENAI_COMPATIBLE_ENDPOINT)
             assert invalid is not None
             raise invalid
-        body = parsed
+        request, body = parsed, parsed.body
 
         def turn() -> TurnInput:
             # Runs in the turn's first database trip (the pipeline's): the key, the feature
@@ -189,7 +154,7 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
                 account=caller.account,
                 chatbot=chatbot,
                 channel="openai",
-                messages=_messages(body),
+                messages=request.messages,
                 stream=body.stream,
                 user=caller.user,
                 api_key=caller.api_key,
@@ -198,6 +163,9 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
                 overrides=TurnOverrides(
                     temperature=body.temperature, max_tokens=body.max_completion_tokens or body.max_tokens
                 ),
+                client_tools=request.tools,
+                tool_choice=request.tool_choice,
+                parameters=request.parameters,
             )
 
         created = int(time.time())
@@ -211,7 +179,7 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
         logger.exception("unhandled error in the OpenAI door")
         return openai_error_answer(internal_error())
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    completion_id = f"chatcmpl-{secrets.token_hex(12)}"
+    completion_id = _completion_id()
 
     async def chunks() -> AsyncIterator[bytes]:
         try:
@@ -229,7 +197,10 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
             if isinstance(event, TokenEvent) and event.text:
                 yield _chunk(completion_id, body.model, created, {"content": event.text}, None)
             elif isinstance(event, TurnDone):
-                yield _chunk(completion_id, body.model, created, {}, "stop")
+                for index, tool_call in enumerate(_client_calls(event.result)):
+                    delta = {"tool_calls": [{"index": index, **tool_call}]}
+                    yield _chunk(completion_id, body.model, created, delta, None)
+                yield _chunk(completion_id, body.model, created, {}, _finish_reason(event.result))
                 if include_usage:
                     usage = {
                         "id": completion_id,
@@ -247,15 +218,41 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
             except StopAsyncIteration:
                 return
             except SmarterError as error:
-                body_ = error_body(error)
-                body_["error"] = {"message": error.description, "type": "api_error", "code": error.error_class}
-                yield f"data: {json.dumps(body_)}\n\n".encode()
+                yield f"data: {json.dumps(openai_error(error))}\n\n".encode()
                 return
 
     return DoorAnswer(200, headers=dict(STREAM_HEADERS), stream=chunks())
 
 
-@api_door(("POST",))
+View = Callable[..., Awaitable[HttpResponseBase]]
+
+
+def openai_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
+    """The method check, and every error answered in OpenAI's shape (with the API's envelope)."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            try:
+                if request.method not in methods:
+                    raise MethodNotAllowed(f"Use {' or '.join(methods)} here.")
+                return await view(request, *args, **kwargs)
+            except SmarterError as error:
+                answer = openai_error_answer(error)
+            except Exception:
+                logger.exception("unhandled error in the OpenAI door")
+                answer = openai_error_answer(internal_error())
+            return HttpResponse(
+                answer.body, status=answer.status, headers=answer.headers, content_type="application/json"
+            )
+
+        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # API keys, not cookies
+        return wrapper
+
+    return decorate
+
+
+@openai_door(("POST",))
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     """The door inside Django. On the platform's hosts a served process answers this path before
     Django (`openai_route`); this view serves the test client and any other host's request."""
@@ -284,19 +281,41 @@ def _door_body(request: HttpRequest) -> bytes:
         return bytes(MAX_CHAT_BODY_BYTES + 1)
 
 
-@api_door(("GET",))
+def _model(chatbot: Chatbot, account_number: str) -> dict[str, Any]:
+    return {
+        "id": chatbot.name,
+        "object": "model",
+        "created": int(chatbot.created_at.timestamp()),
+        "owned_by": account_number,
+    }
+
+
+@openai_door(("GET",))
 async def models(request: HttpRequest) -> HttpResponseBase:
+    """`models.list()`: the account's chatbots."""
     caller = await require_caller(request, feature=OPENAI_COMPATIBLE_ENDPOINT)
 
     def listing() -> list[dict[str, Any]]:
-        return [
-            {
-                "id": chatbot.name,
-                "object": "model",
-                "created": int(chatbot.created_at.timestamp()),
-                "owned_by": caller.account.account_number,
-            }
-            for chatbot in chatbots_of(caller.account)
-        ]
+        return [_model(chatbot, caller.account.account_number) for chatbot in chatbots_of(caller.account)]
 
-    return JsonResponse({"object": "list", "data": await in_db_thread(listing)})
+    return HttpResponse(_json({"object": "list", "data": await in_db_thread(listing)}), content_type="application/json")
+
+
+@openai_door(("GET",))
+async def model(request: HttpRequest, name: str) -> HttpResponseBase:
+    """`models.retrieve(name)`: one of the account's chatbots; another account's is not found."""
+    caller = await require_caller(request, feature=OPENAI_COMPATIBLE_ENDPOINT)
+    chatbot = await in_db_thread(chatbot_get, account=caller.account, name=name)
+    if chatbot is None:
+        raise NotFound(f"Chatbot {name!r} was not found in your account.", context={"kind": "Chatbot", "name": name})
+    return HttpResponse(_json(_model(chatbot, caller.account.account_number)), content_type="application/json")
+
+
+@openai_door(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+async def unknown(request: HttpRequest, rest: str | None = None) -> HttpResponseBase:
+    """Any other path under `/api/v1/openai/`: OpenAI's JSON 404, never an HTML page."""
+    raise NotFound(
+        f"Unknown request URL: {request.method} {request.path}. The OpenAI-compatible endpoints are "
+        "POST /api/v1/openai/chat/completions, GET /api/v1/openai/models and GET /api/v1/openai/models/<name>.",
+        context={"path": request.path},
+    )

@@ -12,4 +12,7 @@ urlpatterns = [
     re_path(rf"^chatbots/{CHATBOT}/feedback/?$", views.feedback, name="chatbot-feedback"),
     re_path(r"^openai/chat/completions/?$", openai.chat_completions, name="openai-chat-completions"),
     re_path(r"^openai/models/?$", openai.models, name="openai-models"),
+    re_path(r"^openai/models/(?P<name>[^/]+)/?$", openai.model, name="openai-model"),
+    # Any other path under openai/ answers OpenAI's JSON 404 (the routes above come first).
+    re_path(r"^openai(?:/(?P<rest>.*))?$", openai.unknown, name="openai-unknown"),
 ]

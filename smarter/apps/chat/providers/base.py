@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
@@ -102,6 +102,12 @@ class ProviderRequest:
     "description", "parameters"}}`). `timeout` bounds, in seconds, the wait for the upstream:
     for `complete()` the whole answer, for `stream()` the first event and each gap between
     events, so a long answer that keeps coming is not cut off while a silent one is.
+
+    `tool_choice` is a word (`auto`, `none`, `required`), a tool's name, or OpenAI's own object
+    (`{"type": "function", "function": {"name"}}`). `parameters` are further OpenAI request
+    parameters a client set (`response_format`, `seed`, `stop`, `user`, `parallel_tool_calls`),
+    already validated by the door: an upstream gets them as they are; the offline provider
+    honours `stop` and is never handed the others.
     """
 
     messages: Sequence[Message]
@@ -110,7 +116,8 @@ class ProviderRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    tool_choice: str | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -161,10 +161,31 @@ class OfflineProvider:
                 content, calls = "", (call,)
         else:
             content = _explain(last.content if last is not None and last.role == "user" else "", tools_offered=False)
+        finish_reason = "tool_calls" if calls else "stop"
+        if not calls:
+            content, finish_reason = bounded(
+                content, stop=request.parameters.get("stop"), max_tokens=request.max_tokens
+            )
         completion_text = content + "".join(call.name + call.raw_arguments for call in calls)
         usage = Usage.of(estimate_prompt_tokens(request), estimate_tokens(completion_text))
-        finish_reason = "tool_calls" if calls else "stop"
         return ProviderReply(content, calls, usage, OFFLINE_MODEL, self.name, finish_reason)
+
+
+def bounded(content: str, *, stop: str | Sequence[str] | None, max_tokens: int | None) -> tuple[str, str]:
+    """The answer as a model honouring `stop` and `max_tokens` gives it: cut before the first
+    stop sequence (finish `stop`), then to whole words within `max_tokens` (finish `length`)."""
+    sequences = [stop] if isinstance(stop, str) else list(stop or ())
+    cuts = [index for index in (content.find(sequence) for sequence in sequences if sequence) if index >= 0]
+    if cuts:
+        content = content[: min(cuts)]
+    if max_tokens is None or estimate_tokens(content) <= max_tokens:
+        return content, "stop"
+    kept = ""
+    for piece in _PIECE.findall(content):
+        if estimate_tokens(kept + piece) > max_tokens:
+            break
+        kept += piece
+    return kept, "length"
 
 
 # --- choosing a tool ----------------------------------------------------------------------------

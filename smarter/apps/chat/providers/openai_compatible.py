@@ -262,6 +262,10 @@ class OpenAICompatibleProvider:
             body["tools"] = list(request.tools)
             if request.tool_choice:
                 body["tool_choice"] = _tool_choice(request.tool_choice)
+        for name, value in request.parameters.items():
+            if name == "parallel_tool_calls" and not request.tools:
+                continue  # OpenAI refuses it without tools (the last round of a turn offers none)
+            body.setdefault(name, value)
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -357,8 +361,11 @@ def _is_openai(base_url: str) -> bool:
     return (urlsplit(base_url).hostname or "").endswith("openai.com")
 
 
-def _tool_choice(choice: str) -> Any:
-    """`auto`, `none` and `required` as they are; any other word names the one tool to call."""
+def _tool_choice(choice: str | dict[str, Any]) -> Any:
+    """`auto`, `none` and `required` as they are; any other word names the one tool to call;
+    OpenAI's own object as it is."""
+    if isinstance(choice, dict):
+        return choice
     if choice in _TOOL_CHOICE_WORDS:
         return choice
     if choice == "any":

@@ -105,6 +105,20 @@ def test_names_are_valid_unique_stable_and_lead_back_to_the_plugin() -> None:
     assert first.plugin_for("made_up") is None
 
 
+def test_a_reserved_name_goes_to_no_plugin_nor_built_in() -> None:
+    shop = static_plugin("shop", 1)
+    # An OpenAI client's own tools named `shop` and `calculator`; then one named like a suffixed form too.
+    plain = build_toolset([shop], functions=["calculator"], reserved=["shop", "calculator"])
+    names = [schema["function"]["name"] for schema in plain.schemas]
+    assert names[0].startswith("calculator_") and plain.builtin_for(names[0]) == "calculator"
+    assert names[1].startswith("shop_") and plain.plugin_for(names[1]) is shop
+    assert plain.plugin_for("shop") is None and plain.builtin_for("calculator") is None
+    again = build_toolset([shop], functions=["calculator"], reserved=["shop", "calculator", names[1]])
+    renamed = [schema["function"]["name"] for schema in again.schemas][1]
+    assert renamed not in ("shop", names[1]) and renamed.startswith("shop_") and again.plugin_for(renamed) is shop
+    assert all(TOOL_NAME.match(name) for name in (*names, renamed))
+
+
 @pytest.mark.parametrize(
     ("expression", "value"),
     [
