@@ -470,6 +470,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 temperature=prompt_settings.temperature,
                 max_tokens=prompt_settings.max_tokens,
                 timeout=plan.timeout,
+                for_public=turn.for_public,
             )
             call = _Call(request)
             reply: ProviderReply | None = None

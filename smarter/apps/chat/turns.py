@@ -28,6 +28,11 @@ class TurnOverrides:
     plugins: tuple[str, ...] | None = None
 
 
+# Channels whose answers go to the public (a deployed chatbot's visitors, a messaging channel's
+# contacts): what the platform's operator configured stays out of what they read.
+PUBLIC_CHANNELS = frozenset({"public", "whatsapp", "twilio"})
+
+
 @dataclass(frozen=True)
 class TurnInput:
     account: Account
@@ -45,6 +50,10 @@ class TurnInput:
     client_ip: str | None = None
     user_agent: str = ""
     overrides: TurnOverrides = field(default_factory=TurnOverrides)
+
+    @property
+    def for_public(self) -> bool:
+        return self.channel in PUBLIC_CHANNELS
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,9 @@ class ProviderRequest:
     max_tokens: int | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     tool_choice: str | None = None
+    # The answer goes to the public (a deployed chatbot's visitor): a provider says nothing
+    # there about how the platform is configured.
+    for_public: bool = False
 
 
 @dataclass(frozen=True)
