@@ -12,7 +12,7 @@ from django.db import transaction
 
 from smarter.apps.account.caller import Caller
 from smarter.lib.errors import FieldError, SmarterError, ValidationFailed
-from smarter.lib.manifests import ApplyOutcome, apply_preview, apply_rank, broker_for, load_manifest
+from smarter.lib.manifests import ApplyOutcome, Preview, apply_preview, apply_rank, broker_for, load_manifest
 
 # A line holding only `---` (optionally with a comment) starts a new YAML document.
 _DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -29,6 +29,21 @@ def chatbot_configure(*, caller: Caller, name: str, config: dict[str, Any]) -> A
     document.pop("status", None)
     document["spec"]["config"] = {**document["spec"]["config"], **config}
     return broker.apply(caller, broker.validate(document))
+
+
+def chatbot_origin_allow(*, caller: Caller, name: str, origin: str, dry_run: bool = False) -> ApplyOutcome | Preview:
+    """Add `origin` to a chatbot's `spec.config.allowedOrigins`, as applying its manifest with the
+    origin added would (same validation, field paths and roles: only an admin changes origins).
+    With `dry_run`, what the change would be; nothing is written."""
+    broker = broker_for("Chatbot")
+    document = broker.describe(caller, name)
+    document.pop("status", None)
+    config = document["spec"]["config"]
+    config["allowedOrigins"] = [*config.get("allowedOrigins", []), origin.strip()]
+    manifest = broker.validate(document)
+    if dry_run:
+        return apply_preview(broker, caller, manifest)
+    return broker.apply(caller, manifest)
 
 
 def manifest_apply(*, caller: Caller, text: str, kind: str | None = None, name: str | None = None) -> ApplyOutcome:

@@ -24,8 +24,23 @@
       area.focus();
       area.setSelectionRange(start, start + (lines[line] || "").length);
     }
+    // A link that opens a dialog when script runs (without it, the link's page has the same content).
+    const opener = event.target.closest("[data-dialog]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.dialog);
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.opener = opener;
+        dialog.showModal();  // modal: the page behind is inert, Tab stays inside, Escape closes
+      }
+    }
+    const closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
     const confirmButton = event.target.closest("[data-confirm]");
     if (confirmButton && !window.confirm(confirmButton.dataset.confirm)) event.preventDefault();
+  });
+  document.querySelectorAll("dialog").forEach(function (dialog) {
+    dialog.addEventListener("close", function () { if (dialog.opener) dialog.opener.focus(); });
   });
   // The chatbot form's preview follows the branding fields as they are typed.
   const form = document.getElementById("chatbot-form");
