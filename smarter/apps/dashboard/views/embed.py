@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from smarter.apps.chatbot.models import DomainStatus
 from smarter.apps.dashboard import services
 from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.journal import Journaled
@@ -33,15 +34,16 @@ def site_origin(text: str) -> str:
 def embed_context(manifest: dict[str, Any]) -> dict[str, Any]:
     """What the dialog and the page show: the tag to copy, the chatbot's URLs, the origins."""
     status = manifest["status"]
-    base = status.get("customUrl") or status["defaultUrl"]
-    base = base if base.endswith("/") else base + "/"
+    # The custom domain once it is verified (before, its host serves nothing).
+    custom = status.get("customUrl") if status.get("dnsVerificationStatus") == DomainStatus.VERIFIED.label else None
+    base = custom or status["defaultUrl"]
     widget_url = base + "widget.js"
     return {
         "snippet": f'<script src="{widget_url}" async></script>',
         "styled_snippet": f'<script src="{widget_url}" data-color="#0f766e" data-position="left" async></script>',
         "urls": [
             ("Chat page", status["defaultUrl"]),
-            *([("Chat page on your domain", status["customUrl"])] if status.get("customUrl") else []),
+            *([("Chat page on your domain", custom)] if custom else []),
             ("Widget script", widget_url),
             ("Chat endpoint", base + "chat/"),
         ],
