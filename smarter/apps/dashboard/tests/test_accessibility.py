@@ -207,3 +207,32 @@ def test_on_a_375_pixel_phone_no_console_page_scrolls_sideways(
     sign_in(page, site, "owner", path)
     overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow == 0
+
+
+def test_the_publish_dialog_keeps_the_keyboard_inside_closes_with_escape_and_gives_focus_back(
+    site: Any, chromium: Any, owner: Persona
+) -> None:
+    page = chromium.new_page(viewport={"width": 1360, "height": 900})
+    sign_in(page, site, "owner", "/dashboard/chatbots/shop/")
+    page.focus("#embed-open")
+    page.keyboard.press("Enter")
+    dialog = page.locator("#embed-dialog")
+    assert dialog.evaluate("element => element.open") is True
+    # Tab goes round the dialog's controls and never reaches the page behind it.
+    inside = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        inside.append(page.evaluate("() => !!document.activeElement.closest('#embed-dialog')"))
+    assert all(inside)
+    page.keyboard.press("Escape")
+    assert dialog.evaluate("element => element.open") is False
+    assert page.evaluate("() => document.activeElement.id") == "embed-open"
+    # Its form previews the change on the page of its own, with the diff and nothing saved.
+    page.click("#embed-open")
+    page.fill("#embed-dialog #f-origin", "https://www.acme.test/shop/")
+    page.click("#embed-dialog #origin-form button[type=submit]")
+    page.wait_for_url(site.url + "/dashboard/chatbots/shop/embed/preview/")
+    assert "+    - https://www.acme.test" in page.locator("#embed-diff").inner_text()
+    page.click("#embed-confirm")
+    page.wait_for_url(site.url + "/dashboard/chatbots/shop/embed/?added=https://www.acme.test")
+    assert page.locator("#allowed-origins li").all_inner_texts() == ["https://www.acme.test"]
