@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from smarter.apps.chat.models import Feedback
 from smarter.apps.chat.pipeline import run_turn_events
 from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, TurnDone, TurnEvent, TurnInput
-from smarter.lib.errors import SmarterError
+from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
 from smarter.lib.http.errors import internal_error
 from smarter.lib.http.sse import sse, sse_error
 
@@ -67,12 +67,31 @@ def sse_frame(event: TurnEvent) -> bytes:
     return sse("done", event.result.as_body())
 
 
+def for_visitors(error: SmarterError) -> SmarterError:
+    """An upstream failure as a public visitor reads it: the same status, none of the platform's
+    provider names, models or timeouts (those stay in the log line written here)."""
+    if isinstance(error, UpstreamTimeout):
+        shown: SmarterError = UpstreamTimeout("The assistant took too long to answer; please try again.")
+    elif isinstance(error, UpstreamError):
+        shown = UpstreamError("The assistant is not available right now; please try again in a moment.")
+    else:
+        return error
+    logger.warning("upstream failure shown to a visitor as %s: %s", shown.error_class, error.description)
+    return shown
+
+
 async def turn_frames(turn: TurnInput) -> AsyncIterator[bytes]:
     """The turn's events as frames. Awaiting this starts the turn: an error before its first
     event is raised here (the door answers it with its real status); later ones arrive as an
     `event: error` frame, since the status line is sent by then."""
     events = run_turn_events(turn)
-    first = await anext(events)
+    try:
+        first = await anext(events)
+    except SmarterError as error:
+        shown = for_visitors(error) if turn.for_public else error
+        if shown is error:
+            raise
+        raise shown from error
 
     async def frames() -> AsyncIterator[bytes]:
         try:
@@ -80,7 +99,7 @@ async def turn_frames(turn: TurnInput) -> AsyncIterator[bytes]:
             async for event in events:
                 yield sse_frame(event)
         except SmarterError as error:
-            yield sse_error(error)
+            yield sse_error(for_visitors(error) if turn.for_public else error)
         except Exception:
             # The status line is sent: a bug becomes an error event, never a cut connection.
             logger.exception("unhandled error in a chat stream")

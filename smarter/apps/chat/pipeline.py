@@ -511,6 +511,7 @@ async def run_turn_events(source: TurnSource) -> AsyncGenerator[TurnEvent, None]
                 timeout=plan.timeout,
                 tool_choice=None if last_round else turn.tool_choice,
                 parameters=turn.parameters,
+                for_public=turn.for_public,
             )
             call = _Call(request)
             reply: ProviderReply | None = None

@@ -29,6 +29,11 @@ class TurnOverrides:
     plugins: tuple[str, ...] | None = None
 
 
+# Channels whose answers go to the public (a deployed chatbot's visitors, a messaging channel's
+# contacts): what the platform's operator configured stays out of what they read.
+PUBLIC_CHANNELS = frozenset({"public", "whatsapp", "twilio"})
+
+
 @dataclass(frozen=True)
 class TurnInput:
     account: Account
@@ -53,6 +58,10 @@ class TurnInput:
     client_tools: tuple[dict[str, Any], ...] = ()
     tool_choice: str | dict[str, Any] | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def for_public(self) -> bool:
+        return self.channel in PUBLIC_CHANNELS
 
 
 @dataclass(frozen=True)

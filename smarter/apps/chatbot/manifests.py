@@ -26,7 +26,7 @@ from smarter.lib.outbound import browser_url, server_host, server_url
 
 PLATFORM_PROVIDERS = ("openai", "offline")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:(?P<port>\d{1,5}))?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
@@ -68,7 +68,8 @@ class ChatbotConfig(CamelModel):
         cleaned = []
         for origin in value:
             origin = origin.strip().rstrip("/").lower()
-            if not _ORIGIN.match(origin):
+            match = _ORIGIN.match(origin)
+            if not match or (match["port"] and not 0 < int(match["port"]) <= 65535):
                 raise ValueError(f"{origin!r} must be an origin: http(s)://host[:port], without a path")
             cleaned.append(origin)
         return list(dict.fromkeys(cleaned))

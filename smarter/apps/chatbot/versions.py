@@ -52,6 +52,26 @@ def version_diff(before: dict[str, Any], after: dict[str, Any], path: str = "spe
     return [] if before == after else [{"path": path, "before": before, "after": after}]
 
 
+def is_deployment_path(path: str) -> bool:
+    """Whether a `version_diff` path is a deployment field (rolling back never changes those)."""
+    return path == "spec.apiKey" or path.removeprefix("spec.config.") in DEPLOYMENT_FIELDS
+
+
+def deployment_rows(before: dict[str, Any], after: dict[str, Any], current: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deployment fields of two versions' specs and of the chatbot now, one row per field:
+    `{field, before, after, current, changed}`. Deploy and undeploy are not versions, so the
+    current state may differ from both."""
+
+    def value(spec: dict[str, Any], field: str) -> Any:
+        return spec.get("apiKey") if field == "apiKey" else spec.get("config", {}).get(field)
+
+    rows = []
+    for field in (*DEPLOYMENT_FIELDS, "apiKey"):
+        row = {"field": field, "before": value(before, field), "after": value(after, field)}
+        rows.append({**row, "current": value(current, field), "changed": row["before"] != row["after"]})
+    return rows
+
+
 def _apply_spec(*, caller: Caller, chatbot: Chatbot, spec: dict[str, Any], note: str) -> ChatbotVersion | None:
     from smarter.apps.chatbot.manifests import ChatbotBroker  # the broker imports this module
 

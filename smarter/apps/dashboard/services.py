@@ -31,6 +31,21 @@ def chatbot_configure(*, caller: Caller, name: str, config: dict[str, Any]) -> A
     return broker.apply(caller, broker.validate(document))
 
 
+def chatbot_origin_allow(*, caller: Caller, name: str, origin: str, dry_run: bool = False) -> ApplyOutcome | Preview:
+    """Add `origin` to a chatbot's `spec.config.allowedOrigins`, as applying its manifest with the
+    origin added would (same validation, field paths and roles: only an admin changes origins).
+    With `dry_run`, what the change would be; nothing is written."""
+    broker = broker_for("Chatbot")
+    document = broker.describe(caller, name)
+    document.pop("status", None)
+    config = document["spec"]["config"]
+    config["allowedOrigins"] = [*config.get("allowedOrigins", []), origin.strip()]
+    manifest = broker.validate(document)
+    if dry_run:
+        return apply_preview(broker, caller, manifest)
+    return broker.apply(caller, manifest)
+
+
 def manifest_apply(*, caller: Caller, text: str, kind: str | None = None, name: str | None = None) -> ApplyOutcome:
     """Apply one manifest typed in the console's editor. With `kind` and `name` (the resource
     being edited), the manifest must still name that resource."""

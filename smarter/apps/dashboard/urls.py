@@ -10,6 +10,7 @@ from smarter.apps.dashboard.views import (
     channels,
     chatbots,
     conversations,
+    embed,
     evals,
     knowledge,
     plugins,
@@ -36,6 +37,13 @@ urlpatterns = [
     path("dashboard/chatbots/<slug:name>/deploy/", chatbots.chatbot_deployment, {"action": "deploy"}, name="deploy"),
     path(
         "dashboard/chatbots/<slug:name>/undeploy/", chatbots.chatbot_deployment, {"action": "undeploy"}, name="undeploy"
+    ),
+    path("dashboard/chatbots/<slug:name>/embed/", embed.chatbot_embed, {"command": "apply"}, name="embed"),
+    path(
+        "dashboard/chatbots/<slug:name>/embed/preview/",
+        embed.chatbot_embed,
+        {"command": "diff"},
+        name="embed_preview",
     ),
     path("dashboard/chatbots/<slug:name>/sandbox/", sandbox.sandbox, name="sandbox"),
     path("dashboard/chatbots/<slug:name>/sandbox/turn/", sandbox.sandbox_turn, name="sandbox_turn"),

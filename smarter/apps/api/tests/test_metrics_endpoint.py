@@ -213,5 +213,5 @@ def test_prometheus_scrapes_a_pod_by_its_address(asgi_server: Any, token: str) -
         assert scraped.status_code == 200 and "smarter_build_info{" in scraped.text
         # Only /metrics: any other path on that host is still refused, as any host not served here.
         refused = client.get("/healthz/", headers=pod)
-        assert (refused.status_code, refused.text) == (400, "This host is not served here.\n")
+        assert (refused.status_code, refused.json()["description"]) == (400, "This host is not served here.")
         assert client.get("/metrics", headers={"Host": "10.1.2.3:8000"}).status_code == 401

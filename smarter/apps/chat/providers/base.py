@@ -118,6 +118,9 @@ class ProviderRequest:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     tool_choice: str | dict[str, Any] | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # The answer goes to the public (a deployed chatbot's visitor): a provider says nothing
+    # there about how the platform is configured.
+    for_public: bool = False
 
 
 @dataclass(frozen=True)

@@ -151,16 +151,18 @@ class OfflineProvider:
         messages = list(request.messages)
         last = messages[-1] if messages else None
         calls: tuple[ToolCall, ...] = ()
+        public = request.for_public
         if last is not None and last.role == "tool":
-            content = summarise_tool_results(messages)
+            content = summarise_tool_results(messages, public=public)
         elif last is not None and last.role == "user" and request.tools:
             call = choose_tool_call(last.content, request.tools, turn=_count_user_messages(messages))
             if call is None:
-                content = _explain(last.content, tools_offered=True)
+                content = _explain(last.content, tools_offered=True, public=public)
             else:
                 content, calls = "", (call,)
         else:
-            content = _explain(last.content if last is not None and last.role == "user" else "", tools_offered=False)
+            asked = last.content if last is not None and last.role == "user" else ""
+            content = _explain(asked, tools_offered=False, public=public)
         finish_reason = "tool_calls" if calls else "stop"
         if not calls:
             content, finish_reason = bounded(
@@ -368,8 +370,9 @@ def _count_user_messages(messages: Sequence[Message]) -> int:
 # --- answering ----------------------------------------------------------------------------------
 
 
-def summarise_tool_results(messages: Sequence[Message]) -> str:
-    """A short readable answer quoting the results of the last round of tool calls."""
+def summarise_tool_results(messages: Sequence[Message], *, public: bool = False) -> str:
+    """A short readable answer quoting the results of the last round of tool calls (with, except
+    for the public, a footnote telling the operator how to use a real model)."""
     trailing: list[Message] = []
     for message in reversed(messages):
         if message.role != "tool":
@@ -381,7 +384,7 @@ def summarise_tool_results(messages: Sequence[Message]) -> str:
     for message in trailing:
         tool = message.name or names.get(message.tool_call_id or "", "the tool")
         sections.append(_describe_result(tool, message.content))
-    return "\n\n".join([*sections, FOOTNOTE])
+    return "\n\n".join(sections if public else [*sections, FOOTNOTE])
 
 
 def _describe_result(tool: str, content: str) -> str:
@@ -454,7 +457,11 @@ def _quote(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _explain(prompt: str, *, tools_offered: bool) -> str:
+def _explain(prompt: str, *, tools_offered: bool, public: bool = False) -> str:
+    if public:
+        # A visitor can do nothing about the platform's configuration: no model or variable names.
+        asked = f" about \u201c{_quote(prompt, 120)}\u201d" if prompt.strip() else ""
+        return f"Sorry, I have no answer{asked}. Try asking another way, or one of the example questions."
     opening = f"I am {OFFLINE_MODEL}, Smarter's built-in offline model: no LLM provider is configured"
     if prompt.strip():
         asked = _quote(prompt, 120)

@@ -15,16 +15,13 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
-from smarter.apps.chatbot.routing import PLATFORM, UNKNOWN, Route, cached_route, normalize_host, route_from_database
+from smarter.apps.chatbot.public import refusals
+from smarter.apps.chatbot.routing import PLATFORM, Route, cached_route, normalize_host, route_from_database
 from smarter.lib.db_threads import in_db_thread
 
 PUBLIC_URLCONF = "smarter.apps.chatbot.public.urls"
 
-_REFUSALS = {
-    "unknown": (400, "This host is not served here.\n"),
-    "undeployed": (404, "This chatbot is not deployed.\n"),
-    "unverified": (404, "This domain is not verified yet: add its DNS TXT record, then describe the chatbot.\n"),
-}
+_UNVERIFIED = "This domain is not verified yet: add its DNS TXT record, then describe the chatbot."
 
 
 def _host_of(request: HttpRequest) -> str:
@@ -58,7 +55,7 @@ class HostRoutingMiddleware:
             return self.__acall__(request)
         domain = _host_of(request)
         route = _scraped(request) or cached_route(domain) or route_from_database(domain)
-        return self._refusal(route) or self.get_response(self._routed(request, route, domain))
+        return self._refusal(request, route) or self.get_response(self._routed(request, route, domain))
 
     async def __acall__(self, request: HttpRequest) -> Any:
         domain = _host_of(request)
@@ -66,17 +63,21 @@ class HostRoutingMiddleware:
         route = _scraped(request) or cached_route(domain)
         if route is None:
             route = await in_db_thread(route_from_database, domain)
-        refusal = self._refusal(route)
+        refusal = self._refusal(request, route)
         if refusal is not None:
             return refusal
         return await self.get_response(self._routed(request, route, domain))
 
     @staticmethod
-    def _refusal(route: Route) -> HttpResponse | None:
+    def _refusal(request: HttpRequest, route: Route) -> HttpResponse | None:
+        """A branded page for a browser, the error envelope for other clients."""
         if route.kind in ("platform", "chatbot"):
             return None
-        status, text = _REFUSALS.get(route.kind, _REFUSALS[UNKNOWN.kind])
-        return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+        if route.kind == "undeployed":
+            return refusals.not_found(request, "This chatbot is not deployed.")
+        if route.kind == "unverified":
+            return refusals.not_found(request, _UNVERIFIED)
+        return refusals.unknown_host(request)
 
     @staticmethod
     def _routed(request: HttpRequest, route: Route, domain: str) -> HttpRequest:

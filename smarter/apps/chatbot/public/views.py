@@ -36,16 +36,17 @@ from smarter.apps.account.credentials import caller_from_authorization
 from smarter.apps.account.models import ApiKey
 from smarter.apps.chat import selectors as chat_selectors
 from smarter.apps.chat.config import chat_config
-from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_body, turn_frames
+from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_body, for_visitors, turn_frames
 from smarter.apps.chat.pipeline import run_turn
 from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnInput
 from smarter.apps.chatbot import hosts
 from smarter.apps.chatbot.models import Chatbot
+from smarter.apps.chatbot.public import refusals
 from smarter.apps.chatbot.routing import routed_chatbot
 from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
-from smarter.lib.errors import NotAuthenticated, NotFound
+from smarter.lib.errors import NotAuthenticated, NotFound, SmarterError, ValidationFailed
 from smarter.lib.http.body import json_body, parse, require_json
 from smarter.lib.http.doors import api_door
 from smarter.lib.http.errors import error_response
@@ -55,6 +56,8 @@ SESSION_COOKIE = "smarter_chat"
 SESSION_COOKIE_SECONDS = 30 * 24 * 3600
 SESSION_KEY_MAX = 64
 VISITOR_COOKIE = "smarter_visitor"
+NOT_DEPLOYED = "This chatbot is not deployed."
+WIDGET_COLOR = "#4f46e5"  # the launcher's colour unless the script tag's data-color says otherwise
 _VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 PublicView = Callable[[HttpRequest, Chatbot], Awaitable[HttpResponseBase]]
 
@@ -111,7 +114,7 @@ def public_endpoint(methods: tuple[str, ...]) -> Callable[[PublicView], Any]:
         async def wrapper(request: HttpRequest) -> HttpResponseBase:
             chatbot = await _current_chatbot(request)
             if chatbot is None:
-                return error_response(NotFound("This chatbot is not deployed."))
+                return error_response(NotFound(NOT_DEPLOYED))
             if request.method == "OPTIONS":
                 response: HttpResponseBase = HttpResponse(status=204)
             else:
@@ -249,7 +252,13 @@ async def chat(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
         if session_key and ours:
             _remember_session(stream, session_key)
         return stream
-    result = await run_turn(turn)
+    try:
+        result = await run_turn(turn)
+    except SmarterError as error:
+        shown = for_visitors(error)
+        if shown is error:
+            raise
+        raise shown from error
     response = JsonResponse(result.as_body())
     _set_cookie(response, VISITOR_COOKIE, visitor)
     if ours:
@@ -305,7 +314,7 @@ def _branding(chatbot: Chatbot) -> dict[str, Any]:
 async def page(request: HttpRequest) -> HttpResponseBase:
     chatbot = await _current_chatbot(request)
     if chatbot is None:
-        return not_found(request)
+        return refusals.not_found(request, NOT_DEPLOYED)
     if request.method not in ("GET", "HEAD"):
         return HttpResponse("Use GET.\n", status=405, content_type="text/plain; charset=utf-8")
     branding = _branding(chatbot)
@@ -324,10 +333,13 @@ async def widget(request: HttpRequest) -> HttpResponseBase:
     """The embeddable widget: a launcher button and a panel framing this chatbot's page."""
     chatbot = await _current_chatbot(request)
     if chatbot is None:
-        return not_found(request)
+        return refusals.not_found(request, NOT_DEPLOYED)
     branding = _branding(chatbot)
     options = {
+        "name": chatbot.name,
         "pageUrl": request.build_absolute_uri("/?embedded=1"),
+        "configUrl": request.build_absolute_uri("/config/"),
+        "color": WIDGET_COLOR,
         "appName": branding["appName"],
         "appAssistant": branding["appAssistant"],
         "appLogoUrl": branding["appLogoUrl"],
@@ -341,4 +353,8 @@ async def widget(request: HttpRequest) -> HttpResponseBase:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return HttpResponse("Not found.\n", status=404, content_type="text/plain; charset=utf-8")
+    return refusals.not_found(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return refusals.refusal(request, ValidationFailed("The request is malformed."))

@@ -99,7 +99,8 @@ def test_a_visitor_clicks_an_example_sees_the_answer_stream_in_and_finds_it_afte
     assert page.locator(".message.user .bubble").all_inner_texts() == ["What does the Gizmo cost?"]
     # The answer came as a stream of token events, which the page rendered as they came.
     stream = chat.value.text()
-    assert stream.count("event: token") > 5 and stream.rstrip().split("\n\n")[-1].startswith("event: done")
+    # (A visitor's answer is the plugin's data alone, with no note for the operator: a few words.)
+    assert stream.count("event: token") > 2 and stream.rstrip().split("\n\n")[-1].startswith("event: done")
     page.wait_for_load_state("networkidle")
     final = answer.inner_text()
     shot(page, "chatbot-answer.png")

@@ -16,6 +16,7 @@ from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.editor import field_of
 from smarter.apps.dashboard.journal import Journaled
 from smarter.apps.dashboard.selectors import chatbot_versions
+from smarter.apps.dashboard.views.embed import embed_context
 from smarter.lib.console_panels import panels_for
 from smarter.lib.errors import NotFound, SmarterError
 from smarter.lib.manifests import broker_for
@@ -125,6 +126,7 @@ def chatbot_detail(request: HttpRequest, name: str) -> HttpResponse:
         "panels": panels_for("chatbot", caller, name),
         "other_errors": other_errors,
         "message": message,
+        **embed_context(manifest),
     }
     return page(request, "dashboard/chatbot_detail.html", context, status=status)
 

@@ -48,6 +48,8 @@ def usage(request: HttpRequest) -> HttpResponse:
     points = _by_day(by_day, start, days)
     context = {
         "days": days,
+        "first_day": start.date(),
+        "last_day": (end - timedelta(days=1)).date(),
         "periods": PERIODS,
         "totals": by_day.totals,
         "tokens_chart": bar_chart([(day, tokens) for day, tokens, _ in points], unit="tokens"),

@@ -14,7 +14,7 @@ from smarter.apps.dashboard.access import caller_of, console_page, page
 from smarter.apps.dashboard.views.sandbox import Overrides
 from smarter.lib.errors import NotFound, SmarterError, ValidationFailed
 from smarter.lib.json_input import MAX_JSON_BYTES, parse_json_object, request_body
-from smarter.lib.manifests import field_errors
+from smarter.lib.manifests import broker_for, field_errors
 
 
 def _chatbot(request: HttpRequest, name: str) -> Chatbot:
@@ -56,11 +56,14 @@ def version_diff(request: HttpRequest, name: str, number: int, other: int) -> Ht
     chatbot = _chatbot(request, name)
     before = versions.version_get(chatbot=chatbot, number=number)
     after = versions.version_get(chatbot=chatbot, number=other)
+    changes = versions.version_diff(before.spec, after.spec)
+    current = broker_for("Chatbot").describe(caller_of(request), name)["spec"]
     context = {
         "chatbot": chatbot,
         "before": before,
         "after": after,
-        "changes": versions.version_diff(before.spec, after.spec),
+        "changes": [change for change in changes if not versions.is_deployment_path(change["path"])],
+        "deployment": versions.deployment_rows(before.spec, after.spec, current),
     }
     return page(request, "dashboard/version_diff.html", context)
 

@@ -24,8 +24,33 @@
       area.focus();
       area.setSelectionRange(start, start + (lines[line] || "").length);
     }
+    // A link that opens a dialog when script runs (without it, the link's page has the same content).
+    const opener = event.target.closest("[data-dialog]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.dialog);
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.opener = opener;
+        dialog.showModal();  // modal: the page behind is inert, Tab stays inside, Escape closes
+      }
+    }
+    const closer = event.target.closest("[data-close-dialog]");
+    if (closer) closer.closest("dialog").close();
     const confirmButton = event.target.closest("[data-confirm]");
     if (confirmButton && !window.confirm(confirmButton.dataset.confirm)) event.preventDefault();
+  });
+  document.querySelectorAll("dialog").forEach(function (dialog) {
+    dialog.addEventListener("close", function () { if (dialog.opener) dialog.opener.focus(); });
+    // Tab from the last control goes round to the first (and Shift+Tab back), never out of the dialog.
+    dialog.addEventListener("keydown", function (event) {
+      if (event.key !== "Tab") return;
+      const stops = Array.from(dialog.querySelectorAll("a[href], button, input, textarea, select, [tabindex]"))
+        .filter(function (element) { return !element.disabled && element.tabIndex >= 0 && element.offsetParent !== null; });
+      if (!stops.length) return;
+      const first = stops[0], last = stops[stops.length - 1];
+      if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+      else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
+    });
   });
   // The chatbot form's preview follows the branding fields as they are typed.
   const form = document.getElementById("chatbot-form");
