@@ -77,6 +77,7 @@ def account_in_use(site: Any, evaluated: Any, owner: Persona, smarter_settings: 
     apply(owner, CATALOGUE)
     apply(owner, chatbot("shop", plugins=["catalogue"], appName="Gizmo Shop", deployed=True))
     apply(owner, chatbot("shop", plugins=["catalogue"], appName="Gizmo Shop", deployed=True, appAssistant="Sam"))
+    apply(owner, broker_for("KnowledgeBase").example())
     account_services.secret_create(account=owner.account, name="warehouse_password", value="s3cret", description="BI")
     for turn, (name, model) in enumerate([("shop", "gpt-4o-mini"), ("support", "gpt-4o")], start=1):
         event_id = billing_services.usage_event_record(
@@ -121,6 +122,7 @@ def test_every_console_page_has_no_serious_or_critical_violation(
         page.wait_for_url(re.compile(r".*/dashboard/evals/support_golden/runs/\d+/$"))
     first, second = EvalRun.objects.order_by("pk")
     versions = list(ChatbotVersion.objects.filter(chatbot__name="shop").order_by("number"))
+    knowledge_base = broker_for("KnowledgeBase").example()["metadata"]["name"]
     pages = {
         "chatbots": "/dashboard/",
         "chatbot detail": "/dashboard/chatbots/shop/",
@@ -140,6 +142,17 @@ def test_every_console_page_has_no_serious_or_critical_violation(
         "eval run": f"/dashboard/evals/support_golden/runs/{first.pk}/",
         "eval compare": f"/dashboard/evals/support_golden/compare/?base={first.pk}&head={second.pk}",
         "version diff": f"/dashboard/chatbots/shop/versions/{versions[0].number}/diff/{versions[-1].number}/",
+        "providers": "/dashboard/providers/",
+        "channels": "/dashboard/channels/",
+        "knowledge": "/dashboard/knowledge/",
+        "knowledge base": f"/dashboard/knowledge/{knowledge_base}/",
+        "new chatbot form": "/dashboard/manifests/Chatbot/new/",
+        "new SQL plugin form": "/dashboard/manifests/SqlPlugin/new/",
+        "new channel form": "/dashboard/manifests/Channel/new/",
+        "chatbot edit form": "/dashboard/manifests/Chatbot/shop/edit/",
+        "chatbot manifest": "/dashboard/manifests/Chatbot/shop/manifest/",
+        "chatbot delete": "/dashboard/manifests/Chatbot/shop/delete/",
+        "conversations": "/dashboard/chatbots/shop/conversations/",
     }
     for name, path in pages.items():
         response = page.goto(site.url + path)
@@ -151,6 +164,14 @@ def test_every_console_page_has_no_serious_or_critical_violation(
     page.click("#send")
     page.wait_for_selector(".turn .stat-tokens")
     found["sandbox after a turn"] = violations(page)
+    page.goto(site.url + "/dashboard/chatbots/shop/conversations/")
+    page.click("table a[href*='/conversations/']")
+    found["conversation transcript"] = violations(page)
+    # A form refused at its fields: the error summary and the field errors.
+    page.goto(site.url + "/dashboard/manifests/Chatbot/new/")
+    page.click("form.resource-form button[type=submit]")
+    page.wait_for_selector(".error-summary")
+    found["chatbot form with errors"] = violations(page)
     page.goto(site.url + "/dashboard/chatbots/shop/")
     page.click("#embed-open")
     found["publish / embed dialog"] = violations(page)
