@@ -1,5 +1,5 @@
-"""In Chromium: a visitor of the deployed page rates an answer through `/feedback/` (the page's own
-fetch, same origin), and the owner finds the rating and comment on the conversations page.
+"""In Chromium: a visitor of the deployed page rates an answer with the thumbs under it and leaves a
+comment, and the owner finds the rating and comment on the conversations page.
 
 Screenshots go to `test-artifacts/` (ignored by git) for a look at the design.
 """
@@ -17,16 +17,6 @@ from smarter.apps.dashboard.tests.test_browser import CHROMIUM, chromium, shot, 
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium")
 
-RATE = """async () => {
-    const config = await (await fetch('/config/')).json();
-    const response = await fetch('/feedback/', {
-        method: 'POST',
-        headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({session_key: config.session_key, turn: 1, rating: 'down', comment: 'Too vague'}),
-    });
-    return {status: response.status, body: await response.json(), session_key: config.session_key};
-}"""
-
 
 def test_a_visitors_thumbs_down_from_the_page_shows_on_the_conversations_page(
     site: Any,  # noqa: F811
@@ -42,10 +32,18 @@ def test_a_visitors_thumbs_down_from_the_page_shows_on_the_conversations_page(
     visitor.wait_for_function("() => !document.querySelector('[aria-busy]')")
     visitor.wait_for_load_state("networkidle")
 
-    rated = visitor.evaluate(RATE)
+    # The buttons under the (only) answer.
+    visitor.locator(".feedback-down").click()
+    visitor.locator(".feedback-note", has_text="Thanks for your feedback.").wait_for()
+    assert visitor.locator(".feedback-down").get_attribute("aria-pressed") == "true"
+    visitor.locator(".feedback-comment-toggle").click()
+    visitor.locator(".feedback-text").fill("Too vague")
+    with visitor.expect_response("**/feedback/") as posted:
+        visitor.locator(".feedback-send").click()
+    assert posted.value.status == 200
+    rated = posted.value.json()["data"]
     session_key = rated["session_key"]
-    assert rated["status"] == 200
-    assert rated["body"] == {"data": {"session_key": session_key, "turn": 1, "rating": "down", "comment": "Too vague"}}
+    assert rated == {"session_key": session_key, "turn": 1, "rating": "down", "comment": "Too vague"}
     assert list(Feedback.objects.values_list("rating", "comment")) == [("down", "Too vague")]
 
     console = chromium.new_page(viewport={"width": 1360, "height": 900})
