@@ -94,8 +94,8 @@ def test_a_chatbot_with_a_sql_plugin_and_a_knowledge_base_is_built_from_forms_de
     page.get_by_label("Name", exact=True).fill("handbook")
     page.get_by_label("Chunking").select_option("markdown")
     page.click("#save")
-    page.wait_for_url(site.url + "/dashboard/manifests/KnowledgeBase/handbook/manifest/")
-    assert "strategy: markdown" in page.locator("#manifest-yaml").inner_text()
+    page.wait_for_url(site.url + "/dashboard/knowledge/handbook/")
+    assert page.locator("#setting-chunking").inner_text().startswith("markdown ·")
     page.goto(site.url + "/dashboard/plugins/")
     page.click("#new-knowledge-plugin")
     page.get_by_label("Name", exact=True).fill("handbook_search")
@@ -128,7 +128,7 @@ def test_a_chatbot_with_a_sql_plugin_and_a_knowledge_base_is_built_from_forms_de
     )
     assert violations == []
 
-    # A visitor chats on the branded page; the stub's markdown table arrives.
+    # A visitor chats on the branded page; the stub's markdown table arrives as a table.
     branded = chromium.new_page(viewport={"width": 1100, "height": 800})
     branded.goto(f"http://courses.{owner.account.account_number}.api.localhost:{site.port}/")
     assert branded.title() == "Course Desk"
@@ -137,8 +137,11 @@ def test_a_chatbot_with_a_sql_plugin_and_a_knowledge_base_is_built_from_forms_de
     branded.wait_for_function(
         "() => document.body.innerText.includes('Python') && !document.querySelector('[aria-busy]')"
     )
-    text = branded.locator("body").inner_text()
-    assert "Python" in text and "300" in text and "SQL" in text and "200" in text
+    # The answer's markdown table is drawn as a table, not as pipes.
+    table = branded.locator(".message.assistant table").last
+    assert table.locator("th").all_inner_texts() == ["Course", "Cost"]
+    assert table.locator("tbody td").all_inner_texts() == ["Python", "300", "SQL", "200"]
+    assert "|" not in branded.locator(".message.assistant").last.inner_text()
     shot(branded, "console-form-chatbot-answer.png")
     tools = [tool["function"]["name"] for tool in upstream.chat_requests[-1].tools]
     assert sorted(tools) == ["course_prices", "handbook_search"]
