@@ -67,16 +67,7 @@ def acme(asgi_server: Any) -> Any:
     return make_account("Acme")
 
 
-@pytest.fixture
-def owner(acme: Any) -> Persona:
-    return make_persona(acme, "owner", Role.ADMIN)
-
-
-@pytest.fixture
-def teammate(acme: Any) -> Persona:
-    return make_persona(acme, "teammate", Role.MEMBER)
-
-
+# `owner` and `teammate` are the shared fixtures' (conftest.py), of this served `acme`.
 @pytest.fixture
 def outsider(asgi_server: Any) -> Persona:
     return make_persona(make_account("Globex"), "outsider", Role.ADMIN)
@@ -481,9 +472,9 @@ def test_models_list_and_retrieve_for_owner_and_teammate_and_not_for_an_outsider
 
 def test_an_unknown_openai_path_or_method_answers_openai_json(owner: Persona, asgi_server: Any) -> None:
     with pytest.raises(NotFoundError) as raised:
-        sdk(owner, asgi_server).embeddings.create(model="support", input="hello")
+        sdk(owner, asgi_server).completions.create(model="support", prompt="hello")
     assert raised.value.code == "NotFound" and raised.value.type == "invalid_request_error"
-    assert message_of(raised.value).startswith("Unknown request URL: POST /api/v1/openai/embeddings.")
+    assert message_of(raised.value).startswith("Unknown request URL: POST /api/v1/openai/completions.")
     with httpx.Client(base_url=asgi_server.url, headers={"Authorization": f"Bearer {owner.key}"}) as client:
         unknown = client.get("/api/v1/openai/v2/anything")
         bare = client.get("/api/v1/openai")
