@@ -253,6 +253,8 @@ def test_usage_is_grouped_by_day_chatbot_model_and_api_key(owner: Persona, teamm
             "completion_tokens": 300,
             "total_tokens": 3300,
             "cost": pytest.approx(float(by["day"]["totals"]["cost"])),
+            "thumbs_up": 0,
+            "thumbs_down": 0,
         }
     gpt4o = next(row for row in by["model"]["rows"] if row["key"] == "gpt-4o")
     assert gpt4o["cost"] == pytest.approx((2.5 * 1000 + 10 * 100) / 1_000_000)

@@ -165,9 +165,45 @@ class ModelsDescribed(_Described):
         _documentation_only()
 
 
+class ModelDescribed(_Described):
+    @extend_schema(
+        summary="One of the account's chatbots as an OpenAI model",
+        operation_id="openai_model",
+        tags=["openai"],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def get(self, request: Request, name: str) -> Any:
+        _documentation_only()
+
+
+FeedbackBody = inline_serializer(
+    "FeedbackBody",
+    {
+        "session_key": serializers.CharField(max_length=64),
+        "turn": serializers.IntegerField(min_value=1, help_text="the answer's `turn` in the chat body"),
+        "rating": serializers.ChoiceField(["up", "down"], allow_null=True, help_text="null clears the rating"),
+        "comment": serializers.CharField(required=False, allow_blank=True, max_length=2000),
+    },
+)
+
+
+class FeedbackDescribed(_Described):
+    @extend_schema(
+        summary="Rate one answer of a session (thumbs up or down) and comment on it",
+        operation_id="chatbot_feedback",
+        tags=["chat"],
+        request=FeedbackBody,
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+    )
+    def post(self, request: Request, name: str) -> Any:
+        _documentation_only()
+
+
 DOCUMENTED_BY: dict[Callable[..., Any], type[APIView]] = {
     views.chat: ChatDescribed,
     views.config: ChatConfigDescribed,
+    views.feedback: FeedbackDescribed,
     openai.chat_completions: ChatCompletionsDescribed,
     openai.models: ModelsDescribed,
+    openai.model: ModelDescribed,
 }

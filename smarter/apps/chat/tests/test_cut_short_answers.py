@@ -177,6 +177,9 @@ def test_the_openai_stream_ends_with_an_openai_error_and_never_a_finish(
     assert list(ChatMessage.objects.values_list("role", flat=True)) == ["user"]
 
 
+VISITOR_MESSAGE = "The assistant is not available right now; please try again in a moment."
+
+
 @pytest.mark.parametrize(("reply", "seen"), list(CUTS.values())[1:4], ids=list(CUTS)[1:4])
 def test_a_deployed_chatbots_stream_ends_with_an_error_event(
     upstream: OpenAIStub, owner: Persona, asgi_server: Any, reply: ScriptedReply, seen: str
@@ -192,7 +195,8 @@ def test_a_deployed_chatbots_stream_ends_with_an_error_event(
         events = list(sse_events(response))
 
     assert [kind for kind, _ in events][-1] == "error" and "done" not in [kind for kind, _ in events]
-    assert events[-1][1]["status"] == 502 and events[-1][1]["description"] in CUT_MESSAGES
+    # A visitor is told the assistant is unavailable; the provider's words stay in the turn's record.
+    assert events[-1][1]["status"] == 502 and events[-1][1]["description"] == VISITOR_MESSAGE
     assert "".join(data["text"] for kind, data in events if kind == "token") == seen
     assert_error_turn(upstream.chat_requests[0], seen)
 
@@ -219,13 +223,15 @@ def test_a_json_answer_cut_short_is_a_502_on_the_json_doors(
     assert response.status_code == 502, response.text
     body = response.json()
     assert (body["errorClass"], body["status"]) == ("UpstreamError", 502)
-    assert body["description"] == (
+    recorded = (
         "The LLM provider 'openai' sent an answer that could not be read."
         if cleanly
         else "The LLM provider 'openai' broke off its answer before it was complete."
     )
+    # A deployed chatbot's visitor is told the assistant is unavailable, without the provider.
+    assert body["description"] == (VISITOR_MESSAGE if door == "public" else recorded)
     turn = Turn.objects.get()
-    assert (turn.status, turn.error) == ("error", body["description"])
+    assert (turn.status, turn.error) == ("error", recorded)
     # Charged for the prompt the upstream read; the answer never arrived whole.
     assert (turn.prompt_tokens, turn.completion_tokens) == (prompt_estimate(upstream.chat_requests[0]), 0)
     assert Charge.objects.get(kind="completion").prompt_tokens == turn.prompt_tokens

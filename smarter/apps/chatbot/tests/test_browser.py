@@ -8,7 +8,6 @@ Screenshots go to `test-artifacts/` (ignored by git) for a look at the design.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -494,49 +493,28 @@ def test_the_keyboard_sends_with_enter_and_breaks_lines_with_shift_enter(
 def test_feedback_buttons_post_the_rating_and_comment_for_a_numbered_turn(
     owner: Persona, asgi_server: Any, browser: Any, upstream: OpenAIStub
 ) -> None:
+    from smarter.apps.chat.models import Feedback
+
     page = open_shop(browser, owner, asgi_server)
-    upstream.enqueue(text_reply("Without a turn number."), text_reply("With a turn number."))
+    upstream.enqueue(text_reply("The first answer."), text_reply("The second answer."))
     ask(page, "First")
-    # A chat body without `turn` has nothing to attach feedback to: no buttons.
-    assert page.locator(".feedback-up").count() == 0
-
-    keys: list[str] = []
-
-    def numbered(route: Any) -> None:
-        # The chat body with the `turn` its done event carries where the platform numbers turns.
-        # Playwright's own client does not resolve *.localhost as Chromium does: the same request
-        # to the same server by its address, with the chatbot's host name.
-        response = route.fetch(
-            url=f"{asgi_server.url}/chat/", headers={**route.request.headers, "host": route.request.url.split("/")[2]}
-        )
-        frames = response.text().split("\n\n")
-        for index, frame in enumerate(frames):
-            if frame.startswith("event: done\n"):
-                data = json.loads(frame.split("data: ", 1)[1])
-                keys.append(data["session_key"])
-                frames[index] = "event: done\ndata: " + json.dumps({**data, "turn": 2})
-        route.fulfill(response=response, body="\n\n".join(frames))
-
     posted: list[dict[str, Any]] = []
-
-    def feedback(route: Any) -> None:
-        posted.append(json.loads(route.request.post_data))
-        route.fulfill(status=204)
-
-    page.route("**/chat/", numbered)
-    page.route("**/feedback/", feedback)
+    page.on("request", lambda request: request.url.endswith("/feedback/") and posted.append(request.post_data_json))
     ask(page, "Second")
     answer = page.locator(".message.assistant:not(.welcome)").last
-    answer.locator(".feedback-up").click()
-    page.wait_for_function("() => document.querySelector('.feedback-note').textContent !== ''")
+    with page.expect_response("**/feedback/") as rated:
+        answer.locator(".feedback-up").click()
+    assert rated.value.status == 200
     assert answer.locator(".feedback-up").get_attribute("aria-pressed") == "true"
-    assert answer.locator(".feedback-note").inner_text() == "Thanks for your feedback."
+    answer.locator(".feedback-note", has_text="Thanks for your feedback.").wait_for()
     answer.locator(".feedback-comment-toggle").click()
     answer.locator(".feedback-text").fill("Short and right.")
-    answer.locator(".feedback-send").click()
-    answer.locator(".feedback-down").click()
-    page.wait_for_timeout(300)
-    session_key = keys[0]
+    with page.expect_response("**/feedback/"):
+        answer.locator(".feedback-send").click()
+    with page.expect_response("**/feedback/"):
+        answer.locator(".feedback-down").click()
+    session_key = posted[0]["session_key"]
+    # The second answer is turn 2 of the visitor's session, as the chat body numbered it.
     assert posted == [
         {"session_key": session_key, "turn": 2, "rating": "up", "comment": ""},
         {"session_key": session_key, "turn": 2, "rating": "up", "comment": "Short and right."},
@@ -544,6 +522,8 @@ def test_feedback_buttons_post_the_rating_and_comment_for_a_numbered_turn(
     ]
     assert answer.locator(".feedback-up").get_attribute("aria-pressed") == "false"
     assert answer.locator(".feedback-down").get_attribute("aria-pressed") == "true"
+    stored = Feedback.objects.values_list("turn__index", "rating", "comment")
+    assert list(stored) == [(2, "down", "Short and right.")]
     shot(page, "chatbot-feedback.png")
 
 

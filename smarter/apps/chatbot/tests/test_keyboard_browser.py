@@ -37,11 +37,12 @@ def test_a_visitor_chats_with_the_keyboard_alone(owner: Persona, asgi_server: An
     page.wait_for_load_state("networkidle")
 
     stops = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         stops.append(page.evaluate(FOCUSED))
     assert stops == [
         {"stop": "skip-link: Skip to the message box", "visible": True},
+        {"stop": "new-conversation", "visible": True},
         {"stop": "info-link", "visible": True},
         {"stop": "example: What does the Gizmo cost?", "visible": True},
         {"stop": "example: Which colours does the Gizmo come in?", "visible": True},
