@@ -159,6 +159,7 @@ DOCUMENTED = {
     "/api/v1/channels/{name}/messages/": ["get"],
     "/api/v1/chatbots/{name}/chat/": ["post"],
     "/api/v1/chatbots/{name}/config/": ["get", "post"],
+    "/api/v1/chatbots/{name}/feedback/": ["post"],
     "/api/v1/chatbots/{name}/versions/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/": ["get"],
     "/api/v1/chatbots/{name}/versions/{number}/diff/{other}/": ["get"],
@@ -190,6 +191,7 @@ DOCUMENTED = {
     "/api/v1/openai/chat/completions": ["post"],
     "/api/v1/openai/embeddings": ["post"],
     "/api/v1/openai/models": ["get"],
+    "/api/v1/openai/models/{name}": ["get"],
     "/api/v1/plugins/{name}/test/": ["post"],
     "/api/v1/usage/": ["get"],
 }
