@@ -27,16 +27,7 @@ def acme(asgi_server: Any) -> Any:
     return make_account("Acme")
 
 
-@pytest.fixture
-def owner(acme: Any) -> Persona:
-    return make_persona(acme, "owner", Role.ADMIN)
-
-
-@pytest.fixture
-def teammate(acme: Any) -> Persona:
-    return make_persona(acme, "teammate", Role.MEMBER)
-
-
+# `owner` and `teammate` are the shared fixtures' (conftest.py), of this served `acme`.
 @pytest.fixture
 def outsider(asgi_server: Any) -> Persona:
     return make_persona(make_account("Globex"), "outsider", Role.ADMIN)
