@@ -170,7 +170,7 @@ def test_a_delay_holds_the_answer_back(stub: OpenAIStub) -> None:
 
     httpx.post(f"{stub.url}/chat/completions", json={"model": "m", "messages": []})
 
-    assert 0.3 <= time.monotonic() - started < 1.5
+    assert 0.3 <= time.monotonic() - started < 5.0
 
 
 def test_a_client_giving_up_on_a_hang_is_recorded_as_a_disconnect(stub: OpenAIStub) -> None:

@@ -447,7 +447,7 @@ def test_an_upstream_that_hangs_is_an_upstream_timeout_within_the_timeout(stub: 
 
     elapsed = time.monotonic() - started
     # The margin covers starting an event loop and a client on a busy machine.
-    assert 0.5 <= elapsed < 2.0, elapsed
+    assert 0.5 <= elapsed < 5.0, elapsed
     assert raised.value.status == 504
     assert raised.value.description == "The LLM provider 'openai' did not answer within 0.5 seconds."
     assert stub.wait_for_disconnect(timeout=5) is not None
