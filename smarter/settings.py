@@ -249,7 +249,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "smarter.lib.observability.CurrentStderrHandler",
             "formatter": conf.log_format,
             "filters": ["request_context"],
         }

@@ -13,6 +13,7 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -106,6 +107,27 @@ def task_context_restore(request: Any) -> None:
         return
     for header, variable in _TASK_HEADERS.items():
         variable.set(str(getattr(request, header, None) or "-"))
+
+
+class CurrentStderrHandler(logging.StreamHandler):
+    """Writes each record to `sys.stderr` as it is when the record is emitted.
+
+    A plain StreamHandler keeps the stream it was made with. A process that swaps its standard
+    error for a while (a test runner capturing output, a daemon redirecting it) and closes the
+    swapped stream would then get a "Logging error" traceback, instead of the record, for every
+    line logged afterwards: an unclosed connection reported at exit, a worker shutting down.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _ignored: Any) -> None:
+        pass  # the stream is always the current sys.stderr
 
 
 class RequestContextFilter(logging.Filter):
