@@ -17,10 +17,12 @@ from smarter.lib.http.errors import error_response, internal_error
 logger = logging.getLogger(__name__)
 
 View = Callable[..., Awaitable[HttpResponseBase]]
+Render = Callable[[SmarterError], HttpResponseBase]
 
 
-def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
-    """Method check, and every SmarterError (or bug) rendered as the API's error envelope."""
+def api_door(methods: tuple[str, ...], *, render: Render = error_response) -> Callable[[View], Any]:
+    """Method check, and every SmarterError (or bug) rendered as the API's error envelope, or in
+    the shape `render` gives it (the OpenAI-compatible door answers errors as OpenAI does)."""
 
     def decorate(view: View) -> Any:
         @wraps(view)
@@ -30,10 +32,10 @@ def api_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
                     raise MethodNotAllowed(f"Use {' or '.join(methods)} here.")
                 return await view(request, *args, **kwargs)
             except SmarterError as error:
-                return error_response(error)
+                return render(error)
             except Exception:
-                logger.exception("unhandled error in chat door")
-                return error_response(internal_error())
+                logger.exception("unhandled error in %s", view.__qualname__)
+                return render(internal_error())
 
         wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # API keys, not cookies
         return wrapper

@@ -13,9 +13,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -30,8 +29,9 @@ from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import chatbot_get, chatbots_of
 from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
-from smarter.lib.errors import MethodNotAllowed, NotFound, PayloadTooLarge, SmarterError
+from smarter.lib.errors import NotFound, PayloadTooLarge, SmarterError
 from smarter.lib.http.body import MAX_CHAT_BODY_BYTES, json_object
+from smarter.lib.http.doors import View, api_door
 from smarter.lib.http.errors import error_body, internal_error
 from smarter.lib.json_input import request_body
 
@@ -224,32 +224,14 @@ async def chat_completions_answer(call: DoorCall) -> DoorAnswer:
     return DoorAnswer(200, headers=dict(STREAM_HEADERS), stream=chunks())
 
 
-View = Callable[..., Awaitable[HttpResponseBase]]
+def openai_error_response(error: SmarterError) -> HttpResponse:
+    answer = openai_error_answer(error)
+    return HttpResponse(answer.body, status=answer.status, headers=answer.headers, content_type="application/json")
 
 
 def openai_door(methods: tuple[str, ...]) -> Callable[[View], Any]:
-    """The method check, and every error answered in OpenAI's shape (with the API's envelope)."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            try:
-                if request.method not in methods:
-                    raise MethodNotAllowed(f"Use {' or '.join(methods)} here.")
-                return await view(request, *args, **kwargs)
-            except SmarterError as error:
-                answer = openai_error_answer(error)
-            except Exception:
-                logger.exception("unhandled error in the OpenAI door")
-                answer = openai_error_answer(internal_error())
-            return HttpResponse(
-                answer.body, status=answer.status, headers=answer.headers, content_type="application/json"
-            )
-
-        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # API keys, not cookies
-        return wrapper
-
-    return decorate
+    """The API's door, with every error answered in OpenAI's shape (with the API's envelope)."""
+    return api_door(methods, render=openai_error_response)
 
 
 @openai_door(("POST",))
