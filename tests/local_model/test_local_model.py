@@ -16,7 +16,6 @@ import pytest
 from openai import OpenAI
 
 from smarter.apps.account.billing.prices import price_set
-from smarter.apps.account.pricing import forget_prices
 from smarter.apps.account.tests.factories import Persona
 from smarter.apps.chat.tests.test_turn_pipeline import apply, chatbot, http, sse_events
 
@@ -93,7 +92,6 @@ def test_the_openai_sdk_gets_the_same_answer_whole_and_streamed_from_the_platfor
     smarter_settings.openai_api_key = "local"
     smarter_settings.default_model = "smollm2"
     price_set(model="smollm2", prompt_per_million="0", completion_per_million="0")
-    forget_prices()
     with http(owner, asgi_server) as client:
         chatbot(client, defaultModel="", defaultSystemRole=SYSTEM_ROLE)
     sdk = OpenAI(base_url=f"{asgi_server.url}/api/v1/openai", api_key=owner.key, max_retries=0, timeout=120)
