@@ -5,14 +5,20 @@ these to their own request and response; none of them imports another."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Literal
 
+from django.contrib.auth.models import User
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from smarter.apps.account.billing.limits import feedback_admit
+from smarter.apps.account.models import Account, ApiKey
 from smarter.apps.chat.models import Feedback
 from smarter.apps.chat.pipeline import run_turn_events
+from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TokenEvent, ToolCallEvent, ToolResultEvent, TurnDone, TurnEvent, TurnInput
+from smarter.apps.chatbot.models import Chatbot
+from smarter.lib.db_threads import in_db_thread
 from smarter.lib.errors import SmarterError, UpstreamError, UpstreamTimeout
 from smarter.lib.http.errors import internal_error
 from smarter.lib.http.sse import sse, sse_error
@@ -54,6 +60,42 @@ def feedback_body(feedback: Feedback, *, session_key: str, turn: int) -> dict[st
             "comment": feedback.comment or None,
         }
     }
+
+
+async def feedback_rate(
+    body: FeedbackRequest,
+    *,
+    account: Account,
+    chatbot: Chatbot,
+    client_ip: str | None,
+    api_key: ApiKey | None = None,
+    user_id: int | None = None,
+    channels: Collection[str] | None = None,
+    user: User | None = None,
+) -> dict[str, Any]:
+    """Every feedback door, once it knows who rates: admitted by the rate limit of that rater
+    (`api_key`, else the console user `user_id`, else the visitor's address), stored among the
+    sessions the door serves (`channels`, `user`: see `feedback_record`), answered as stored."""
+    await in_db_thread(
+        feedback_admit,
+        account=account,
+        chatbot_id=chatbot.pk,
+        api_key=api_key,
+        user_id=user_id,
+        client_ip=client_ip,
+    )
+    stored = await in_db_thread(
+        feedback_record,
+        account=account,
+        chatbot=chatbot,
+        session_key=body.session_key,
+        turn=body.turn,
+        rating=body.rating,
+        comment=body.comment or "",
+        channels=channels,
+        user=user,
+    )
+    return feedback_body(stored, session_key=body.session_key, turn=body.turn)
 
 
 def sse_frame(event: TurnEvent) -> bytes:

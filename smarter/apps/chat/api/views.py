@@ -6,12 +6,10 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 
-from smarter.apps.account.billing.limits import feedback_admit
 from smarter.apps.chat.api.callers import require_caller_and_chatbot
 from smarter.apps.chat.config import chat_config
-from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_body, turn_frames
+from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_rate, turn_frames
 from smarter.apps.chat.pipeline import run_turn
-from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnInput
 from smarter.lib.client_address import client_ip
 from smarter.lib.db_threads import in_db_thread
@@ -61,21 +59,13 @@ async def feedback(request: HttpRequest, name: str) -> HttpResponseBase:
     """A rating of one answer of a session of this chatbot, made through any channel."""
     caller, chatbot = await require_caller_and_chatbot(request, name)
     body = parse(FeedbackRequest, json_body(request))
-    await in_db_thread(
-        feedback_admit,
-        account=caller.account,
-        chatbot_id=chatbot.pk,
-        api_key=caller.api_key,
-        user_id=caller.user.pk if caller.api_key is None else None,
-        client_ip=client_ip(request),
+    return JsonResponse(
+        await feedback_rate(
+            body,
+            account=caller.account,
+            chatbot=chatbot,
+            client_ip=client_ip(request),
+            api_key=caller.api_key,
+            user_id=caller.user.pk if caller.api_key is None else None,
+        )
     )
-    stored = await in_db_thread(
-        feedback_record,
-        account=caller.account,
-        chatbot=chatbot,
-        session_key=body.session_key,
-        turn=body.turn,
-        rating=body.rating,
-        comment=body.comment or "",
-    )
-    return JsonResponse(feedback_body(stored, session_key=body.session_key, turn=body.turn))

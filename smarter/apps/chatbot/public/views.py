@@ -31,14 +31,12 @@ from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from smarter.apps.account.billing.limits import feedback_admit
 from smarter.apps.account.credentials import caller_from_authorization
 from smarter.apps.account.models import ApiKey
 from smarter.apps.chat import selectors as chat_selectors
 from smarter.apps.chat.config import chat_config
-from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_body, for_visitors, turn_frames
+from smarter.apps.chat.doors import ChatRequest, FeedbackRequest, feedback_rate, for_visitors, turn_frames
 from smarter.apps.chat.pipeline import run_turn
-from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnInput
 from smarter.apps.chatbot import hosts
 from smarter.apps.chatbot.models import Chatbot
@@ -274,25 +272,11 @@ async def feedback(request: HttpRequest, chatbot: Chatbot) -> HttpResponseBase:
     await in_db_thread(_required_key, chatbot, request.headers.get("Authorization", ""))
     require_json(request)
     body = parse(FeedbackRequest, json_body(request))
-    await in_db_thread(
-        feedback_admit,
-        account=chatbot.account,
-        chatbot_id=chatbot.pk,
-        api_key=None,
-        user_id=None,
-        client_ip=client_ip(request),
+    return JsonResponse(
+        await feedback_rate(
+            body, account=chatbot.account, chatbot=chatbot, client_ip=client_ip(request), channels=("public",)
+        )
     )
-    stored = await in_db_thread(
-        feedback_record,
-        account=chatbot.account,
-        chatbot=chatbot,
-        session_key=body.session_key,
-        turn=body.turn,
-        rating=body.rating,
-        comment=body.comment or "",
-        channels=("public",),
-    )
-    return JsonResponse(feedback_body(stored, session_key=body.session_key, turn=body.turn))
 
 
 def _branding(chatbot: Chatbot) -> dict[str, Any]:

@@ -16,13 +16,11 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 from pydantic import BaseModel, ConfigDict, Field
 
-from smarter.apps.account.billing.limits import feedback_admit
 from smarter.apps.account.caller import Caller
 from smarter.apps.account.credentials import SESSION_ACCOUNT_KEY
 from smarter.apps.account.selectors import caller_for_user
-from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS, FeedbackRequest, feedback_body, sse_frame
+from smarter.apps.chat.doors import MAX_PROMPT_CHARACTERS, FeedbackRequest, feedback_rate, sse_frame
 from smarter.apps.chat.pipeline import run_turn_events
-from smarter.apps.chat.services import feedback_record
 from smarter.apps.chat.turns import TurnDone, TurnInput, TurnOverrides
 from smarter.apps.chatbot.models import Chatbot
 from smarter.apps.chatbot.selectors import attached_plugins, chatbot_get
@@ -162,22 +160,12 @@ async def sandbox_feedback(request: HttpRequest, name: str) -> HttpResponseBase:
         require_json(request)
         body = parse(FeedbackRequest, json_body(request))
         chatbot = await _chatbot_of(caller, name)
-        await in_db_thread(
-            feedback_admit,
-            account=caller.account,
-            chatbot_id=chatbot.pk,
-            api_key=None,
-            user_id=caller.user.pk,
-            client_ip=client_ip(request),
-        )
-        stored = await in_db_thread(
-            feedback_record,
+        answer = await feedback_rate(
+            body,
             account=caller.account,
             chatbot=chatbot,
-            session_key=body.session_key,
-            turn=body.turn,
-            rating=body.rating,
-            comment=body.comment or "",
+            client_ip=client_ip(request),
+            user_id=caller.user.pk,
             channels=("sandbox",),
             user=caller.user,
         )
@@ -186,7 +174,7 @@ async def sandbox_feedback(request: HttpRequest, name: str) -> HttpResponseBase:
     except Exception:
         logger.exception("sandbox feedback failed")
         return error_response(internal_error())
-    return JsonResponse(feedback_body(stored, session_key=body.session_key, turn=body.turn))
+    return JsonResponse(answer)
 
 
 async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
