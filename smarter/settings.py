@@ -249,7 +249,7 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "smarter.lib.observability.CurrentStderrHandler",
+            "class": "smarter.lib.observability.StderrHandler",
             "formatter": conf.log_format,
             "filters": ["request_context"],
         }

@@ -9,6 +9,7 @@ id joins them. A Celery task carries the ids of whatever enqueued it (`task_head
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -109,25 +110,22 @@ def task_context_restore(request: Any) -> None:
         variable.set(str(getattr(request, header, None) or "-"))
 
 
-class CurrentStderrHandler(logging.StreamHandler):
-    """Writes each record to `sys.stderr` as it is when the record is emitted.
+class StderrHandler(logging.StreamHandler):
+    """Writes records to standard error, and to the current `sys.stderr` once the stream it was
+    given has been closed.
 
     A plain StreamHandler keeps the stream it was made with. A process that swaps its standard
-    error for a while (a test runner capturing output, a daemon redirecting it) and closes the
-    swapped stream would then get a "Logging error" traceback, instead of the record, for every
-    line logged afterwards: an unclosed connection reported at exit, a worker shutting down.
+    error for a while (a test runner capturing output) and closes the swapped stream would then
+    get a "Logging error" traceback, instead of the record, for every line logged afterwards: an
+    unclosed connection reported at exit, a worker shutting down. While the stream is open,
+    records go there, whatever else swaps `sys.stderr` for a moment.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _ignored: Any) -> None:
-        pass  # the stream is always the current sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.stream, "closed", False):
+            with self.lock or contextlib.nullcontext():
+                self.stream = sys.stderr  # not setStream(): it would flush the closed stream
+        super().emit(record)
 
 
 class RequestContextFilter(logging.Filter):

@@ -1,6 +1,7 @@
-"""Log records go to the standard error of the moment: a process that swapped its standard error
-for a while (a test runner capturing output) and closed the swapped stream still gets every
-record afterwards, never a "Logging error" traceback in its place."""
+"""Log records go to standard error: a process that swapped its standard error for a while (a test
+runner capturing output) and closed the swapped stream still gets every record afterwards, never
+a "Logging error" traceback in its place; and a brief swap of `sys.stderr` (a command's output
+captured by its caller) does not take the records with it."""
 
 from __future__ import annotations
 
@@ -25,7 +26,19 @@ logging.getLogger("late").warning("said after the capture ended")
 """
 
 
-def run_late_logger(tmp_path: Path, log_format: str) -> subprocess.CompletedProcess[str]:
+# Logging is configured on the real standard error; a caller captures `sys.stderr` for a moment.
+SWAPPED_FOR_A_MOMENT = """
+import contextlib, io, logging
+import django
+django.setup()
+swapped = io.StringIO()
+with contextlib.redirect_stderr(swapped):
+    logging.getLogger("busy").warning("said while a caller captured sys.stderr")
+print(repr(swapped.getvalue()))
+"""
+
+
+def run_late_logger(tmp_path: Path, log_format: str, script: str = LATE_LOGGER) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("SMARTER_")}
     env |= {
         "DJANGO_SETTINGS_MODULE": "smarter.settings",
@@ -34,7 +47,7 @@ def run_late_logger(tmp_path: Path, log_format: str) -> subprocess.CompletedProc
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.run(
-        [sys.executable, "-c", LATE_LOGGER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -45,3 +58,10 @@ def test_a_record_logged_after_a_closed_capture_is_written_not_a_logging_error(t
         assert "Logging error" not in result.stderr
         assert "said after the capture ended" in result.stderr
         assert result.stderr.count("\n") == 1, result.stderr  # the record's one line, nothing more
+
+
+def test_a_record_logged_while_a_caller_captures_stderr_still_goes_to_the_logs(tmp_path: Path) -> None:
+    result = run_late_logger(tmp_path, "text", SWAPPED_FOR_A_MOMENT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "''\n"  # nothing of the log in what the caller captured
+    assert "said while a caller captured sys.stderr" in result.stderr

@@ -1,5 +1,6 @@
-"""docs/knowledge.md runs as written: its KnowledgeBase manifest, then every curl command, in
-order, against the platform served on loopback, with ingestion as the embedded default runs it."""
+"""docs/knowledge.md runs as written: its manifests saved under the names their first lines give,
+then every curl command, in order, against the platform served on loopback, with ingestion as
+the embedded default runs it."""
 
 from __future__ import annotations
 
@@ -25,8 +26,13 @@ def blocks(language: str) -> list[str]:
 def test_every_documented_command_runs_as_written(asgi_server: Any, owner: Persona, tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         pytest.skip("needs curl on PATH")
-    manifest = blocks("yaml")[0]
-    (tmp_path / "product_manual.yaml").write_text(manifest, encoding="utf-8")
+    saved = []
+    for manifest in blocks("yaml"):
+        named = re.match(r"# ([\w.-]+\.yaml)\n", manifest)
+        if named:
+            (tmp_path / named.group(1)).write_text(manifest, encoding="utf-8")
+            saved.append(named.group(1))
+    assert saved == ["product_manual.yaml", "manual_lookup.yaml"]
     outputs = []
     for command in blocks("bash"):
         result = subprocess.run(
@@ -40,8 +46,12 @@ def test_every_documented_command_runs_as_written(asgi_server: Any, owner: Perso
         )
         assert result.returncode == 0, (command, result.stderr)
         outputs.append(json.loads(result.stdout))
-    applied, described, uploaded, text, listed, found = outputs
+    applied, described, uploaded, text, listed, found, plugin = outputs
     assert applied["data"]["applied"] == "created"
+    assert (plugin["data"]["applied"], plugin["data"]["manifest"]["spec"]["knowledge"]["knowledgeBase"]) == (
+        "created",
+        "product_manual",
+    )
     assert described["data"]["status"] == {"documents": 0, "chunks": 0, "ready": 0, "failed": 0}
     assert (uploaded["name"], uploaded["status"]) == ("gizmo.md", "queued")
     assert (text["name"], text["status"]) == ("warranty.md", "queued")

@@ -29,6 +29,6 @@ def test_the_documented_manifests_apply_as_written(owner: Any, sqlite_dir: Any) 
         kinds.append(yaml.safe_load(text)["kind"])
     assert kinds == ["Plugin", "SqlConnection", "Secret", "SqlConnection", "SqlPlugin", "ApiConnection", "ApiPlugin"]
     body = owner.client.post(
-        "/api/v1/plugins/everlasting_gobstopper/test/", {"arguments": {"inquiry_type": "couponCodes"}}, format="json"
+        "/api/v1/plugins/gobstopper_promotions/test/", {"arguments": {"inquiry_type": "couponCodes"}}, format="json"
     ).json()
     assert body["result"] == [{"name": "10% off", "code": "10OFF"}]
