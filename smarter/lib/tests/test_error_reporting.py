@@ -282,8 +282,14 @@ def test_a_failing_task_is_reported_with_the_request_id_of_the_request_that_enqu
         worker.stop()
         ingest.stop()
 
-    events = ingest.events()
-    assert len(events) == 1
+    # Stopping the worker can catch its pool process still sending the report: the worker then
+    # logs (and reports) the process it lost. The task's own failure is reported once.
+    events = [
+        event
+        for event in ingest.events()
+        if [value["type"] for value in event.get("exception", {}).get("values", [])] == ["RuntimeError"]
+    ]
+    assert len(events) == 1, ingest.events()
     event = events[0]
     assert event["tags"]["request_id"] == response.headers["X-Request-ID"]
     assert event["tags"]["turn_id"] == "4242"

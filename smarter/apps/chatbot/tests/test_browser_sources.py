@@ -180,6 +180,9 @@ def test_after_a_reload_of_the_site_the_widget_shows_the_answer_with_its_sources
         embedded = next(f for f in page.frames if f.url.startswith(url))
         embedded.wait_for_function("() => !document.querySelector('[aria-busy]')")
         answered = frame.locator(".message.assistant:not(.welcome) .bubble").last.inner_text()
+        # The widget names the new session to /config/ once the answer has ended (that stores
+        # the cookie the reload sends): let that request finish first.
+        page.wait_for_load_state("networkidle")
 
         page.reload()
         page.get_by_role("button", name="Chat with Gizmo Shop").click()

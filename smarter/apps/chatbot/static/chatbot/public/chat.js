@@ -96,6 +96,7 @@
     example.addEventListener("click", function () {
       chat.send(example.textContent);
     });
+    example.disabled = false; // the page serves them disabled until a click asks the question
   });
   var input = document.getElementById("prompt");
   input.addEventListener("input", function () {
