@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
-
 from smarter.apps.account.billing.models import Price
 from smarter.apps.account.pricing import forget_prices
 from smarter.lib.errors import FieldError, ValidationFailed
 
 _MODEL_LENGTH = Price._meta.get_field("model").max_length or 255
 _PROVIDER_LENGTH = Price._meta.get_field("provider").max_length or 50
-# (field, the largest value its column holds): max_digits 12, with 6 or 8 decimal places.
-_COLUMNS = {"promptPerMillion": Decimal("999999.999999"), "completionPerMillion": Decimal("999999.999999")}
-_COLUMNS["perCall"] = Decimal("9999.99999999")
+# The largest value each field's column holds: max_digits 12, with 6 or 8 decimal places.
+_COLUMNS = {
+    "promptPerMillion": Decimal("999999.999999"),
+    "completionPerMillion": Decimal("999999.999999"),
+    "perCall": Decimal("9999.99999999"),
+}
 
 
 def _amount(field: str, value: str | Decimal, errors: list[FieldError]) -> Decimal:
@@ -51,11 +52,10 @@ def price_set(
     call = _amount("perCall", per_call, errors)
     if errors:
         raise ValidationFailed("The price is invalid; fix the fields listed in errors.", errors=errors)
-    with transaction.atomic():
-        price, _ = Price.objects.update_or_create(
-            provider=provider,
-            model=model,
-            defaults={"prompt_per_million": prompt, "completion_per_million": completion, "per_call": call},
-        )
+    price, _ = Price.objects.update_or_create(  # one transaction of its own
+        provider=provider,
+        model=model,
+        defaults={"prompt_per_million": prompt, "completion_per_million": completion, "per_call": call},
+    )
     forget_prices()
     return price
